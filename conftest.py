@@ -1,0 +1,16 @@
+"""pytest set-up shared by the tests and the doctests of fmref's docstrings."""
+
+import pytest
+
+from fmref._testing import doctest_setup
+
+
+@pytest.fixture(autouse=True)
+def _seeded(request):
+    """Start every test and every docstring example from the same seeded state.
+
+    The Sphinx doctest builder calls the same function from ``doctest_global_setup``
+    in docs/conf.py, so an example prints the same numbers under both runners.
+    """
+    doctest_setup()
+    yield

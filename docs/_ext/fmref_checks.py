@@ -1,0 +1,379 @@
+"""The manual's completeness checks, as a Sphinx extension and as a script.
+
+As an extension (loaded by docs/conf.py) it reads every doctree and fails the
+build, through Sphinx warnings, when:
+
+* a Python code block in a chapter or in the API appendix is not doctested and
+  is not wrapped in ``.. notrun:: <reason>`` (such blocks are counted and listed);
+* a chapter has fewer than 1,500 words of prose, fewer than 5 doctested
+  snippets, no figure, no citation, or lacks the sections "Key takeaways",
+  "Quiz" and "Exercises", or its exercises have no doctested solution;
+* a public fmref name (in a module's ``__all__``) is missing from the API
+  appendix, or a public function or class has no doctested Examples section.
+
+Chapters listed in ``in_progress`` (docs/conf.py) are reported, not failed. At the
+end of the HTML build it prints a table (chapter, words, doctested snippets,
+figures, citations, untested blocks) and saves it as ``_fmref_checks.json`` in the
+output folder.
+
+As a script, run after the doctest builder, it checks that every chapter with
+doctested snippets was really run by that builder, with no failure::
+
+    python docs/_ext/fmref_checks.py --doctest-output docs/_build/doctest/output.txt \
+        --stats docs/_build/html/_fmref_checks.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import re
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives
+
+MIN_WORDS = 1500
+MIN_DOCTESTS = 5
+REQUIRED_SECTIONS = ("Key takeaways", "Quiz", "Exercises")
+PY_LANGS = {"python", "python3", "py", "pycon", "py3", "ipython", "ipython3", "default"}
+SKIP_TEXT = (nodes.literal_block, nodes.doctest_block, nodes.literal, nodes.math,
+             nodes.math_block, nodes.raw, nodes.comment, nodes.citation, nodes.footnote)
+
+
+# -----------------------------------------------------------------------------
+# The ``notrun`` directive: the one way to show Python that is not executed
+# -----------------------------------------------------------------------------
+class notrun_node(nodes.General, nodes.Element):
+    """Container of a deliberately untested Python block."""
+
+
+def visit_notrun(self, node):
+    self.body.append(self.starttag(node, "div", CLASS="fmref-notrun"))
+
+
+def depart_notrun(self, node):
+    self.body.append("</div>\n")
+
+
+def visit_notrun_latex(self, node):
+    pass
+
+
+def depart_notrun_latex(self, node):
+    pass
+
+
+class NotRun(Directive):
+    """``.. notrun:: <reason>`` followed by an indented Python block.
+
+    The block is shown highlighted as Python with a line that says why it is not
+    run (it needs a GPU, a network, many processes ...). The manual checks count
+    and list every such block.
+    """
+
+    required_arguments = 1
+    final_argument_whitespace = True
+    has_content = True
+    option_spec = {"language": directives.unchanged}
+
+    def run(self):
+        reason = self.arguments[0]
+        code = "\n".join(self.content)
+        literal = nodes.literal_block(code, code)
+        literal["language"] = self.options.get("language", "python")
+        literal["fmref_notrun"] = reason
+        note = nodes.paragraph("", "", nodes.emphasis("", f"Not run: {reason}"))
+        note["classes"].append("fmref-notrun-reason")
+        container = notrun_node()
+        container += [note, literal]
+        return [container]
+
+
+# -----------------------------------------------------------------------------
+# Reading one doctree
+# -----------------------------------------------------------------------------
+def _in(node, types) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, types):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _is_doctest(node) -> bool:
+    if isinstance(node, nodes.doctest_block):
+        return True
+    return isinstance(node, nodes.literal_block) and node.get("testnodetype") in (
+        "doctest", "testcode")
+
+
+def _is_untested_python(node) -> bool:
+    if not isinstance(node, nodes.literal_block) or node.get("testnodetype"):
+        return False
+    if node.get("fmref_notrun"):
+        return False
+    return str(node.get("language", "")).lower() in PY_LANGS
+
+
+def doc_stats(doctree) -> dict:
+    """Words, doctests, figures, citations, sections and untested blocks of a doctree."""
+    words = 0
+    for text in doctree.findall(nodes.Text):
+        if _in(text, SKIP_TEXT) or not _in(text, (nodes.paragraph, nodes.title)):
+            continue
+        words += len(re.findall(r"[A-Za-z0-9][\w'’\-]*", text.astext()))
+    doctests = [n for n in doctree.findall(nodes.Element) if _is_doctest(n)]
+    untested = [n for n in doctree.findall(nodes.literal_block) if _is_untested_python(n)]
+    notrun = [n.get("fmref_notrun") for n in doctree.findall(nodes.literal_block)
+              if n.get("fmref_notrun")]
+    figures = sum(1 for _ in doctree.findall(nodes.image))
+    figures += sum(1 for n in doctree.findall(nodes.raw) if "sphx-glr-thumbcontainer" in n.astext())
+    citations = sum(1 for n in doctree.findall(nodes.Element)
+                    if n.tagname == "pending_xref" and n.get("refdomain") == "cite")
+    sections = {}
+    for section in doctree.findall(nodes.section):
+        title = section.next_node(nodes.title)
+        if title is None:
+            continue
+        name = title.astext().strip()
+        sections[name] = sum(1 for n in section.findall(nodes.Element) if _is_doctest(n))
+    return {
+        "words": words,
+        "doctests": len(doctests),
+        "figures": figures,
+        "citations": citations,
+        "sections": sections,
+        "untested": [f"line {n.line}: {n.astext().splitlines()[0][:60] if n.astext() else ''}"
+                     for n in untested],
+        "notrun": notrun,
+    }
+
+
+def is_chapter(docname: str) -> bool:
+    return docname.startswith(("chapters/", "appendices/"))
+
+
+def on_doctree_read(app, doctree):
+    docname = app.env.docname
+    if not (is_chapter(docname) or docname.startswith("api/")):
+        return
+    if not hasattr(app.env, "fmref_stats"):
+        app.env.fmref_stats = {}
+    app.env.fmref_stats[docname] = doc_stats(doctree)
+
+
+def on_env_purge_doc(app, env, docname):
+    getattr(env, "fmref_stats", {}).pop(docname, None)
+
+
+def on_env_merge_info(app, env, docnames, other):
+    if not hasattr(env, "fmref_stats"):
+        env.fmref_stats = {}
+    env.fmref_stats.update({d: s for d, s in getattr(other, "fmref_stats", {}).items()
+                            if d in docnames})
+
+
+# -----------------------------------------------------------------------------
+# Checks
+# -----------------------------------------------------------------------------
+def chapter_problems(stats: dict) -> list[str]:
+    """What a chapter lacks, one sentence each (empty when it passes)."""
+    problems = []
+    if stats["words"] < MIN_WORDS:
+        problems.append(f"{stats['words']} words of prose (at least {MIN_WORDS})")
+    if stats["doctests"] < MIN_DOCTESTS:
+        problems.append(f"{stats['doctests']} doctested snippets (at least {MIN_DOCTESTS})")
+    if stats["figures"] < 1:
+        problems.append("no figure")
+    if stats["citations"] < 1:
+        problems.append("no citation")
+    for name in REQUIRED_SECTIONS:
+        if name not in stats["sections"]:
+            problems.append(f"no section titled {name!r}")
+    if stats["sections"].get("Exercises", 0) == 0 and "Exercises" in stats["sections"]:
+        problems.append("no doctested solution in 'Exercises'")
+    return problems
+
+
+def api_problems(py_objects: set[str]) -> list[str]:
+    """Public fmref names missing from the appendix or without doctested Examples."""
+    from fmref_api import public_modules, public_names
+
+    problems = []
+    for modname in public_modules():
+        module = importlib.import_module(modname)
+        for name in public_names(modname):
+            if name.startswith("__"):
+                continue
+            obj = getattr(module, name, None)
+            if obj is None:
+                problems.append(f"{modname}.__all__ names {name!r}, which does not exist")
+                continue
+            if f"{modname}.{name}" not in py_objects:
+                problems.append(f"{modname}.{name} is missing from the API appendix")
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                doc = inspect.getdoc(obj) or ""
+                if not re.search(r"^Examples\n-+\n", doc, re.M) or ">>>" not in doc:
+                    problems.append(f"{modname}.{name} has no doctested Examples section")
+    return problems
+
+
+def on_check_consistency(app, env):
+    from sphinx.util import logging
+
+    logger = logging.getLogger("fmref_checks")
+    stats = getattr(env, "fmref_stats", {})
+    in_progress = set(app.config.in_progress)
+    for docname in sorted(stats):
+        if docname.startswith("api/"):
+            for line in stats[docname]["untested"]:
+                logger.warning(f"Python block not doctested ({line}); use a doctest or "
+                               "'.. notrun:: <reason>'", location=docname)
+            continue
+        if docname in in_progress:
+            continue
+        for line in stats[docname]["untested"]:
+            logger.warning(f"Python block not doctested ({line}); use a doctest or "
+                           "'.. notrun:: <reason>'", location=docname)
+        for problem in chapter_problems(stats[docname]):
+            logger.warning(f"chapter check failed: {problem}", location=docname)
+    for missing in sorted(set(in_progress) - set(env.found_docs)):
+        logger.warning(f"in_progress names {missing!r}, which is not a document")
+    py_objects = set(env.get_domain("py").objects)
+    for problem in api_problems(py_objects):
+        logger.warning(f"API check failed: {problem}")
+
+
+def gallery_times(srcdir: Path) -> dict[str, float]:
+    """Seconds each executed gallery example took, from sphinx-gallery's pages."""
+    times = {}
+    pattern = re.compile(r"Total running time of the script:\*\*\s*\((\d+) minutes\s+([\d.]+) seconds\)")
+    for rst in sorted((srcdir / "auto_examples").rglob("plot_*.rst")):
+        match = pattern.search(rst.read_text())
+        if match:
+            times[rst.relative_to(srcdir).with_suffix("").as_posix()] = (
+                60 * int(match.group(1)) + float(match.group(2)))
+    return times
+
+
+def table(stats: dict, in_progress: set[str]) -> str:
+    rows = [("chapter", "status", "words", "doctests", "figures", "citations", "untested", "notrun")]
+    for docname in sorted(d for d in stats if is_chapter(d)):
+        s = stats[docname]
+        status = "in progress" if docname in in_progress else (
+            "FAIL" if chapter_problems(s) or s["untested"] else "ok")
+        rows.append((docname.split("/", 1)[1], status, str(s["words"]), str(s["doctests"]),
+                     str(s["figures"]), str(s["citations"]), str(len(s["untested"])),
+                     str(len(s["notrun"]))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def on_build_finished(app, exception):
+    if exception is not None or app.builder.name not in ("html", "dirhtml"):
+        return
+    stats = getattr(app.env, "fmref_stats", {})
+    in_progress = set(app.config.in_progress)
+    times = gallery_times(Path(app.srcdir))
+    print("\nfmref manual checks\n" + table(stats, in_progress))
+    notrun = [(d, r) for d, s in sorted(stats.items()) for r in s["notrun"]]
+    print(f"\nblocks marked notrun: {len(notrun)}")
+    for docname, reason in notrun:
+        print(f"  {docname}: {reason}")
+    if times:
+        print(f"\ngallery: {len(times)} examples, {sum(times.values()):.1f} s in all")
+        for name, seconds in times.items():
+            flag = "  OVER 60 s" if seconds > 60 else ""
+            print(f"  {seconds:7.1f} s  {name}{flag}")
+    out = Path(app.outdir) / "_fmref_checks.json"
+    out.write_text(json.dumps({"stats": stats, "in_progress": sorted(in_progress),
+                               "gallery_times": times}, indent=1))
+
+
+_CITATION = re.compile(r"^(\s*)\.\. \[([\w-]+)\]\s+(.*)$")
+
+
+def plain_references(app, what, name, obj, options, lines):
+    """Turn numpydoc ``.. [1] text`` references that the text never cites into a list.
+
+    A docstring's References section lists sources; most docstrings do not cite
+    them inline with ``[1]_``, and Sphinx warns about every citation that is never
+    referenced. Uncited entries become list items ``- [1] text``; a docstring that
+    does cite with ``[n]_`` keeps real citations.
+    """
+    if any("]_" in line for line in lines):
+        return
+    out, indent = [], None
+    for line in lines:
+        match = _CITATION.match(line)
+        if match:
+            indent = match.group(1)
+            out.append(f"{indent}- [{match.group(2)}] {match.group(3)}")
+        elif indent is not None and line.strip() and len(line) - len(line.lstrip()) > len(indent):
+            out.append(f"{indent}  {line.strip()}")
+        else:
+            indent = None if not line.strip() or not line.startswith(indent or "") else indent
+            out.append(line)
+    lines[:] = out
+
+
+def setup(app):
+    app.add_config_value("in_progress", [], "env")
+    app.connect("autodoc-process-docstring", plain_references, priority=100)
+    app.add_node(notrun_node, html=(visit_notrun, depart_notrun),
+                 latex=(visit_notrun_latex, depart_notrun_latex),
+                 text=(visit_notrun_latex, depart_notrun_latex))
+    app.add_directive("notrun", NotRun)
+    app.connect("doctree-read", on_doctree_read)
+    app.connect("env-purge-doc", on_env_purge_doc)
+    app.connect("env-merge-info", on_env_merge_info)
+    app.connect("env-check-consistency", on_check_consistency)
+    app.connect("build-finished", on_build_finished)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# -----------------------------------------------------------------------------
+# Script: after the doctest builder
+# -----------------------------------------------------------------------------
+def parse_doctest_output(text: str) -> dict[str, tuple[int, int]]:
+    """``{docname: (tests, failures)}`` from sphinx.ext.doctest's output.txt."""
+    results: dict[str, tuple[int, int]] = {}
+    for block in re.split(r"^Document: ", text, flags=re.M)[1:]:
+        docname = block.splitlines()[0].strip()
+        tests = sum(int(n) for n in re.findall(r"^(\d+) tests? in \d+ items?\.", block, re.M))
+        failures = sum(int(n) for n in re.findall(r"\*\*\*Test Failed\*\*\* (\d+) failures?", block))
+        failures += len(re.findall(r"^\d+ items? had failures:", block, re.M)) and 0
+        results[docname] = (tests, failures)
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--doctest-output", required=True, type=Path)
+    parser.add_argument("--stats", required=True, type=Path)
+    args = parser.parse_args(argv)
+    stats = json.loads(args.stats.read_text())["stats"]
+    ran = parse_doctest_output(args.doctest_output.read_text())
+    problems = []
+    for docname, s in sorted(stats.items()):
+        if s["doctests"] and ran.get(docname, (0, 0))[0] == 0:
+            problems.append(f"{docname}: {s['doctests']} doctested blocks, but the doctest "
+                            "builder ran none of them")
+        if ran.get(docname, (0, 0))[1]:
+            problems.append(f"{docname}: {ran[docname][1]} doctest failures")
+    total = sum(t for t, _ in ran.values())
+    print(f"doctest builder: {total} examples in {len(ran)} documents")
+    for problem in problems:
+        print("ERROR:", problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
