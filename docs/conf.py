@@ -59,6 +59,9 @@ in_progress = [
     "chapters/20-large-multimodal-models",
     "chapters/21-tool-augmentation",
     "chapters/22-retrieval-augmentation",
+    "appendices/a-how-models-learn",
+    "appendices/b-data-curation",
+    "appendices/c-evaluation",
 ]
 
 # =============================================================================
