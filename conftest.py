@@ -14,3 +14,7 @@ def _seeded(request):
     """
     doctest_setup()
     yield
+
+
+def pytest_addoption(parser):
+    parser.addoption("--pdf", default=None, help="path of the built PDF manual to check (tox -e pdf)")

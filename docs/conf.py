@@ -189,7 +189,7 @@ latex_documents = [("index", "fmref.tex", project, author, "manual")]
 latex_elements = {
     "papersize": "a4paper",
     "pointsize": "10pt",
-    "fontpkg": r"\setmainfont{TeX Gyre Pagella}\setsansfont{TeX Gyre Heros}"
+    "fontpkg": r"\setmainfont{FreeSerif}\setsansfont{FreeSans}"
     r"\setmonofont{FreeMono}",
     "sphinxsetup": "verbatimwrapslines=true, verbatimforcewraps=true",
 }

@@ -117,7 +117,9 @@ def _is_untested_python(node) -> bool:
         return False
     if node.get("fmref_notrun"):
         return False
-    return str(node.get("language", "")).lower() in PY_LANGS
+    language = str(node.get("language", "")).lower()
+    # Sphinx's code-block sets "language"; docutils' own code directive sets classes
+    return language in PY_LANGS or bool(PY_LANGS & set(node.get("classes", [])))
 
 
 def doc_stats(doctree) -> dict:

@@ -1,0 +1,13 @@
+"""Serving a language model: sampling, the KV cache, speculative decoding, batching.
+
+The code of Chapter XIII. Import from the modules, for example
+``from fmref.infer.generate import generate``:
+
+- :mod:`fmref.infer.sampling`: temperature, top-k and top-p (nucleus) filters;
+- :mod:`fmref.infer.generate`: autoregressive generation with or without a KV cache;
+- :mod:`fmref.infer.kv`: KV-cache sizes and an int8-quantised KV cache;
+- :mod:`fmref.infer.speculative`: speculative decoding with exact rejection sampling;
+- :mod:`fmref.infer.paged`: a paged KV-cache block allocator (vLLM's block tables);
+- :mod:`fmref.infer.batching`: a static vs continuous batching simulator;
+- :mod:`fmref.infer.roofline`: the roofline model of prefill and decode.
+"""

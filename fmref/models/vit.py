@@ -1,0 +1,598 @@
+"""Vision Transformer (ViT): an image as a sequence of patches.
+
+An image is cut into ``P x P`` patches, each patch is flattened and projected to
+``hidden_size`` (a strided convolution does both at once), a learned class token
+is prepended, learned position embeddings are added, and a stack of pre-norm
+Transformer encoder blocks runs over the sequence. The class token's final state
+feeds a linear classifier.
+
+The config keeps the names of transformers' ``ViTConfig`` where they exist;
+:meth:`ViT.from_hf` copies a ``transformers.ViTForImageClassification`` and the
+tests check that both give the same logits. :func:`digits_vit` trains a small
+ViT on scikit-learn's 8x8 digits once and caches it (:mod:`fmref.zoo`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fmref.nn.attention import MultiHeadAttention
+from fmref.nn.norm import LayerNorm
+
+__all__ = [
+    "ViTConfig",
+    "patchify",
+    "count_vit_parameters",
+    "ViTBlock",
+    "ViT",
+    "digits_split",
+    "train_image_classifier",
+    "digits_vit",
+]
+
+
+@dataclass
+class ViTConfig:
+    """Hyper-parameters of a ViT; the defaults are ViT-B/16 for ImageNet-1k.
+
+    Parameters
+    ----------
+    image_size : int, default 224
+        Height = width of the input images.
+    patch_size : int, default 16
+        Side of a square patch; must divide ``image_size``.
+    num_channels : int, default 3
+        Input channels (3 for RGB, 1 for grey-scale digits).
+    hidden_size : int, default 768
+        Model width ``d_model``; must be divisible by ``num_heads``.
+    num_layers : int, default 12
+        Number of encoder blocks (transformers: ``num_hidden_layers``).
+    num_heads : int, default 12
+        Attention heads per block (transformers: ``num_attention_heads``).
+    mlp_dim : int, default 3072
+        Width of the MLP's hidden layer (transformers: ``intermediate_size``).
+    num_classes : int, default 1000
+        Classes of the linear head (transformers: ``num_labels``).
+    dropout : float, default 0.0
+        Dropout on embeddings, attention weights and residual branches.
+    layer_norm_eps : float, default 1e-6
+        LayerNorm epsilon (the original JAX code's; transformers uses 1e-12).
+
+    Raises
+    ------
+    ValueError
+        If a size is not positive, ``patch_size`` does not divide
+        ``image_size``, or ``hidden_size`` is not divisible by ``num_heads``.
+
+    References
+    ----------
+    .. [1] Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for
+       Image Recognition at Scale", ICLR 2021, table 1.
+
+    Examples
+    --------
+    >>> from fmref.models.vit import ViTConfig
+    >>> c = ViTConfig()  # ViT-B/16
+    >>> c.num_patches, c.hidden_size // c.num_heads
+    (196, 64)
+    >>> ViTConfig(image_size=30, patch_size=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: patch_size must divide image_size=30, got patch_size=4
+    """
+
+    image_size: int = 224  # height = width of the input
+    patch_size: int = 16  # 16x16 patches -> 14x14 = 196 tokens at 224
+    num_channels: int = 3  # RGB
+    hidden_size: int = 768  # d_model
+    num_layers: int = 12  # encoder blocks
+    num_heads: int = 12  # d_head = 768 / 12 = 64
+    mlp_dim: int = 3072  # 4 x hidden_size
+    num_classes: int = 1000  # ImageNet-1k head
+    dropout: float = 0.0  # no dropout (pre-training used 0.1)
+    layer_norm_eps: float = 1e-6  # JAX original; transformers: 1e-12
+
+    def __post_init__(self):
+        for name in ("image_size", "patch_size", "num_channels", "hidden_size", "num_layers",
+                     "num_heads", "mlp_dim", "num_classes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.image_size % self.patch_size:
+            raise ValueError(
+                f"patch_size must divide image_size={self.image_size}, got patch_size={self.patch_size}"
+            )
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"hidden_size must be divisible by num_heads={self.num_heads}, got {self.hidden_size}"
+            )
+
+    @property
+    def num_patches(self) -> int:
+        """Number of patch tokens, ``(image_size // patch_size) ** 2``."""
+        return (self.image_size // self.patch_size) ** 2
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Cut images into flattened non-overlapping square patches, in raster order.
+
+    Each patch is flattened channel-first, ``(C, P, P)`` -> ``C * P * P``, the
+    same order as the weight of the patch-embedding convolution, so that
+    ``patchify(x, P) @ conv.weight.flatten(1).T + conv.bias`` equals the
+    convolution's output.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(B, C, H, W)`` images.
+    patch_size : int
+        Side ``P`` of a patch; must divide ``H`` and ``W``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, (H/P) * (W/P), C * P * P)`` patches.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not 4-D or ``patch_size`` does not divide its height and width.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.models.vit import patchify
+    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    >>> patchify(x, 2)  # four 2x2 patches, raster order
+    tensor([[[ 0.,  1.,  4.,  5.],
+             [ 2.,  3.,  6.,  7.],
+             [ 8.,  9., 12., 13.],
+             [10., 11., 14., 15.]]])
+    """
+    if images.dim() != 4:
+        raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
+    B, C, H, W = images.shape
+    if H % patch_size or W % patch_size:
+        raise ValueError(f"patch_size must divide the image size {H}x{W}, got patch_size={patch_size}")
+    P = patch_size
+    x = images.reshape(B, C, H // P, P, W // P, P)  # (B, C, h, P, w, P)
+    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, h, w, C, P, P)
+    return x.reshape(B, (H // P) * (W // P), C * P * P)  # (B, N, C*P*P)
+
+
+def count_vit_parameters(config: ViTConfig) -> int:
+    """Parameters of a :class:`ViT`, counted from the config alone.
+
+    ``D = hidden_size``, ``N = num_patches``, ``L = num_layers``, ``M = mlp_dim``:
+    patch embedding ``C*P*P*D + D``, class token ``D``, positions ``(N + 1) * D``;
+    per block ``4 * (D*D + D)`` (q, k, v, output), ``2*D*M + M + D`` (MLP) and
+    ``4 * D`` (two LayerNorms); a final LayerNorm ``2 * D``; the head ``D*K + K``.
+
+    Parameters
+    ----------
+    config : ViTConfig
+        The model's sizes.
+
+    Returns
+    -------
+    int
+        Number of parameters.
+
+    References
+    ----------
+    .. [1] Dosovitskiy et al., 2021, table 1 (ViT-Base: 86M).
+
+    Examples
+    --------
+    >>> from fmref.models.vit import ViTConfig, count_vit_parameters
+    >>> f"{count_vit_parameters(ViTConfig()):,}"  # ViT-B/16, 1,000-class head
+    '86,567,656'
+    """
+    c = config
+    D, M, K = c.hidden_size, c.mlp_dim, c.num_classes
+    embed = c.num_channels * c.patch_size**2 * D + D + D + (c.num_patches + 1) * D
+    block = 4 * (D * D + D) + (2 * D * M + M + D) + 4 * D
+    return embed + c.num_layers * block + 2 * D + D * K + K
+
+
+class ViTBlock(nn.Module):
+    """Pre-norm encoder block: ``x + MHA(LN(x))``, then ``x + MLP(LN(x))``.
+
+    The MLP is ``Linear(D, mlp_dim)``, exact (erf) GELU, ``Linear(mlp_dim, D)``.
+
+    Parameters
+    ----------
+    config : ViTConfig
+        Sizes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.models.vit import ViTBlock, ViTConfig
+    >>> block = ViTBlock(ViTConfig(image_size=8, patch_size=2, hidden_size=16, num_heads=2, mlp_dim=32))
+    >>> out, weights = block(torch.randn(3, 17, 16), need_weights=True)
+    >>> out.shape, weights.shape  # weights: (B, heads, tokens, tokens)
+    (torch.Size([3, 17, 16]), torch.Size([3, 2, 17, 17]))
+    """
+
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        D = config.hidden_size
+        self.norm1 = LayerNorm(D, eps=config.layer_norm_eps)
+        self.attn = MultiHeadAttention(D, config.num_heads, dropout=config.dropout)
+        self.norm2 = LayerNorm(D, eps=config.layer_norm_eps)
+        self.fc1 = nn.Linear(D, config.mlp_dim)
+        self.fc2 = nn.Linear(config.mlp_dim, D)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, need_weights: bool = False):
+        """Run the block on ``(B, T, D)`` tokens; optionally return attention weights."""
+        a, weights = self.attn(self.norm1(x), need_weights=True)  # (B, T, D), (B, H, T, T)
+        x = x + self.dropout(a)
+        h = self.fc2(F.gelu(self.fc1(self.norm2(x))))  # (B, T, D)
+        x = x + self.dropout(h)
+        return (x, weights) if need_weights else x
+
+
+class ViT(nn.Module):
+    """Vision Transformer classifier.
+
+    Parameters
+    ----------
+    config : ViTConfig, optional
+        Sizes; default ViT-B/16.
+
+    Attributes
+    ----------
+    patch_embed : torch.nn.Conv2d
+        Kernel = stride = ``patch_size``: one linear projection per patch.
+    cls_token : torch.nn.Parameter
+        ``(1, 1, D)`` learned class token.
+    pos_embed : torch.nn.Parameter
+        ``(1, N + 1, D)`` learned 1-D position embeddings (class token first).
+
+    References
+    ----------
+    .. [1] Dosovitskiy et al., "An Image is Worth 16x16 Words", ICLR 2021, eqs. 1-4.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.models.vit import ViT, ViTConfig
+    >>> config = ViTConfig(image_size=8, patch_size=2, num_channels=1, hidden_size=32,
+    ...                    num_layers=2, num_heads=4, mlp_dim=64, num_classes=10)
+    >>> model = ViT(config)
+    >>> x = torch.randn(5, 1, 8, 8)
+    >>> model(x).shape
+    torch.Size([5, 10])
+    >>> model.attention_maps(x).shape  # (layers, B, heads, 1 + 16 tokens, 1 + 16 tokens)
+    torch.Size([2, 5, 4, 17, 17])
+    >>> from fmref.models.vit import count_vit_parameters
+    >>> model.num_parameters(), count_vit_parameters(config)
+    (18218, 18218)
+    """
+
+    def __init__(self, config: ViTConfig | None = None):
+        super().__init__()
+        self.config = c = config or ViTConfig()
+        D = c.hidden_size
+        self.patch_embed = nn.Conv2d(c.num_channels, D, kernel_size=c.patch_size, stride=c.patch_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
+        self.pos_embed = nn.Parameter(torch.zeros(1, c.num_patches + 1, D))
+        self.dropout = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(ViTBlock(c) for _ in range(c.num_layers))
+        self.norm = LayerNorm(D, eps=c.layer_norm_eps)
+        self.head = nn.Linear(D, c.num_classes)
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+
+    def _check(self, pixel_values: torch.Tensor) -> None:
+        c = self.config
+        expected = (c.num_channels, c.image_size, c.image_size)
+        if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != expected:
+            raise ValueError(
+                f"pixel_values must have shape (B, {c.num_channels}, {c.image_size}, {c.image_size}), "
+                f"got {tuple(pixel_values.shape)}"
+            )
+
+    def embed(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Tokens entering the first block: ``[cls; patches] + positions``, ``(B, N + 1, D)``."""
+        self._check(pixel_values)
+        x = self.patch_embed(pixel_values)  # (B, D, H/P, W/P)
+        x = x.flatten(2).transpose(1, 2)  # (B, N, D), raster order
+        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
+        x = torch.cat([cls, x], dim=1) + self.pos_embed  # (B, N + 1, D)
+        return self.dropout(x)
+
+    def _encode(self, pixel_values: torch.Tensor, need_weights: bool):
+        x = self.embed(pixel_values)
+        maps = []
+        for block in self.blocks:
+            x, w = block(x, need_weights=True)
+            maps.append(w)
+        return self.norm(x), maps  # (B, N + 1, D), L x (B, H, N + 1, N + 1)
+
+    def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The class token's final (normalised) state, ``(B, D)``: the image's embedding."""
+        return self._encode(pixel_values, False)[0][:, 0]
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(B, num_classes)`` of ``(B, C, H, W)`` images.
+
+        Raises
+        ------
+        ValueError
+            If ``pixel_values`` does not have shape ``(B, num_channels, image_size, image_size)``.
+        """
+        return self.head(self.features(pixel_values))
+
+    @torch.no_grad()
+    def attention_maps(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Attention weights of every block, ``(L, B, heads, N + 1, N + 1)``.
+
+        Row 0 of each map is where the class token looks; reshape
+        ``maps[l, b, h, 0, 1:]`` to ``(H/P, W/P)`` to draw it over the image.
+        """
+        return torch.stack(self._encode(pixel_values, True)[1])
+
+    def num_parameters(self) -> int:
+        """Number of parameters (equals :func:`count_vit_parameters` of the config)."""
+        return sum(p.numel() for p in self.parameters())
+
+    @classmethod
+    @torch.no_grad()
+    def from_hf(cls, hf_model) -> ViT:
+        """Build a ViT with the weights of a ``transformers.ViTForImageClassification``.
+
+        Module names of transformers 5.x: ``vit.embeddings.{cls_token,
+        position_embeddings, patch_embeddings.projection}``, ``vit.layers[i].
+        {layernorm_before, attention.{q,k,v,o}_proj, layernorm_after, mlp.fc1,
+        mlp.fc2}``, ``vit.layernorm`` and ``classifier``.
+
+        Parameters
+        ----------
+        hf_model : transformers.ViTForImageClassification
+            Source model, square images and patches, exact GELU, q/k/v biases.
+
+        Returns
+        -------
+        ViT
+            A model in eval mode with the same weights.
+
+        Raises
+        ------
+        ValueError
+            If the source uses another activation than ``"gelu"``, no q/k/v
+            biases, or non-square images or patches.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from transformers import ViTConfig as HFConfig, ViTForImageClassification
+        >>> from fmref.models.vit import ViT
+        >>> hf = ViTForImageClassification(HFConfig(image_size=8, patch_size=2, num_channels=1,
+        ...     hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        ...     num_labels=10)).eval()
+        >>> model = ViT.from_hf(hf)
+        >>> x = torch.randn(2, 1, 8, 8)
+        >>> torch.allclose(model(x), hf(pixel_values=x).logits, atol=1e-4)
+        True
+        """
+        hc = hf_model.config
+        if hc.hidden_act != "gelu":
+            raise ValueError(f"hf_model must use hidden_act='gelu', got {hc.hidden_act!r}")
+        if not hc.qkv_bias:
+            raise ValueError("hf_model must use qkv_bias=True")
+        sizes = {}
+        for name in ("image_size", "patch_size"):
+            value = getattr(hc, name)
+            if isinstance(value, (list, tuple)):
+                if value[0] != value[1]:
+                    raise ValueError(f"hf_model must use a square {name}, got {value}")
+                value = value[0]
+            sizes[name] = int(value)
+        config = ViTConfig(
+            image_size=sizes["image_size"], patch_size=sizes["patch_size"], num_channels=hc.num_channels,
+            hidden_size=hc.hidden_size, num_layers=hc.num_hidden_layers, num_heads=hc.num_attention_heads,
+            mlp_dim=hc.intermediate_size, num_classes=hc.num_labels, dropout=hc.hidden_dropout_prob,
+            layer_norm_eps=hc.layer_norm_eps,
+        )
+        model = cls(config)
+        src = hf_model.vit
+        emb = src.embeddings
+        model.cls_token.copy_(emb.cls_token)
+        model.pos_embed.copy_(emb.position_embeddings)
+        model.patch_embed.load_state_dict(emb.patch_embeddings.projection.state_dict())
+        for block, layer in zip(model.blocks, src.layers):
+            block.norm1.load_state_dict(layer.layernorm_before.state_dict())
+            block.norm2.load_state_dict(layer.layernorm_after.state_dict())
+            att = layer.attention
+            for ours, theirs in [("q_proj", att.q_proj), ("k_proj", att.k_proj),
+                                 ("v_proj", att.v_proj), ("out_proj", att.o_proj)]:
+                getattr(block.attn, ours).load_state_dict(theirs.state_dict())
+            block.fc1.load_state_dict(layer.mlp.fc1.state_dict())
+            block.fc2.load_state_dict(layer.mlp.fc2.state_dict())
+        model.norm.load_state_dict(src.layernorm.state_dict())
+        model.head.load_state_dict(hf_model.classifier.state_dict())
+        return model.eval()
+
+
+def digits_split(test_size: float = 0.25, seed: int = 0):
+    """scikit-learn's 8x8 digits as tensors, split into stratified train and test sets.
+
+    Pixel values 0-16 are scaled to ``[-1, 1]``.
+
+    Parameters
+    ----------
+    test_size : float, default 0.25
+        Share of the 1,797 images held out for testing.
+    seed : int, default 0
+        Seed of the shuffled split.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(x_train, y_train, x_test, y_test)``; images ``(n, 1, 8, 8)`` float32,
+        labels ``(n,)`` int64.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is not installed (it ships the digits; fmref does not need it otherwise).
+
+    Examples
+    --------
+    >>> from fmref.models.vit import digits_split
+    >>> x_train, y_train, x_test, y_test = digits_split()
+    >>> x_train.shape, x_test.shape, float(x_train.min()), float(x_train.max())
+    (torch.Size([1347, 1, 8, 8]), torch.Size([450, 1, 8, 8]), -1.0, 1.0)
+    """
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as err:  # pragma: no cover - the test and docs extras install it
+        raise ImportError("digits_split needs scikit-learn: pip install scikit-learn") from err
+    data = load_digits()
+    x = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 8.0 - 1.0  # (1797, 1, 8, 8)
+    y = torch.tensor(data.target, dtype=torch.long)
+    idx_train, idx_test = train_test_split(
+        torch.arange(len(y)).numpy(), test_size=test_size, random_state=seed, stratify=data.target
+    )
+    idx_train, idx_test = torch.as_tensor(idx_train), torch.as_tensor(idx_test)
+    return x[idx_train], y[idx_train], x[idx_test], y[idx_test]
+
+
+def train_image_classifier(model: nn.Module, data, epochs: int = 30, batch_size: int = 64, lr: float = 3e-3,
+                           weight_decay: float = 0.05, augment: bool = False, seed: int = 0) -> dict:
+    """Train a classifier with AdamW and a cosine learning rate; record a learning curve.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(B, C, H, W)`` images to logits; trained in place.
+    data : tuple of torch.Tensor
+        ``(x_train, y_train, x_test, y_test)``, e.g. from :func:`digits_split`.
+    epochs : int, default 30
+        Passes over the training set.
+    batch_size : int, default 64
+        Examples per step.
+    lr : float, default 3e-3
+        Peak learning rate (cosine decay to 0, one epoch of linear warm-up).
+    weight_decay : float, default 0.05
+        AdamW weight decay.
+    augment : bool, default False
+        Shift each training image by up to one pixel (a cheap augmentation).
+    seed : int, default 0
+        Seed of initial shuffles and augmentation.
+
+    Returns
+    -------
+    dict
+        ``{"train_loss": [...], "test_accuracy": [...]}``, one entry per epoch.
+
+    Raises
+    ------
+    ValueError
+        If ``epochs`` or ``batch_size`` is not positive.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from fmref.models.vit import train_image_classifier
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(64, 1, 2, 2, generator=g)
+    >>> y = (x.flatten(1).sum(1) > 0).long()
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    >>> history = train_image_classifier(model, (x, y, x, y), epochs=20, batch_size=16, lr=0.05)
+    >>> history["test_accuracy"][-1] > 0.9
+    True
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive, got epochs={epochs}, batch_size={batch_size}")
+    x_train, y_train, x_test, y_test = data
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(y_train) / batch_size)
+    total, warmup = epochs * steps_per_epoch, steps_per_epoch
+
+    def lr_at(step):
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    history = {"train_loss": [], "test_accuracy": []}
+    for _ in range(epochs):
+        model.train()
+        perm = torch.randperm(len(y_train), generator=g)
+        losses = []
+        for i in range(0, len(perm), batch_size):
+            idx = perm[i : i + batch_size]
+            xb = x_train[idx]
+            if augment:  # shift by -1, 0 or +1 pixel, padding with the background value
+                dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
+                xb = torch.roll(F.pad(xb, (1, 1, 1, 1), value=float(x_train.min())), (dy, dx), (2, 3))
+                xb = xb[..., 1:-1, 1:-1]
+            loss = F.cross_entropy(model(xb), y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            acc = (model(x_test).argmax(-1) == y_test).float().mean().item()
+        history["train_loss"].append(sum(losses) / len(losses))
+        history["test_accuracy"].append(acc)
+    return history
+
+
+# the ViT trained on digits that Chapter XVI, the gallery and FID share
+DIGITS_VIT_CONFIG = ViTConfig(image_size=8, patch_size=2, num_channels=1, hidden_size=64, num_layers=4,
+                              num_heads=4, mlp_dim=128, num_classes=10)
+DIGITS_VIT_TRAINING = {"epochs": 40, "batch_size": 64, "lr": 2e-3, "weight_decay": 0.05, "augment": True,
+                       "seed": 0}
+
+
+def digits_vit() -> tuple[ViT, dict]:
+    """The small ViT trained on scikit-learn's digits, trained once and cached.
+
+    Config: 8x8 images, 2x2 patches (16 tokens + class token), width 64, 4
+    blocks of 4 heads, MLP 128; trained with :func:`train_image_classifier` on the
+    stratified 75% split of :func:`digits_split` (seed 0). The first call trains
+    it (seconds on a laptop CPU); later calls load it from :func:`fmref.zoo.cached`.
+
+    Returns
+    -------
+    (ViT, dict)
+        The model in eval mode, and its training history (per-epoch loss and
+        test accuracy).
+
+    Examples
+    --------
+    >>> from fmref.models.vit import digits_vit
+    >>> model, history = digits_vit()
+    >>> model.config.num_patches, len(history["test_accuracy"])
+    (16, 40)
+    >>> history["test_accuracy"][-1] >= 0.93
+    True
+    """
+    from fmref.zoo import cached
+
+    def train():
+        torch.manual_seed(DIGITS_VIT_TRAINING["seed"])
+        model = ViT(DIGITS_VIT_CONFIG)
+        history = train_image_classifier(model, digits_split(), **DIGITS_VIT_TRAINING)
+        return {"state_dict": model.state_dict(), "history": history}
+
+    settings = {"config": asdict(DIGITS_VIT_CONFIG), **DIGITS_VIT_TRAINING}
+    result = cached("digits-vit", settings, train)
+    model = ViT(DIGITS_VIT_CONFIG)
+    model.load_state_dict(result["state_dict"])
+    return model.eval(), result["history"]

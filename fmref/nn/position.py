@@ -1,0 +1,317 @@
+"""Position information for attention: sinusoidal, rotary (RoPE) and ALiBi.
+
+Attention is permutation-equivariant: without positions, "dog bites man" and
+"man bites dog" give the same multiset of outputs. The three schemes here add
+position in three places: to the input (sinusoidal), to the angle of q and k
+(RoPE), or to the scores (ALiBi).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "sinusoidal_positions",
+    "rope_angles",
+    "apply_rope",
+    "apply_rope_interleaved",
+    "alibi_slopes",
+    "alibi_bias",
+]
+
+
+def sinusoidal_positions(max_len, d_model):
+    """Sinusoidal position encodings of the original Transformer.
+
+    ``PE[p, 2i] = sin(p / 10000^(2i/d_model))`` and
+    ``PE[p, 2i+1] = cos(p / 10000^(2i/d_model))``.
+
+    Parameters
+    ----------
+    max_len : int
+        Number of positions.
+    d_model : int
+        Encoding width (an odd width gets one more sine than cosine column).
+
+    Returns
+    -------
+    torch.Tensor
+        Encodings of shape ``(max_len, d_model)``.
+
+    Raises
+    ------
+    ValueError
+        If ``max_len`` or ``d_model`` is not a positive int.
+
+    References
+    ----------
+    .. [1] Vaswani et al., "Attention Is All You Need", NeurIPS 2017, section 3.5.
+
+    Examples
+    --------
+    >>> from fmref.nn.position import sinusoidal_positions
+    >>> pe = sinusoidal_positions(50, 8)
+    >>> pe.shape
+    torch.Size([50, 8])
+    >>> pe[0]  # position 0: sin 0 = 0, cos 0 = 1
+    tensor([0., 1., 0., 1., 0., 1., 0., 1.])
+    >>> round(pe[1, 0].item(), 4)  # sin(1)
+    0.8415
+    """
+    for name, value in (("max_len", max_len), ("d_model", d_model)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    pos = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)  # (max_len, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)  # (ceil(d/2),)
+    freq = torch.exp(-math.log(10000.0) * two_i / d_model)  # 1 / 10000^(2i/d)
+    pe = torch.zeros(max_len, d_model)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: d_model // 2])
+    return pe
+
+
+def rope_angles(d_head, max_len, theta=10000.0):
+    """Rotation angles of rotary position embeddings (RoPE).
+
+    Pair ``i`` of position ``p`` turns by ``p * theta^(-2i/d_head)``.
+
+    Parameters
+    ----------
+    d_head : int
+        Size of one attention head; must be even.
+    max_len : int
+        Number of positions.
+    theta : float, default 10000.0
+        Base of the frequencies (Llama 3 uses 500000).
+
+    Returns
+    -------
+    torch.Tensor
+        Angles of shape ``(max_len, d_head // 2)`` (float32).
+
+    Raises
+    ------
+    ValueError
+        If ``d_head`` is odd or not positive, or ``max_len`` is negative.
+
+    References
+    ----------
+    .. [1] Su et al., "RoFormer: Enhanced Transformer with Rotary Position
+       Embedding", 2021.
+
+    Examples
+    --------
+    >>> from fmref.nn.position import rope_angles
+    >>> rope_angles(4, 3)  # frequencies 1 and 1/100
+    tensor([[0.0000, 0.0000],
+            [1.0000, 0.0100],
+            [2.0000, 0.0200]])
+    """
+    if not isinstance(d_head, int) or d_head < 2 or d_head % 2:
+        raise ValueError(f"d_head must be a positive even int, got {d_head!r}")
+    if not isinstance(max_len, int) or max_len < 0:
+        raise ValueError(f"max_len must be a non-negative int, got {max_len!r}")
+    inv_freq = 1.0 / theta ** (torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)
+    pos = torch.arange(max_len, dtype=torch.float32)
+    return torch.outer(pos, inv_freq)  # (max_len, d_head // 2)
+
+
+def _check_rope(x, angles):
+    if x.shape[-1] != 2 * angles.shape[-1]:
+        raise ValueError(
+            f"angles must have shape (T, {x.shape[-1] // 2}) for d_head={x.shape[-1]}, "
+            f"got {tuple(angles.shape)}"
+        )
+    if angles.shape[-2] != x.shape[-2]:
+        raise ValueError(
+            f"angles must have one row per position (T={x.shape[-2]}), got {angles.shape[-2]}"
+        )
+
+
+def apply_rope(x, angles):
+    """Rotate ``x`` by RoPE angles, rotate-half convention (GPT-NeoX, transformers).
+
+    Feature ``j`` is paired with feature ``j + d_head/2``:
+    ``x * cos + rotate_half(x) * sin`` with ``rotate_half(x) = [-x2, x1]``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Queries or keys ``(..., T, d_head)``.
+    angles : torch.Tensor
+        ``(T, d_head // 2)``, rows of :func:`rope_angles` for these positions.
+
+    Returns
+    -------
+    torch.Tensor
+        Rotated tensor, same shape and dtype as ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``angles`` does not have shape ``(T, d_head // 2)``.
+
+    References
+    ----------
+    .. [1] Su et al., "RoFormer", 2021.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.nn.position import apply_rope, rope_angles
+    >>> x = torch.tensor([[1.0, 0.0, 0.0, 0.0]]).repeat(3, 1)  # (T=3, d_head=4)
+    >>> apply_rope(x, rope_angles(4, 3))[:, [0, 2]]  # (cos p, sin p) in pair 0
+    tensor([[ 1.0000,  0.0000],
+            [ 0.5403,  0.8415],
+            [-0.4161,  0.9093]])
+    """
+    _check_rope(x, angles)
+    cos = torch.cat([angles.cos(), angles.cos()], dim=-1).to(x.dtype)  # (T, d_head)
+    sin = torch.cat([angles.sin(), angles.sin()], dim=-1).to(x.dtype)
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    rotated = torch.cat([-x2, x1], dim=-1)  # rotate_half(x)
+    return x * cos + rotated * sin
+
+
+def apply_rope_interleaved(x, angles):
+    """Rotate ``x`` by RoPE angles, interleaved-pairs convention (Meta's LLaMA code).
+
+    Features ``(2i, 2i+1)`` form pair ``i``. It equals :func:`apply_rope` after
+    the permutation that puts even features first and odd features second, which
+    is why transformers permutes the q/k weights when converting Meta checkpoints.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(..., T, d_head)``.
+    angles : torch.Tensor
+        ``(T, d_head // 2)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Rotated tensor, same shape as ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``angles`` does not have shape ``(T, d_head // 2)``.
+
+    References
+    ----------
+    .. [1] Touvron et al., "LLaMA", 2023 (the ``apply_rotary_emb`` of Meta's code).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.nn.position import apply_rope, apply_rope_interleaved, rope_angles
+    >>> x, a = torch.randn(5, 8), rope_angles(8, 5)
+    >>> perm = torch.cat([torch.arange(0, 8, 2), torch.arange(1, 8, 2)])  # evens, odds
+    >>> torch.allclose(apply_rope_interleaved(x, a)[:, perm], apply_rope(x[:, perm], a), atol=1e-6)
+    True
+    """
+    _check_rope(x, angles)
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)  # (T, d_head // 2)
+    x_even, x_odd = x[..., 0::2], x[..., 1::2]
+    out = torch.empty_like(x)
+    out[..., 0::2] = x_even * cos - x_odd * sin
+    out[..., 1::2] = x_even * sin + x_odd * cos
+    return out
+
+
+def alibi_slopes(n_heads):
+    """Head slopes of ALiBi, exactly as the paper's reference code computes them.
+
+    For ``n`` a power of two the slopes are ``2^(-8/n), 2^(-16/n), ..., 2^(-8)``.
+    Otherwise take those of the closest smaller power of two ``p`` and add every
+    other slope of ``2p`` heads until there are ``n``.
+
+    Parameters
+    ----------
+    n_heads : int
+        Number of attention heads.
+
+    Returns
+    -------
+    torch.Tensor
+        Slopes ``(n_heads,)``, float32.
+
+    Raises
+    ------
+    ValueError
+        If ``n_heads`` is not a positive int.
+
+    References
+    ----------
+    .. [1] Press, Smith and Lewis, "Train Short, Test Long: Attention with Linear
+       Biases Enables Input Length Extrapolation", ICLR 2022.
+
+    Examples
+    --------
+    >>> from fmref.nn.position import alibi_slopes
+    >>> alibi_slopes(8).tolist()
+    [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625]
+    >>> [round(s, 4) for s in alibi_slopes(6).tolist()]
+    [0.25, 0.0625, 0.0156, 0.0039, 0.5, 0.125]
+    """
+    if not isinstance(n_heads, int) or n_heads < 1:
+        raise ValueError(f"n_heads must be a positive int, got {n_heads!r}")
+
+    def power_of_2(n):
+        start = 2 ** (-(2 ** -(math.log2(n) - 3)))  # = 2^(-8/n)
+        return [start * start**i for i in range(n)]
+
+    def slopes(n):
+        if math.log2(n).is_integer():
+            return power_of_2(n)
+        closest = 2 ** math.floor(math.log2(n))
+        return power_of_2(closest) + slopes(2 * closest)[0::2][: n - closest]
+
+    return torch.tensor(slopes(n_heads), dtype=torch.float32)
+
+
+def alibi_bias(n_heads, t_q, t_k):
+    """ALiBi score bias ``-m_h * |i - j|`` for every head, query and key.
+
+    Queries are aligned bottom-right (query ``i`` is at position ``t_k - t_q + i``).
+    For keys at or before the query this is the paper's ``m_h * (j - i)``; keys in
+    the future (which a causal mask removes) get the symmetric penalty.
+
+    Parameters
+    ----------
+    n_heads : int
+        Number of heads.
+    t_q : int
+        Number of queries.
+    t_k : int
+        Number of keys.
+
+    Returns
+    -------
+    torch.Tensor
+        Float bias ``(n_heads, t_q, t_k)`` to add to the scores (``attn_mask``).
+
+    Raises
+    ------
+    ValueError
+        If ``n_heads`` is not a positive int.
+
+    References
+    ----------
+    .. [1] Press, Smith and Lewis, "Train Short, Test Long", ICLR 2022.
+
+    Examples
+    --------
+    >>> from fmref.nn.position import alibi_bias
+    >>> alibi_bias(2, 3, 3)[0]  # slope 1/16 for head 0 of 2
+    tensor([[-0.0000, -0.0625, -0.1250],
+            [-0.0625, -0.0000, -0.0625],
+            [-0.1250, -0.0625, -0.0000]])
+    """
+    slopes = alibi_slopes(n_heads)  # (H,)
+    i = torch.arange(t_q).unsqueeze(1) + (t_k - t_q)  # (Tq, 1) absolute
+    j = torch.arange(t_k).unsqueeze(0)  # (1, Tk)
+    distance = (i - j).abs().float()  # (Tq, Tk)
+    return -slopes[:, None, None] * distance  # (H, Tq, Tk)

@@ -1,0 +1,433 @@
+"""A small, readable training loop for language models.
+
+Everything a pretraining run does, at toy scale: draw random windows of a
+token stream, compute the loss, clip the gradient norm, take an AdamW step
+with decoupled weight decay on the weight matrices only, follow a warm-up +
+cosine learning-rate schedule, validate now and then, and return a history of
+every step for plotting. Given the same seed, two runs give the same history.
+
+References
+----------
+.. [1] Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
+.. [2] Loshchilov and Hutter, "SGDR: Stochastic Gradient Descent with Warm
+   Restarts", ICLR 2017.
+.. [3] Pascanu, Mikolov and Bengio, "On the difficulty of training recurrent
+   neural networks", ICML 2013 (gradient clipping).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from fmref.train.objectives import causal_lm_loss
+
+__all__ = [
+    "TrainConfig",
+    "cosine_schedule",
+    "configure_optimizer",
+    "get_batch",
+    "evaluate",
+    "train",
+]
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`train`.
+
+    Parameters
+    ----------
+    steps : int, default 200
+        Optimiser steps.
+    batch_size : int, default 16
+        Sequences per step.
+    block_size : int, default 64
+        Tokens per sequence (the model's context length or less).
+    lr_max : float, default 3e-3
+        Peak learning rate, reached at the end of warm-up.
+    lr_min : float, default 3e-4
+        Learning rate at the end of the cosine decay.
+    warmup : int, default 20
+        Steps of linear warm-up.
+    weight_decay : float, default 0.1
+        Decoupled weight decay, applied to weight matrices and embeddings only.
+    beta1, beta2 : float, default 0.9, 0.95
+        AdamW's moment decay rates (0.95 as in GPT-3 and LLaMA).
+    grad_clip : float, default 1.0
+        Largest global gradient norm; 0 turns clipping off.
+    eval_interval : int, default 50
+        Validate every this many steps, and after the last.
+    eval_batches : int, default 8
+        Batches per validation.
+    seed : int, default 0
+        Seeds the batch sampler and dropout.
+    log_interval : int, default 0
+        Print a progress line every this many steps; 0 is silent.
+
+    Raises
+    ------
+    ValueError
+        If a count is not positive, ``lr_min > lr_max`` or ``warmup > steps``.
+
+    Examples
+    --------
+    >>> from fmref.train.loop import TrainConfig
+    >>> TrainConfig(steps=100, warmup=10).lr_max
+    0.003
+    """
+
+    steps: int = 200  # optimiser steps
+    batch_size: int = 16  # sequences per step
+    block_size: int = 64  # tokens per sequence
+    lr_max: float = 3e-3  # peak learning rate (small models tolerate a large one)
+    lr_min: float = 3e-4  # floor of the cosine, lr_max / 10 as in Chinchilla
+    warmup: int = 20  # linear warm-up steps
+    weight_decay: float = 0.1  # on matrices only, as GPT-3
+    beta1: float = 0.9  # AdamW first-moment decay
+    beta2: float = 0.95  # second-moment decay; 0.95 is steadier than 0.999 for LMs
+    grad_clip: float = 1.0  # max global gradient norm; 0 = off
+    eval_interval: int = 50  # steps between validations
+    eval_batches: int = 8  # batches per validation
+    seed: int = 0  # batches and dropout
+    log_interval: int = 0  # steps between progress lines; 0 = silent
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "block_size", "eval_interval", "eval_batches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not 0 <= self.warmup <= self.steps:
+            raise ValueError(f"warmup must be in [0, steps={self.steps}], got {self.warmup}")
+        if not 0 <= self.lr_min <= self.lr_max:
+            raise ValueError(
+                f"lr_min must be in [0, lr_max={self.lr_max}], got {self.lr_min}"
+            )
+
+
+def cosine_schedule(step: int, warmup: int, total: int, lr_max: float, lr_min: float) -> float:
+    r"""Learning rate at ``step``: linear warm-up, then cosine decay to ``lr_min``.
+
+    .. math::
+       \eta(s) = \begin{cases}
+       \eta_{\max} \frac{s + 1}{w} & s < w \\
+       \eta_{\min} + \tfrac12 (\eta_{\max} - \eta_{\min})
+       \left(1 + \cos \pi \frac{s - w}{S - w}\right) & w \le s < S \\
+       \eta_{\min} & s \ge S
+       \end{cases}
+
+    Parameters
+    ----------
+    step : int
+        Current step, from 0.
+    warmup : int
+        Warm-up steps ``w`` (0 for none).
+    total : int
+        Step ``S`` at which the decay reaches ``lr_min``.
+    lr_max, lr_min : float
+        Peak and final learning rates.
+
+    Returns
+    -------
+    float
+        The learning rate.
+
+    Raises
+    ------
+    ValueError
+        If ``step`` is negative or ``warmup > total``.
+
+    References
+    ----------
+    .. [1] Loshchilov and Hutter, "SGDR: Stochastic Gradient Descent with Warm
+       Restarts", ICLR 2017.
+
+    Examples
+    --------
+    >>> from fmref.train.loop import cosine_schedule
+    >>> [round(cosine_schedule(s, 2, 10, 1.0, 0.1), 3) for s in (0, 1, 2, 6, 10)]
+    [0.5, 1.0, 1.0, 0.55, 0.1]
+    """
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if not 0 <= warmup <= total:
+        raise ValueError(f"warmup must be in [0, total={total}], got {warmup}")
+    if step < warmup:
+        return lr_max * (step + 1) / warmup
+    if step >= total:
+        return lr_min
+    progress = (step - warmup) / (total - warmup)  # 0 -> 1
+    return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + math.cos(math.pi * progress))
+
+
+def configure_optimizer(
+    model: nn.Module,
+    lr: float,
+    weight_decay: float = 0.1,
+    betas: tuple[float, float] = (0.9, 0.95),
+) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices and embeddings, none on biases and norms.
+
+    Decay pulls weights towards 0; on a bias or a normalisation gain (1-D
+    parameters) it only hurts. The rule is nanoGPT's: a parameter decays if
+    it has two or more dimensions. Tied parameters are counted once.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    lr : float
+        Learning rate.
+    weight_decay : float, optional
+        Decoupled decay for the decayed group (default 0.1).
+    betas : (float, float), optional
+        Adam's moment decay rates.
+
+    Returns
+    -------
+    torch.optim.AdamW
+        With two parameter groups: decayed first, then not decayed.
+
+    References
+    ----------
+    .. [1] Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from fmref.train.loop import configure_optimizer
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    >>> opt = configure_optimizer(model, lr=1e-3)
+    >>> [len(g["params"]) for g in opt.param_groups]  # 2 weights | 2 biases + LayerNorm
+    [2, 4]
+    >>> [g["weight_decay"] for g in opt.param_groups]
+    [0.1, 0.0]
+    """
+    params = [p for p in model.parameters() if p.requires_grad]  # tied ones once
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def get_batch(
+    data: torch.Tensor,
+    batch_size: int,
+    block_size: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Random windows of a token stream: ``(batch_size, block_size)``.
+
+    Parameters
+    ----------
+    data : torch.Tensor
+        1-D integer token ids, longer than ``block_size``.
+    batch_size, block_size : int
+        Number and length of windows.
+    generator : torch.Generator, optional
+        Chooses the start positions.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch_size, block_size)`` int64.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is not 1-D or not longer than ``block_size``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.train.loop import get_batch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> get_batch(torch.arange(100), batch_size=2, block_size=4, generator=g)
+    tensor([[57, 58, 59, 60],
+            [82, 83, 84, 85]])
+    """
+    if not isinstance(data, torch.Tensor) or data.dim() != 1 or len(data) <= block_size:
+        raise ValueError(f"data must be a 1-D tensor longer than block_size={block_size}")
+    starts = torch.randint(len(data) - block_size + 1, (batch_size,), generator=generator)
+    offsets = torch.arange(block_size)
+    return data[starts[:, None] + offsets].long()  # (B, T)
+
+
+LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+def _lm_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    return causal_lm_loss(model(batch), batch)  # (B, T, V) against (B, T)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: torch.Tensor,
+    batch_size: int,
+    block_size: int,
+    batches: int,
+    loss_fn: LossFn | None = None,
+) -> float:
+    """Mean loss over fixed, evenly spaced windows of ``data`` (the same every call).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Evaluated in eval mode; its mode is restored afterwards.
+    data : torch.Tensor
+        1-D token ids, longer than ``block_size``.
+    batch_size, block_size, batches : int
+        ``batches`` batches of ``batch_size`` windows of ``block_size`` tokens.
+    loss_fn : callable, optional
+        ``loss_fn(model, batch) -> scalar``; default the causal LM loss.
+
+    Returns
+    -------
+    float
+        Mean loss (nats per token for the default loss).
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is not 1-D or not longer than ``block_size``.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from fmref.train.loop import evaluate
+    >>> class Uniform(torch.nn.Module):  # same score for each of 10 tokens
+    ...     def forward(self, idx):
+    ...         return torch.zeros(*idx.shape, 10)
+    >>> loss = evaluate(Uniform(), torch.arange(100) % 10, 4, 8, batches=2)
+    >>> round(loss, 4) == round(math.log(10), 4)
+    True
+    """
+    if not isinstance(data, torch.Tensor) or data.dim() != 1 or len(data) <= block_size:
+        raise ValueError(f"data must be a 1-D tensor longer than block_size={block_size}")
+    loss_fn = loss_fn or _lm_loss
+    was_training = model.training
+    model.eval()
+    n = batch_size * batches
+    starts = torch.linspace(0, len(data) - block_size, n).long()  # (n,) evenly spaced
+    windows = data[starts[:, None] + torch.arange(block_size)].long()  # (n, T)
+    total = sum(loss_fn(model, w).item() for w in windows.split(batch_size))
+    model.train(was_training)
+    return total / batches
+
+
+def train(
+    model: nn.Module,
+    train_data: torch.Tensor,
+    config: TrainConfig | None = None,
+    val_data: torch.Tensor | None = None,
+    loss_fn: LossFn | None = None,
+) -> dict:
+    """Train ``model`` on random windows of ``train_data``; return the history.
+
+    Each step: draw a batch, compute ``loss_fn``, backpropagate, clip the
+    global gradient norm, set the learning rate from :func:`cosine_schedule`
+    and take an AdamW step (:func:`configure_optimizer`). Every
+    ``eval_interval`` steps and after the last, the loss on ``val_data``
+    (fixed windows, see :func:`evaluate`) is recorded. The global RNG is
+    seeded from ``config.seed`` inside a fork, so the caller's random state is
+    untouched and the same seed gives the same history.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(B, T)`` ids to ``(B, T, V)`` logits for the default loss.
+    train_data : torch.Tensor
+        1-D token ids.
+    config : TrainConfig, optional
+        Settings (default ``TrainConfig()``).
+    val_data : torch.Tensor, optional
+        1-D token ids for validation; none if omitted.
+    loss_fn : callable, optional
+        ``loss_fn(model, batch) -> scalar loss``; default the causal LM loss.
+
+    Returns
+    -------
+    dict
+        ``step``, ``lr``, ``train_loss``, ``grad_norm`` (one entry per step),
+        ``val_step``, ``val_loss`` (one per validation), and ``seconds``, the
+        wall time of the run (the only entry that varies between runs).
+
+    Raises
+    ------
+    ValueError
+        If ``train_data`` or ``val_data`` is not a 1-D tensor longer than ``block_size``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.models.gpt import GPT, GPTConfig
+    >>> from fmref.train.loop import TrainConfig, train
+    >>> data = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7] * 64)  # a pattern to learn
+    >>> model = GPT(GPTConfig(vocab_size=8, block_size=16, n_layer=1, n_head=2, n_embd=32))
+    >>> config = TrainConfig(steps=30, batch_size=8, block_size=16, lr_max=1e-2,
+    ...                      warmup=5, eval_interval=10, eval_batches=2)
+    >>> history = train(model, data, config, val_data=data)
+    >>> history["val_step"]
+    [10, 20, 30]
+    >>> history["val_loss"][-1] < 0.1 < history["train_loss"][0]
+    True
+    """
+    config = config or TrainConfig()
+    loss_fn = loss_fn or _lm_loss
+    for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if data is not None and (
+            not isinstance(data, torch.Tensor) or data.dim() != 1 or len(data) <= config.block_size
+        ):
+            raise ValueError(
+                f"{name} must be a 1-D tensor longer than block_size={config.block_size}"
+            )
+    history: dict = {
+        k: [] for k in ("step", "lr", "train_loss", "grad_norm", "val_step", "val_loss")
+    }
+    history["config"] = asdict(config)
+    optimizer = configure_optimizer(
+        model, config.lr_max, config.weight_decay, (config.beta1, config.beta2)
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    start = time.perf_counter()
+    was_training = model.training
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)  # dropout
+        model.train()
+        for step in range(config.steps):
+            lr = cosine_schedule(step, config.warmup, config.steps, config.lr_max, config.lr_min)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = get_batch(train_data, config.batch_size, config.block_size, generator)
+            loss = loss_fn(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            max_norm = config.grad_clip if config.grad_clip > 0 else math.inf
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            optimizer.step()
+            for key, value in (("step", step + 1), ("lr", lr), ("train_loss", loss.item()),
+                               ("grad_norm", grad_norm.item())):
+                history[key].append(value)
+            done = step + 1
+            if val_data is not None and (done % config.eval_interval == 0 or done == config.steps):
+                val = evaluate(model, val_data, config.batch_size, config.block_size,
+                               config.eval_batches, loss_fn)
+                history["val_step"].append(done)
+                history["val_loss"].append(val)
+            if config.log_interval and (done % config.log_interval == 0 or done == config.steps):
+                line = f"step {done:>5}/{config.steps}  loss {loss.item():.4f}  lr {lr:.2e}"
+                if history["val_step"] and history["val_step"][-1] == done:
+                    line += f"  val {history['val_loss'][-1]:.4f}"
+                print(line, flush=True)
+    model.train(was_training)
+    history["seconds"] = time.perf_counter() - start
+    return history
