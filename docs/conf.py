@@ -80,6 +80,7 @@ extensions = [
     "sphinx_book_theme",  # its directives (margin, ...) must work in every builder
     "sphinx-mathjax-offline",  # MathJax 3 served from _static: no CDN
     "fmref_api",  # writes docs/api/ from fmref's __all__
+    "fmref_results",  # renders benchmark JSON (docs/_data/benchmarks)
     "fmref_checks",  # the manual's completeness checks
 ]
 
@@ -165,6 +166,7 @@ bibtex_reference_style = "author_year"
 html_theme = "sphinx_book_theme"
 html_title = "fmref"
 html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"
 html_css_files = ["fmref.css"]
 html_context = {"default_mode": "light"}  # avoids the pydata "invalid theme mode" console error
 html_theme_options = {

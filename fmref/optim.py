@@ -89,7 +89,7 @@ def sgd_step(param, grad, state, *, lr, momentum=0.0, dampening=0.0, nesterov=Fa
     >>> for _ in range(3):
     ...     sgd_step(theta, 2 * theta, state, lr=0.1, momentum=0.9)
     >>> theta, state["momentum_buffer"]
-    (tensor([0.1560]), tensor([5.0960]))
+    (tensor([0.0620]), tensor([3.9800]))
     """
     _check(param, grad, state, lr)
     if momentum < 0:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["cache_dir", "source_hash", "cache_key", "cached"]
+__all__ = ["cache_dir", "source_hash", "cache_key", "cached", "TINY_GPT_SETTINGS", "tiny_gpt"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -149,3 +149,128 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
     torch.save(result, tmp)
     os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
     return result
+
+
+# ---------------------------------------------------------------------------
+# The tiny GPT of the language-model chapters (II, VIII) and their gallery.
+# ---------------------------------------------------------------------------
+
+#: Settings of :func:`tiny_gpt`: a byte-level BPE of 768 ids and a 3-layer GPT
+#: (about 0.4M parameters) trained on the Python documentation corpus.
+TINY_GPT_SETTINGS: dict[str, Any] = {
+    "vocab_size": 768,  # 256 bytes + 512 merges
+    "block_size": 64,  # context length in tokens
+    "n_layer": 3,
+    "n_head": 4,
+    "n_embd": 96,
+    "dropout": 0.0,
+    "steps": 500,  # about a minute on 2 CPU cores at most
+    "batch_size": 16,
+    "lr_max": 3e-3,
+    "lr_min": 3e-4,
+    "warmup": 50,
+    "weight_decay": 0.1,
+    "eval_interval": 50,
+    "eval_batches": 4,
+    "seed": 0,
+}
+
+
+def _train_tiny_gpt(settings: dict[str, Any]) -> dict[str, Any]:
+    from fmref.models.gpt import GPT, GPTConfig
+    from fmref.text.bpe import BPETokenizer
+    from fmref.text.corpus import python_docs
+    from fmref.train.loop import TrainConfig, train
+
+    s = settings
+    tokenizer = BPETokenizer.train(python_docs("train"), s["vocab_size"])
+    train_ids = torch.tensor(tokenizer.encode(python_docs("train")))  # (N_train,)
+    val_ids = torch.tensor(tokenizer.encode(python_docs("validation")))  # (N_val,)
+    config = GPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        block_size=s["block_size"],
+        n_layer=s["n_layer"],
+        n_head=s["n_head"],
+        n_embd=s["n_embd"],
+        dropout=s["dropout"],
+    )
+    torch.manual_seed(s["seed"])  # the initial weights
+    model = GPT(config)
+    train_config = TrainConfig(
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        block_size=s["block_size"],
+        lr_max=s["lr_max"],
+        lr_min=s["lr_min"],
+        warmup=s["warmup"],
+        weight_decay=s["weight_decay"],
+        eval_interval=s["eval_interval"],
+        eval_batches=s["eval_batches"],
+        seed=s["seed"],
+    )
+    history = train(model, train_ids, train_config, val_data=val_ids)
+    return {
+        "gpt_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "state_dict": model.state_dict(),
+        "tokenizer": tokenizer.to_dict(),
+        "history": history,
+    }
+
+
+def tiny_gpt(**overrides: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The tiny GPT trained on :func:`fmref.text.corpus.python_docs`, from the cache.
+
+    The first call trains a byte-level BPE tokenizer on the corpus's training
+    split and a small :class:`~fmref.models.gpt.GPT` on its tokens with
+    :func:`fmref.train.loop.train` (at most about a minute on two CPU cores),
+    and caches the result with :func:`cached`; later calls load it in well
+    under a second.
+
+    Parameters
+    ----------
+    **overrides
+        Settings to change from :data:`TINY_GPT_SETTINGS` (e.g. ``steps=10``
+        for a quick test); a different setting is a different cached model.
+
+    Returns
+    -------
+    model : fmref.models.gpt.GPT
+        The trained model, in eval mode.
+    tokenizer : fmref.text.bpe.BPETokenizer
+        Its tokenizer.
+    history : dict
+        The training history of :func:`fmref.train.loop.train` (``step``,
+        ``train_loss``, ``val_step``, ``val_loss``, ``lr``, ...).
+
+    Raises
+    ------
+    ValueError
+        If an override names an unknown setting.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.zoo import tiny_gpt
+    >>> model, tokenizer, history = tiny_gpt()
+    >>> tokenizer.vocab_size, model.config.n_layer, model.config.block_size
+    (768, 3, 64)
+    >>> history["val_loss"][-1] < history["val_loss"][0]
+    True
+    >>> logits = model(torch.tensor([tokenizer.encode("The for statement")]))  # (1, T, V)
+    >>> logits.shape[-1]
+    768
+    """
+    unknown = sorted(set(overrides) - set(TINY_GPT_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"overrides must be among TINY_GPT_SETTINGS {sorted(TINY_GPT_SETTINGS)}, got {unknown}"
+        )
+    from fmref.models.gpt import GPT, GPTConfig
+    from fmref.text.bpe import BPETokenizer
+
+    settings = {**TINY_GPT_SETTINGS, **overrides}
+    stored = cached("tiny-gpt", settings, lambda: _train_tiny_gpt(settings))
+    model = GPT(GPTConfig(**stored["gpt_config"]))
+    model.load_state_dict(stored["state_dict"])
+    model.eval()
+    return model, BPETokenizer.from_dict(stored["tokenizer"]), stored["history"]

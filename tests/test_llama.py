@@ -19,13 +19,16 @@ SMALL = dict(vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2,
              hidden_dim=48, max_seq_len=32)
 
 
-def _randomise_norms(hf_model):
-    """transformers initialises RMSNorm gains to ones; make them distinct so a
-    swapped norm in the weight mapping changes the logits."""
+def _randomise(hf_model):
+    """transformers initialises RMSNorm gains to ones and weights with std 0.02, where
+    SiLU is nearly linear and ``silu(a) * b ~ a * b / 2`` is symmetric in gate and up.
+    Distinct gains and larger weights make any swap in the weight mapping visible."""
     with torch.no_grad():
         for name, p in hf_model.named_parameters():
             if "norm" in name:
                 p.copy_(1.0 + 0.5 * torch.randn_like(p))
+            else:
+                p.normal_(0.0, 0.2)
 
 
 def _hf_llama(**overrides):
@@ -34,7 +37,7 @@ def _hf_llama(**overrides):
                   rms_norm_eps=1e-5, rope_parameters={"rope_type": "default", "rope_theta": 500.0})
     fields.update(overrides)
     hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**fields)).eval()
-    _randomise_norms(hf)
+    _randomise(hf)
     return hf
 
 
@@ -57,7 +60,7 @@ def test_from_hf_matches_transformers_mistral_sliding_window():
         sliding_window=4,
     )
     hf = transformers.MistralForCausalLM(cfg).eval()
-    _randomise_norms(hf)
+    _randomise(hf)
     model = Llama.from_hf(hf)
     assert model.config.sliding_window == 4 and model.config.n_kv_heads == 1  # multi-query
     idx = torch.randint(0, 64, (2, 16))

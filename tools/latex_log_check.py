@@ -1,4 +1,4 @@
-"""Fail when the LaTeX log reports undefined references or citations.
+"""Fail when the LaTeX log reports undefined references, citations or missing glyphs.
 
 latexmk succeeds on a PDF with "??" where a reference was broken; this script
 reads the final log and exits 1 listing each undefined reference or citation.
@@ -13,6 +13,7 @@ PATTERNS = (
     r"LaTeX Warning: Reference `[^']*' on page \d+ undefined",
     r"LaTeX Warning: Citation `[^']*' on page \d+ undefined",
     r"LaTeX Warning: There were undefined references",
+    r"Missing character: There is no .* in font [^!]*!",
 )
 
 

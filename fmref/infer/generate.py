@@ -110,7 +110,7 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
     >>> generate(model, idx, 30)
     Traceback (most recent call last):
     ...
-    ValueError: max_new_tokens=30 after a prompt of 3 exceeds the context length 32 ...
+    ValueError: max_new_tokens=30 after a prompt of 3 exceeds the context length 32...
     """
     if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex():
         kind = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
@@ -130,15 +130,16 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
     cache = None
     if use_cache:
         cache = model.make_kv_cache() if kv_cache is None else kv_cache
-    out = idx
+    out, start = idx, 0  # out[:, start] is the first token held in the cache
     try:
         for _ in range(max_new_tokens):
             if cache is None:
                 logits = model(out[:, -ctx:])  # (B, T, V): the whole sequence again
             else:
-                if cache.length >= ctx:  # full: restart from the last ctx - 1 tokens
+                if out.shape[1] - start > ctx:  # window full: rebuild from the last ctx
                     cache.reset()
-                fresh = out[:, cache.length:] if cache.length else out[:, -(ctx - 1):]
+                    start = out.shape[1] - ctx
+                fresh = out[:, start + cache.length:]  # (B, T_new): not yet in the cache
                 logits = model(fresh, kv_cache=cache)  # (B, T_new, V)
             nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B,)
             out = torch.cat([out, nxt.unsqueeze(-1)], dim=1)  # (B, T + 1)

@@ -106,6 +106,8 @@ def top_p_filter(logits, p):
     _check_logits(logits)
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 < p <= 1.0:
         raise ValueError(f"p must be a float in (0, 1], got {p!r}")
+    if p == 1.0:
+        return logits  # the nucleus is the whole vocabulary
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
     probs = torch.softmax(sorted_logits, dim=-1)
     mass_above = torch.cumsum(probs, dim=-1) - probs  # probability ranked above each token

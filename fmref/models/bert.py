@@ -198,7 +198,7 @@ class BertLayer(nn.Module):
 
     def forward(self, x, attn_mask=None):
         x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask=attn_mask)))
-        h = F.gelu(self.intermediate(x), approximate="tanh")  # (B, T, intermediate_size), exact erf GELU
+        h = F.gelu(self.intermediate(x))  # (B, T, intermediate_size), exact erf GELU
         return self.output_norm(x + self.dropout(self.output(h)))  # (B, T, C)
 
 
@@ -290,7 +290,7 @@ class Bert(nn.Module):
             other than 0 and 1.
         """
         if not isinstance(input_ids, torch.Tensor) or input_ids.dtype not in _INT_DTYPES:
-            kind = input_ids.dtype if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
+            kind = getattr(input_ids, "dtype", type(input_ids).__name__)
             raise TypeError(f"input_ids must be an integer tensor (torch.long), got {kind}")
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (B, T), got {tuple(input_ids.shape)}")
@@ -301,7 +301,7 @@ class Bert(nn.Module):
             )
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        elif not isinstance(token_type_ids, torch.Tensor) or token_type_ids.dtype not in _INT_DTYPES:
+        elif getattr(token_type_ids, "dtype", None) not in _INT_DTYPES:
             raise TypeError("token_type_ids must be an integer tensor like input_ids")
         elif token_type_ids.shape != input_ids.shape:
             raise ValueError(
@@ -382,7 +382,8 @@ class Bert(nn.Module):
         src = hf_model.state_dict()
         dst = {}
         for part in ("word", "position", "token_type"):
-            dst[f"embeddings.{part}_embeddings.weight"] = src[f"embeddings.{part}_embeddings.weight"]
+            key = f"embeddings.{part}_embeddings.weight"
+            dst[key] = src[key]  # same names in both models
         pairs = {
             "attention.q_proj": "attention.self.query",
             "attention.k_proj": "attention.self.key",

@@ -264,6 +264,10 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # weight tying
         self.apply(self._init_weights)
+        # GPT-2 scales the residual projections by 1/sqrt(N), N = 2 n_layer residual layers.
+        for block in self.h:
+            for proj in (block.attn.out_proj, block.mlp.c_proj):
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / (2 * config.n_layer) ** 0.5)
 
     @staticmethod
     def _init_weights(module):

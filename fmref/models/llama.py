@@ -259,7 +259,7 @@ class LlamaBlock(nn.Module):
     config : LlamaConfig
         Model shape.
     layer_idx : int
-        Position of the block in the stack (its slot in a :class:`KVCache`).
+        Position of the block in the stack (its slot in a :class:`~fmref.nn.attention.KVCache`).
 
     Attributes
     ----------
@@ -497,7 +497,8 @@ class Llama(nn.Module):
         name = type(hf_model).__name__
         if name not in ("LlamaForCausalLM", "MistralForCausalLM"):
             raise TypeError(
-                f"hf_model must be a transformers LlamaForCausalLM or MistralForCausalLM, got {name}"
+                "hf_model must be a transformers LlamaForCausalLM or MistralForCausalLM, "
+                f"got {name}"
             )
         c = hf_model.config
         rope = getattr(c, "rope_parameters", None) or {}

@@ -5,9 +5,7 @@ The readable reference for Chapter V: every step of
 :func:`torch.nn.functional.scaled_dot_product_attention` and
 :class:`torch.nn.MultiheadAttention`.
 
-Two alignments of a causal mask
--------------------------------
-``is_causal=True`` behaves exactly as in torch: the mask is
+*Two alignments of a causal mask.* ``is_causal=True`` behaves exactly as in torch: the mask is
 ``torch.ones(Tq, Tk).tril()``, aligned to the *top-left* corner. When there are
 fewer queries than keys (decoding with a cache: one new query, ``L + 1`` keys)
 that alignment lets the new query see only the first key, which is wrong.

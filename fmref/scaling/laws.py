@@ -110,13 +110,13 @@ def kaplan_loss(n_params=None, n_tokens=None, compute=None):
     --------
     >>> from fmref.scaling.laws import kaplan_loss
     >>> round(kaplan_loss(n_params=1.5e9), 3)  # GPT-2 XL-sized, converged
-    2.38
-    >>> round(kaplan_loss(n_tokens=3e11), 3)
-    2.273
-    >>> round(kaplan_loss(n_params=1.5e9, n_tokens=3e11), 3)
-    2.621
+    2.304
+    >>> round(kaplan_loss(n_tokens=3e11), 3)  # a very large model, early-stopped
+    1.638
+    >>> round(kaplan_loss(n_params=1.5e9, n_tokens=3e11), 3)  # both limits at once
+    2.31
     >>> round(kaplan_loss(compute=1.0), 3)  # one PF-day on the frontier
-    2.57
+    2.658
     """
     given = tuple(x is not None for x in (n_params, n_tokens, compute))
     k = KAPLAN
@@ -170,7 +170,7 @@ def kaplan_compute_optimal(compute):
     >>> from fmref.scaling.laws import kaplan_compute_optimal
     >>> n, d = kaplan_compute_optimal(5.76e23)  # Gopher's budget
     >>> f"N = {n / 1e9:.0f}B, D = {d / 1e9:.0f}B tokens, {d / n:.1f} tokens/param"
-    'N = 896B, D = 107B tokens, 0.1 tokens/param'
+    'N = 804B, D = 119B tokens, 0.1 tokens/param'
     """
     c = _positive("compute", compute)
     n = KAPLAN["N_e"] * (c / PF_DAY) ** KAPLAN["p_N"]
@@ -266,7 +266,7 @@ def compute_optimal(compute, E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28):
     >>> from fmref.scaling.laws import compute_optimal
     >>> n, d = compute_optimal(5.76e23)  # Gopher's budget
     >>> f"N = {n / 1e9:.1f}B, D = {d / 1e12:.2f}T tokens, {d / n:.0f} tokens/param"
-    'N = 32.3B, D = 2.97T tokens, 92 tokens/param'
+    'N = 32.2B, D = 2.98T tokens, 93 tokens/param'
     """
     c = _positive("compute", compute)
     for name, v in (("E", E), ("A", A), ("B", B), ("alpha", alpha), ("beta", beta)):

@@ -54,8 +54,13 @@ def parameter_breakdown(config):
     >>> from fmref.models.llama import llama_7b
     >>> from fmref.scaling import parameter_breakdown
     >>> parts = parameter_breakdown(llama_7b())
-    >>> {k: f"{v / 1e9:.3f}B" for k, v in parts.items()}
-    {'embeddings': '0.131B', 'attention': '2.147B', 'feed_forward': '4.329B', 'norms': '0.000B', 'head': '0.131B'}
+    >>> for part, n in parts.items():
+    ...     print(f"{part:12s} {n:>13,}")
+    embeddings     131,072,000
+    attention    2,147,483,648
+    feed_forward 4,328,521,728
+    norms              266,240
+    head           131,072,000
     >>> from fmref.models.gpt import GPTConfig
     >>> parameter_breakdown(GPTConfig(vocab_size=10, block_size=4, n_layer=1, n_head=1, n_embd=2))
     {'embeddings': 28, 'attention': 24, 'feed_forward': 42, 'norms': 12, 'head': 0}

@@ -1,0 +1,100 @@
+"""Greedy generation with vs without the KV cache, as a speed-up ratio measured in one run.
+
+A GPT of 6 layers, width 384 and 6 heads (random weights: speed does not depend on
+what the model learned) generates 256 and then 1,024 new tokens after a 16-token
+prompt, once recomputing the whole sequence at every step and once with the cache.
+Both runs must return the same tokens. Prints the results as JSON and saves them to
+docs/_data/benchmarks/kv_cache.json with the machine's details (Chapter XIII renders
+them).
+
+Run: ``OMP_NUM_THREADS=2 python benchmarks/kv_cache.py`` (a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fmref.infer.generate import generate  # noqa: E402
+from fmref.models.gpt import GPT, GPTConfig  # noqa: E402
+
+OUT = ROOT / "docs" / "_data" / "benchmarks" / "kv_cache.json"
+
+
+def machine_info() -> dict:
+    """CPU model, core count, threads, torch version and date of this run."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__.split("+")[0],
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> dict:
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    torch.manual_seed(0)
+    prompt_len, lengths = 16, (256, 1024)
+    config = GPTConfig(vocab_size=512, block_size=prompt_len + max(lengths), n_layer=6,
+                       n_head=6, n_embd=384)
+    model = GPT(config).eval()
+    idx = torch.randint(0, config.vocab_size, (1, prompt_len))
+    generate(model, idx, 8, temperature=0)  # warm-up
+    results = []
+    for new in lengths:
+        t_cached, cached = timed(lambda n=new: generate(model, idx, n, temperature=0))
+        t_full, full = timed(lambda n=new: generate(model, idx, n, temperature=0,
+                                                      use_cache=False))
+        assert torch.equal(cached, full), "cached and uncached greedy tokens differ"
+        results.append({
+            "new_tokens": new,
+            "cached_s": round(t_cached, 3),
+            "uncached_s": round(t_full, 3),
+            "cached_ms_per_token": round(1e3 * t_cached / new, 3),
+            "uncached_ms_per_token": round(1e3 * t_full / new, 3),
+            "speedup": round(t_full / t_cached, 2),
+        })
+        print(f"{new} tokens: {t_full / t_cached:.1f}x faster with the cache", file=sys.stderr)
+    report = {
+        "benchmark": "kv_cache",
+        "what": "greedy generation after a 16-token prompt, with vs without the KV cache",
+        "model": {"n_layer": config.n_layer, "n_embd": config.n_embd, "n_head": config.n_head,
+                  "vocab_size": config.vocab_size, "block_size": config.block_size,
+                  "parameters": model.num_parameters()},
+        "machine": machine_info(),
+        "results": results,
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

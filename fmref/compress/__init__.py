@@ -1,0 +1,12 @@
+"""Making a model smaller: quantisation, pruning and distillation.
+
+The code of Chapter XIV. Import from the modules, for example
+``from fmref.compress.quant import quantize_absmax``:
+
+- :mod:`fmref.compress.quant`: absmax, zero-point and group-wise integer quantisation,
+  and :class:`~fmref.compress.quant.QuantLinear`;
+- :mod:`fmref.compress.nf4`: QLoRA's 4-bit NormalFloat with double quantisation;
+- :mod:`fmref.compress.outliers`: LLM.int8()'s outlier decomposition and SmoothQuant;
+- :mod:`fmref.compress.prune`: magnitude, 2:4 and Wanda pruning;
+- :mod:`fmref.compress.distill`: knowledge distillation.
+"""

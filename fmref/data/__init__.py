@@ -1,0 +1,12 @@
+"""The data pipeline before pretraining (Appendix B).
+
+Import from the modules:
+
+- :mod:`fmref.data.dedup`: text normalisation, exact deduplication by hash, and
+  controlled perturbations to measure deduplication with;
+- :mod:`fmref.data.minhash`: MinHash signatures and locality-sensitive hashing
+  for near-duplicate detection;
+- :mod:`fmref.data.filters`: heuristic quality filters in the style of Gopher and C4;
+- :mod:`fmref.data.packing`: sequence packing with document boundaries;
+- :mod:`fmref.data.contamination`: benchmark contamination by n-gram overlap.
+"""

@@ -1,0 +1,202 @@
+"""How big the KV cache is, and an int8 KV cache that halves it.
+
+For every layer and every token a decoder keeps one key and one value vector
+per key/value head:
+
+.. math::
+
+   \\text{bytes} = 2 \\cdot n_\\text{layers} \\cdot n_\\text{kv heads} \\cdot d_\\text{head}
+   \\cdot \\text{seq len} \\cdot \\text{batch} \\cdot \\text{bytes per value}.
+
+Grouped-query attention divides it by ``n_heads / n_kv_heads``; storing keys and
+values in int8 instead of fp16 divides it by two more (plus one scale per vector).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from fmref.nn.attention import KVCache
+
+__all__ = ["kv_cache_bytes", "model_kv_cache_bytes", "QuantizedKVCache"]
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def kv_cache_bytes(n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_value=2):
+    """Bytes of the keys and values a decoder caches.
+
+    Parameters
+    ----------
+    n_layers : int
+        Attention layers.
+    n_kv_heads : int
+        Key/value heads per layer (``n_heads`` for MHA, fewer for GQA, 1 for MQA).
+    d_head : int
+        Size of one head.
+    seq_len : int, default 1
+        Cached tokens per sequence (1 gives the per-token figure).
+    batch : int, default 1
+        Sequences.
+    bytes_per_value : float, default 2
+        2 for fp16/bf16, 1 for int8/fp8, 0.5 for int4.
+
+    Returns
+    -------
+    float or int
+        ``2 * n_layers * n_kv_heads * d_head * seq_len * batch * bytes_per_value``.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int or ``bytes_per_value <= 0``.
+
+    References
+    ----------
+    .. [1] Pope et al., "Efficiently Scaling Transformer Inference", MLSys 2023.
+
+    Examples
+    --------
+    >>> from fmref.infer.kv import kv_cache_bytes
+    >>> kv_cache_bytes(n_layers=32, n_kv_heads=32, d_head=128)  # LLaMA-7B, fp16, per token
+    524288
+    >>> kv_cache_bytes(32, 32, 128, seq_len=2048) / 2**30  # one full 2,048-token context, GiB
+    1.0
+    """
+    for name, value in (("n_layers", n_layers), ("n_kv_heads", n_kv_heads),
+                        ("d_head", d_head), ("seq_len", seq_len), ("batch", batch)):
+        _positive_int(name, value)
+    if isinstance(bytes_per_value, bool) or not isinstance(bytes_per_value, (int, float)) \
+            or bytes_per_value <= 0:
+        raise ValueError(f"bytes_per_value must be a number > 0, got {bytes_per_value!r}")
+    return 2 * n_layers * n_kv_heads * d_head * seq_len * batch * bytes_per_value
+
+
+def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2):
+    """:func:`kv_cache_bytes` of a :class:`~fmref.models.gpt.GPTConfig` or
+    :class:`~fmref.models.llama.LlamaConfig`.
+
+    Parameters
+    ----------
+    config : GPTConfig or LlamaConfig
+        The model's configuration (no weights are allocated).
+    seq_len, batch, bytes_per_value
+        As in :func:`kv_cache_bytes`.
+
+    Returns
+    -------
+    float or int
+
+    Raises
+    ------
+    TypeError
+        If ``config`` is neither kind of configuration.
+
+    Examples
+    --------
+    >>> from fmref.models.llama import llama2_70b
+    >>> from fmref.infer.kv import model_kv_cache_bytes
+    >>> model_kv_cache_bytes(llama2_70b()) / 2**10  # KiB per token, GQA with 8 kv heads
+    320.0
+    """
+    if hasattr(config, "n_layer") and hasattr(config, "n_embd"):  # GPTConfig
+        return kv_cache_bytes(config.n_layer, config.n_head, config.n_embd // config.n_head,
+                              seq_len, batch, bytes_per_value)
+    if hasattr(config, "n_layers") and hasattr(config, "n_kv_heads"):  # LlamaConfig
+        return kv_cache_bytes(config.n_layers, config.n_kv_heads, config.dim // config.n_heads,
+                              seq_len, batch, bytes_per_value)
+    raise TypeError(f"config must be a GPTConfig or LlamaConfig, got {type(config).__name__}")
+
+
+def _quantize(x):
+    """int8 absmax per vector: ``x ≈ codes * scale``, scale ``(..., 1)``."""
+    scale = x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-8) / 127.0  # (B, H, T, 1)
+    codes = torch.round(x / scale).clamp(-127, 127).to(torch.int8)  # (B, H, T, d_head)
+    return codes, scale
+
+
+class QuantizedKVCache(KVCache):
+    """A :class:`~fmref.nn.attention.KVCache` that stores keys and values in int8.
+
+    Every cached key and value vector is quantised with its own absmax scale
+    (one float per token, head and layer); attention reads the dequantised
+    values. It is a drop-in replacement: pass it as ``kv_cache`` to a model or
+    to :func:`fmref.infer.generate.generate`.
+
+    Parameters
+    ----------
+    n_layers : int
+        Number of attention layers.
+
+    Attributes
+    ----------
+    keys, values : list of torch.Tensor or None
+        int8 codes ``(B, n_kv_heads, T, d_head)`` per layer.
+    key_scales, value_scales : list of torch.Tensor or None
+        Scales ``(B, n_kv_heads, T, 1)`` per layer.
+
+    References
+    ----------
+    .. [1] Hooper et al., "KVQuant: Towards 10 Million Context Length LLM
+       Inference with KV Cache Quantization", 2024.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.infer.kv import QuantizedKVCache
+    >>> cache = QuantizedKVCache(n_layers=1)
+    >>> k = torch.randn(1, 2, 3, 8)  # (B, n_kv_heads, T, d_head)
+    >>> k_all, v_all = cache.update(0, k, -k)
+    >>> cache.keys[0].dtype, cache.length
+    (torch.int8, 3)
+    >>> bool((k_all - k).abs().max() <= k.abs().max() / 254 + 1e-6)  # half a step
+    True
+    >>> cache.nbytes()  # 2 tensors x 48 codes + 2 x 6 float32 scales
+    144
+    """
+
+    def __init__(self, n_layers):
+        super().__init__(n_layers)
+        self.key_scales = [None] * n_layers
+        self.value_scales = [None] * n_layers
+
+    def update(self, layer, k, v):
+        """Quantise and append ``k``, ``v`` ``(B, n_kv_heads, T_new, d_head)``; return
+        all dequantised keys and values of ``layer``."""
+        self._check_layer(layer)
+        if k.shape != v.shape:
+            raise ValueError(f"v must have the shape of k {tuple(k.shape)}, got {tuple(v.shape)}")
+        (kc, ks), (vc, vs) = _quantize(k), _quantize(v)
+        if self.keys[layer] is None:
+            self.keys[layer], self.values[layer] = kc, vc
+            self.key_scales[layer], self.value_scales[layer] = ks, vs
+        else:
+            self.keys[layer] = torch.cat([self.keys[layer], kc], dim=-2)
+            self.values[layer] = torch.cat([self.values[layer], vc], dim=-2)
+            self.key_scales[layer] = torch.cat([self.key_scales[layer], ks], dim=-2)
+            self.value_scales[layer] = torch.cat([self.value_scales[layer], vs], dim=-2)
+        k_all = self.keys[layer].to(k.dtype) * self.key_scales[layer]  # (B, H, T, d_head)
+        v_all = self.values[layer].to(v.dtype) * self.value_scales[layer]
+        return k_all, v_all
+
+    def crop(self, length):
+        """Keep the first ``length`` tokens of every layer."""
+        super().crop(length)
+        for layer in range(self.n_layers):
+            if self.key_scales[layer] is not None:
+                self.key_scales[layer] = self.key_scales[layer][..., :length, :]
+                self.value_scales[layer] = self.value_scales[layer][..., :length, :]
+
+    def reset(self):
+        """Empty every layer."""
+        super().reset()
+        self.key_scales = [None] * self.n_layers
+        self.value_scales = [None] * self.n_layers
+
+    def nbytes(self):
+        """Bytes held: int8 codes plus the scales."""
+        tensors = self.keys + self.values + self.key_scales + self.value_scales
+        return sum(t.numel() * t.element_size() for t in tensors if t is not None)

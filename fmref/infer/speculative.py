@@ -1,0 +1,239 @@
+"""Speculative decoding: a small draft model proposes, the target model verifies.
+
+Each step the draft samples ``gamma`` tokens one by one; the target scores all of
+them in *one* forward pass. Draft token ``x`` (draft probability ``q(x)``, target
+probability ``p(x)``) is accepted with probability ``min(1, p(x) / q(x))``; at the
+first rejection a replacement is drawn from ``norm(max(0, p - q))``, and if all
+``gamma`` are accepted a bonus token is drawn from the target's next
+distribution. This rule makes every output token distributed *exactly* as the
+target's (the tests check it with a chi-square test); only the speed depends on
+the draft. With per-token acceptance probability ``α`` one target call yields
+``(1 - α^(γ+1)) / (1 - α)`` tokens on average.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fmref.infer.generate import context_length
+from fmref.infer.sampling import sampling_probs
+
+__all__ = ["SpeculativeStats", "expected_tokens_per_step", "speculative_generate"]
+
+
+@dataclass
+class SpeculativeStats:
+    """Counters of one :func:`speculative_generate` run.
+
+    Parameters
+    ----------
+    drafted : int, default 0
+        Draft tokens proposed.
+    accepted : int, default 0
+        Draft tokens the target accepted.
+    target_calls : int, default 0
+        Forward passes of the target model (one per step).
+    draft_calls : int, default 0
+        Forward passes of the draft model.
+    new_tokens : int, default 0
+        Tokens returned.
+
+    Examples
+    --------
+    >>> from fmref.infer.speculative import SpeculativeStats
+    >>> s = SpeculativeStats(drafted=8, accepted=6, target_calls=2, draft_calls=8, new_tokens=8)
+    >>> s.acceptance_rate, s.tokens_per_target_call
+    (0.75, 4.0)
+    """
+
+    drafted: int = 0  # draft tokens proposed
+    accepted: int = 0  # of which the target accepted
+    target_calls: int = 0  # target forward passes
+    draft_calls: int = 0  # draft forward passes
+    new_tokens: int = 0  # tokens generated
+
+    @property
+    def acceptance_rate(self):
+        """Accepted / drafted (0 when nothing was drafted)."""
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+    @property
+    def tokens_per_target_call(self):
+        """New tokens per target forward pass (1 for plain decoding)."""
+        return self.new_tokens / self.target_calls if self.target_calls else 0.0
+
+
+def expected_tokens_per_step(alpha, gamma):
+    """Expected tokens per target call, ``(1 - α^(γ+1)) / (1 - α)``.
+
+    Parameters
+    ----------
+    alpha : float
+        Probability that the target accepts a draft token, in ``[0, 1]``.
+    gamma : int
+        Draft tokens per step, ``>= 0``.
+
+    Returns
+    -------
+    float
+        Between 1 (``α = 0``) and ``γ + 1`` (``α = 1``).
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is outside ``[0, 1]`` or ``gamma`` is a negative int.
+
+    References
+    ----------
+    .. [1] Leviathan, Kalman and Matias, "Fast Inference from Transformers via
+       Speculative Decoding", ICML 2023, equation (1).
+
+    Examples
+    --------
+    >>> from fmref.infer.speculative import expected_tokens_per_step
+    >>> round(expected_tokens_per_step(0.8, 4), 4)
+    3.3616
+    >>> expected_tokens_per_step(1.0, 4), expected_tokens_per_step(0.0, 4)
+    (5.0, 1.0)
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a float in [0, 1], got {alpha!r}")
+    if isinstance(gamma, bool) or not isinstance(gamma, int) or gamma < 0:
+        raise ValueError(f"gamma must be an int >= 0, got {gamma!r}")
+    if alpha == 1:
+        return float(gamma + 1)
+    return (1 - alpha ** (gamma + 1)) / (1 - alpha)
+
+
+def _rand(generator):
+    return torch.rand((), generator=generator).item()
+
+
+def _draw(probs, generator):
+    return torch.multinomial(probs, 1, generator=generator)  # (1,)
+
+
+@torch.no_grad()
+def speculative_generate(target, draft, idx, max_new_tokens, gamma=4, temperature=1.0,
+                         top_k=None, top_p=None, generator=None):
+    """Sample ``max_new_tokens`` tokens from ``target``, proposed by ``draft``.
+
+    Parameters
+    ----------
+    target : fmref.models.gpt.GPT or fmref.models.llama.Llama
+        The model whose distribution the output follows.
+    draft : fmref.models.gpt.GPT or fmref.models.llama.Llama
+        A cheaper model over the same vocabulary.
+    idx : torch.Tensor
+        One prompt ``(1, T)``.
+    max_new_tokens : int
+        Tokens to generate, ``>= 0``.
+    gamma : int, default 4
+        Draft tokens per step, ``>= 1``.
+    temperature, top_k, top_p
+        Applied to both models, as in :func:`fmref.infer.sampling.sampling_probs`;
+        the output follows the target's *filtered* distribution (temperature 0:
+        the target's greedy output).
+    generator : torch.Generator, optional
+        Source of randomness.
+
+    Returns
+    -------
+    tokens : torch.Tensor
+        ``(1, T + max_new_tokens)``.
+    stats : SpeculativeStats
+        Acceptance counts and forward passes.
+
+    Raises
+    ------
+    ValueError
+        If ``idx`` is not ``(1, T)``, ``gamma < 1``, ``max_new_tokens < 0``, the
+        vocabularies differ, or ``T + max_new_tokens`` exceeds a model's context.
+
+    References
+    ----------
+    .. [1] Leviathan, Kalman and Matias, "Fast Inference from Transformers via
+       Speculative Decoding", ICML 2023.
+    .. [2] Chen et al., "Accelerating Large Language Model Decoding with
+       Speculative Sampling", 2023.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.models.gpt import GPT, GPTConfig
+    >>> from fmref.infer.generate import generate
+    >>> from fmref.infer.speculative import speculative_generate
+    >>> cfg = GPTConfig(vocab_size=11, block_size=32, n_layer=2, n_head=2, n_embd=16)
+    >>> target, draft = GPT(cfg).eval(), GPT(cfg).eval()
+    >>> idx = torch.tensor([[1, 2, 3]])
+    >>> out, stats = speculative_generate(target, draft, idx, 10, gamma=3, temperature=0)
+    >>> torch.equal(out, generate(target, idx, 10, temperature=0))  # greedy: the target's
+    True
+    >>> stats.new_tokens, stats.target_calls <= 10
+    (10, True)
+    """
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[0] != 1:
+        shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
+        raise ValueError(f"idx must have shape (1, T) (one prompt), got {shape}")
+    if isinstance(gamma, bool) or not isinstance(gamma, int) or gamma < 1:
+        raise ValueError(f"gamma must be an int >= 1, got {gamma!r}")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+            or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    if target.config.vocab_size != draft.config.vocab_size:
+        raise ValueError(f"draft must share the target's vocab_size={target.config.vocab_size}, "
+                         f"got {draft.config.vocab_size}")
+    total = idx.shape[1] + max_new_tokens
+    for name, model in (("target", target), ("draft", draft)):
+        if total > context_length(model):
+            raise ValueError(f"max_new_tokens={max_new_tokens} after a prompt of "
+                             f"{idx.shape[1]} exceeds the {name}'s context length "
+                             f"{context_length(model)}")
+
+    def probs(logits):  # (T, V) -> (T, V)
+        return sampling_probs(logits, temperature, top_k, top_p)
+
+    stats = SpeculativeStats()
+    t_cache, d_cache = target.make_kv_cache(), draft.make_kv_cache()
+    seq = idx[0].tolist()
+    # Prefill both caches with all but the last prompt token (it is fed next step).
+    if len(seq) > 1:
+        prefix = idx[:, :-1]
+        target(prefix, kv_cache=t_cache)
+        draft(prefix, kv_cache=d_cache)
+    while len(seq) < total:
+        g = min(gamma, total - len(seq))  # draft no more than what is left
+        # 1. The draft proposes g tokens, one forward pass each.
+        drafts, q = [], []  # tokens, and their draft distributions (V,)
+        for _ in range(g):
+            fresh = torch.tensor([seq[d_cache.length:] + drafts[-1:]])  # (1, T_new)
+            q_i = probs(draft(fresh, kv_cache=d_cache)[0, -1:])[0]  # (V,)
+            stats.draft_calls += 1
+            drafts.append(_draw(q_i, generator).item())
+            q.append(q_i)
+        # 2. The target scores every draft in one pass: g + 1 distributions.
+        fresh = torch.tensor([seq[t_cache.length:] + drafts])  # (1, T_new)
+        p = probs(target(fresh, kv_cache=t_cache)[0, -(g + 1):])  # (g + 1, V)
+        stats.target_calls += 1
+        stats.drafted += g
+        # 3. Accept draft i with probability min(1, p/q); on rejection resample.
+        n_ok = 0
+        for i, x in enumerate(drafts):
+            if _rand(generator) * q[i][x] < p[i, x]:  # u < p(x) / q(x), without dividing
+                n_ok += 1
+                continue
+            residual = (p[i] - q[i]).clamp_min(0)  # (V,) norm(max(0, p - q))
+            extra = _draw(residual / residual.sum(), generator).item()
+            break
+        else:
+            extra = _draw(p[g], generator).item()  # all accepted: a bonus token
+        stats.accepted += n_ok
+        seq += drafts[:n_ok] + [extra]
+        # 4. Roll both caches back to the tokens that were kept (the last one is pending).
+        t_cache.crop(min(t_cache.length, len(seq) - 1))
+        d_cache.crop(min(d_cache.length, len(seq) - 1))
+    seq = seq[:total]
+    stats.new_tokens = len(seq) - idx.shape[1]
+    return torch.tensor([seq], dtype=idx.dtype), stats

@@ -1,0 +1,269 @@
+"""Data-parallel training with ``torch.distributed`` on CPU (gloo), launched by torchrun.
+
+Every process (a *rank*) holds a full copy of the model and trains on its own
+slice of each global batch; :class:`~torch.nn.parallel.DistributedDataParallel`
+averages the gradients across ranks with an all-reduce during the backward
+pass, so all copies take the same step. A
+:class:`~torch.utils.data.distributed.DistributedSampler` gives each rank a
+disjoint slice of the same shuffled order; with ``zero=True`` the AdamW states
+are sharded across ranks by
+:class:`~torch.distributed.optim.ZeroRedundancyOptimizer` (ZeRO stage 1).
+
+Run it on two processes of one machine::
+
+    torchrun --nproc-per-node 2 -m fmref.train.distributed --steps 20 --zero
+
+:func:`train` with ``distributed=False`` runs the same training in one process
+on the whole global batch: the test checks that both end with the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data.distributed import DistributedSampler
+
+from fmref.models.gpt import GPT, GPTConfig
+from fmref.text.corpus import python_docs
+from fmref.train.objectives import causal_lm_loss
+
+__all__ = ["byte_dataset", "make_model", "train", "main"]
+
+
+def byte_dataset(n_sequences=256, seq_len=32):
+    """Non-overlapping windows of the Python docs corpus, one token per UTF-8 byte.
+
+    Bytes need no tokenizer training, so every process builds the same data in
+    milliseconds.
+
+    Parameters
+    ----------
+    n_sequences : int, default 256
+        Number of windows.
+    seq_len : int, default 32
+        Tokens per window.
+
+    Returns
+    -------
+    torch.utils.data.TensorDataset
+        One tensor of shape ``(n_sequences, seq_len)``, int64 ids in ``[0, 256)``.
+
+    Raises
+    ------
+    ValueError
+        If a size is not positive or the corpus is too short.
+
+    Examples
+    --------
+    >>> from fmref.train.distributed import byte_dataset
+    >>> data = byte_dataset(4, 8)
+    >>> len(data), data[0][0].shape, bytes(data[0][0].tolist())
+    (4, torch.Size([8]), b'The "ass')
+    """
+    for name, v in (("n_sequences", n_sequences), ("seq_len", seq_len)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    raw = python_docs("train").encode("utf-8")
+    if n_sequences * seq_len > len(raw):
+        raise ValueError(f"n_sequences * seq_len must be at most {len(raw)} bytes")
+    ids = torch.frombuffer(bytearray(raw[: n_sequences * seq_len]), dtype=torch.uint8)
+    return TensorDataset(ids.long().view(n_sequences, seq_len))  # (N, T)
+
+
+def make_model(seq_len=32, n_layer=2, n_head=2, n_embd=64, seed=0):
+    """A small byte-level GPT, initialised from ``seed`` (the same on every rank).
+
+    Parameters
+    ----------
+    seq_len : int, default 32
+        Context length.
+    n_layer, n_head, n_embd : int
+        Shape (see :class:`fmref.models.gpt.GPTConfig`).
+    seed : int, default 0
+        Initialisation seed.
+
+    Returns
+    -------
+    fmref.models.gpt.GPT
+        With ``vocab_size=256``.
+
+    Examples
+    --------
+    >>> from fmref.train.distributed import make_model
+    >>> a, b = make_model(seed=1), make_model(seed=1)
+    >>> bool((a.wte.weight == b.wte.weight).all()), a.config.vocab_size
+    (True, 256)
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return GPT(GPTConfig(vocab_size=256, block_size=seq_len, n_layer=n_layer,
+                             n_head=n_head, n_embd=n_embd))
+
+
+def train(steps=10, global_batch=16, seq_len=32, n_sequences=256, lr=1e-3, seed=0, zero=False,
+          distributed=True, model_kwargs=None):
+    """Train a byte-level GPT data-parallel over the process group, or in one process.
+
+    With ``distributed=True`` a process group must be initialised (for example
+    by :func:`main` under torchrun); each of its ``W`` ranks takes
+    ``global_batch / W`` sequences per step from a ``DistributedSampler``.
+    With ``distributed=False`` one process takes the whole global batch from a
+    one-replica sampler with the same seed, hence the same order.
+
+    Parameters
+    ----------
+    steps : int, default 10
+        Optimizer steps.
+    global_batch : int, default 16
+        Sequences per step over all ranks; divisible by the world size.
+    seq_len, n_sequences : int
+        Shape of :func:`byte_dataset`.
+    lr : float, default 1e-3
+        AdamW's learning rate (no weight decay, no schedule).
+    seed : int, default 0
+        Model initialisation and data order.
+    zero : bool, default False
+        Shard the optimizer states over the ranks (``ZeroRedundancyOptimizer``).
+    distributed : bool, default True
+        Use the initialised process group (DDP) or train in one process.
+    model_kwargs : dict, optional
+        ``n_layer``, ``n_head``, ``n_embd`` for :func:`make_model`.
+
+    Returns
+    -------
+    tuple
+        ``(model, history)``: the trained (unwrapped) GPT and a dict with
+        ``loss`` (global mean per step), ``world_size`` and ``seconds``.
+
+    Raises
+    ------
+    RuntimeError
+        If ``distributed=True`` and no process group is initialised.
+    ValueError
+        If ``global_batch`` is not divisible by the world size.
+
+    References
+    ----------
+    .. [1] Li et al., "PyTorch Distributed: Experiences on Accelerating Data
+       Parallel Training", VLDB 2020.
+    .. [2] Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training
+       Trillion Parameter Models", SC 2020.
+
+    Examples
+    --------
+    >>> from fmref.train.distributed import train
+    >>> model, history = train(steps=3, global_batch=4, distributed=False)
+    >>> len(history["loss"]), history["world_size"], history["loss"][-1] < history["loss"][0]
+    (3, 1, True)
+    """
+    if distributed and not dist.is_initialized():
+        raise RuntimeError("distributed=True needs an initialised process group (use torchrun)")
+    world, rank = (dist.get_world_size(), dist.get_rank()) if distributed else (1, 0)
+    if global_batch % world:
+        raise ValueError(f"global_batch must be divisible by the world size {world}, "
+                         f"got {global_batch}")
+    dataset = byte_dataset(n_sequences, seq_len)
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    loader = DataLoader(dataset, batch_size=global_batch // world, sampler=sampler,
+                        drop_last=True)
+    model = make_model(seq_len, seed=seed, **(model_kwargs or {}))
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    if zero and distributed:
+        from torch.distributed.optim import ZeroRedundancyOptimizer
+
+        optimizer = ZeroRedundancyOptimizer(model.parameters(), optimizer_class=torch.optim.AdamW,
+                                            lr=lr, weight_decay=0.0)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    history = {"loss": [], "world_size": world}
+    start, step, epoch = time.perf_counter(), 0, 0
+    while step < steps:
+        sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
+        for (batch,) in loader:  # (global_batch / W, T) on this rank
+            loss = causal_lm_loss(net(batch), batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # DDP: gradients all-reduced (averaged) across ranks here
+            optimizer.step()
+            report = loss.detach().clone()
+            if distributed:
+                dist.all_reduce(report)  # sum of the ranks' means
+                report /= world
+            history["loss"].append(report.item())
+            step += 1
+            if step == steps:
+                break
+        epoch += 1
+    history["seconds"] = time.perf_counter() - start
+    return model, history
+
+
+def main(argv=None):
+    """Command line: ``torchrun --nproc-per-node 2 -m fmref.train.distributed [options]``.
+
+    Initialises a gloo process group from torchrun's environment variables
+    (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), runs
+    :func:`train`, and on rank 0 prints a JSON summary and, with ``--out``,
+    saves ``{"state_dict", "history"}`` with :func:`torch.save`. Without
+    torchrun's variables it trains in one process.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``): ``--steps``, ``--global-batch``,
+        ``--seq-len``, ``--lr``, ``--seed``, ``--zero``, ``--threads``, ``--out``.
+
+    Returns
+    -------
+    dict
+        The summary: ``world_size``, ``steps``, ``seconds``, ``first_loss``, ``final_loss``.
+
+    Examples
+    --------
+    >>> from fmref.train.distributed import main
+    >>> summary = main(["--steps", "2", "--global-batch", "4", "--quiet"])
+    >>> summary["world_size"], summary["steps"]
+    (1, 2)
+    """
+    parser = argparse.ArgumentParser(prog="python -m fmref.train.distributed",
+                                     description="Data-parallel training of a byte-level GPT.")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--global-batch", type=int, default=16)
+    parser.add_argument("--seq-len", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--zero", action="store_true", help="shard AdamW states (ZeRO-1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    parser.add_argument("--out", default=None, help="file for the weights and history (rank 0)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    launched = "WORLD_SIZE" in os.environ and not dist.is_initialized()
+    if launched:
+        dist.init_process_group("gloo")  # env:// from torchrun; CPU tensors
+    try:
+        model, history = train(steps=args.steps, global_batch=args.global_batch,
+                               seq_len=args.seq_len, lr=args.lr, seed=args.seed, zero=args.zero,
+                               distributed=dist.is_initialized())
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        summary = {"world_size": history["world_size"], "steps": args.steps,
+                   "seconds": history["seconds"], "first_loss": history["loss"][0],
+                   "final_loss": history["loss"][-1], "zero": args.zero}
+        if rank == 0:
+            if args.out:
+                torch.save({"state_dict": model.state_dict(), "history": history}, args.out)
+            if not args.quiet:
+                print(json.dumps(summary))
+    finally:
+        if launched:
+            dist.destroy_process_group()
+    return summary
+
+
+if __name__ == "__main__":  # pragma: no cover - run by torchrun in a subprocess
+    main()

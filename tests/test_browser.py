@@ -1,0 +1,170 @@
+"""The built HTML manual in a real headless browser (run by ``tox -e browser``).
+
+Debian's chromium and chromedriver, driven by Selenium, load the front page,
+every chapter, one API page and one gallery page, over ``file://`` and over a
+local HTTP server on 127.0.0.1. For each page: no request leaves the build
+folder, no console error, every image has alt text, and math is rendered. The
+search page finds a term from Chapter V. Screenshots of the front page and a
+chapter at desktop and phone widths are saved under ``<html>/_screenshots``.
+Skipped unless ``--html`` names a built manual.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import socketserver
+import threading
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="Debian's chromium and chromium-driver are not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def html_dir(request) -> Path:
+    path = request.config.getoption("--html")
+    if not path:
+        pytest.skip("no --html given (tox -e browser passes the built manual)")
+    path = Path(path).resolve()
+    assert (path / "index.html").is_file(), f"{path} holds no built manual"
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(html_dir):
+    handler = functools.partial(_QuietHandler, directory=str(html_dir))
+    with socketserver.TCPServer(("127.0.0.1", 0), handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def driver():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                 "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+def pages_to_check(html_dir: Path) -> list[str]:
+    chapters = sorted(p.relative_to(html_dir).as_posix()
+                      for p in (html_dir / "chapters").glob("*.html"))
+    api = sorted(p.relative_to(html_dir).as_posix() for p in (html_dir / "api").glob("fmref.*.html"))
+    gallery = sorted(p.relative_to(html_dir).as_posix()
+                     for p in (html_dir / "auto_examples").rglob("plot_*.html"))
+    return ["index.html", *chapters, *api[:1], *gallery[:1]]
+
+
+def _load(driver, url: str):
+    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get_log("browser")
+    driver.get(url)
+    for _ in range(50):  # MathJax typesets after load
+        if driver.execute_script("return document.readyState") == "complete":
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    requests = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            requests.append(message["params"]["request"]["url"])
+    return requests, driver.get_log("browser")
+
+
+def _outside(url: str, html_dir: Path, base: str | None) -> bool:
+    parsed = urlparse(url)
+    if parsed.scheme in ("data", "blob", "about"):
+        return False
+    if parsed.scheme == "file":
+        return not Path(unquote(parsed.path)).resolve().is_relative_to(html_dir)
+    if base is not None:
+        return not url.startswith(base + "/")
+    return True
+
+
+def _check_page(driver, url: str, html_dir: Path, base: str | None):
+    requests, console = _load(driver, url)
+    outside = [u for u in requests if _outside(u, html_dir, base)]
+    assert outside == [], f"{url} requested outside the build folder: {outside}"
+    errors = [e["message"] for e in console if e["level"] == "SEVERE"]
+    assert errors == [], f"{url} console errors: {errors}"
+    no_alt = driver.execute_script(
+        "return Array.from(document.images).filter(i => !(i.alt || '').trim()).map(i => i.src)")
+    assert no_alt == [], f"{url} images without alt text: {no_alt}"
+    has_math = driver.execute_script("return document.querySelectorAll('.math').length")
+    if has_math:
+        rendered = driver.execute_script(
+            "return document.querySelectorAll('mjx-container').length")
+        assert rendered > 0, f"{url} has math that MathJax did not render"
+
+
+def test_pages_over_file_urls(driver, html_dir):
+    for page in pages_to_check(html_dir):
+        _check_page(driver, (html_dir / page).as_uri(), html_dir, None)
+
+
+def test_pages_over_local_http(driver, html_dir, server):
+    for page in pages_to_check(html_dir):
+        _check_page(driver, f"{server}/{page}", html_dir, server)
+
+
+def test_search_finds_a_term_from_chapter_five(driver, server):
+    driver.get(f"{server}/search.html?q=softmax")
+    for _ in range(100):
+        links = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#search-results a'))"
+            ".map(a => a.getAttribute('href'))")
+        if any("05-self-attention" in (h or "") for h in links):
+            break
+        time.sleep(0.2)
+    assert any("05-self-attention" in (h or "") for h in links), links
+
+
+@pytest.mark.parametrize("width,height,label", [(1280, 900, "desktop"), (390, 844, "phone")])
+def test_screenshots(driver, html_dir, server, width, height, label):
+    out = html_dir / "_screenshots"
+    out.mkdir(exist_ok=True)
+    driver.set_window_size(width, height)
+    for page, name in (("index.html", "index"),
+                       ("chapters/05-self-attention-and-transformers.html", "chapter-05")):
+        driver.get(f"{server}/{page}")
+        time.sleep(1.0)
+        target = out / f"{name}-{label}.png"
+        driver.save_screenshot(str(target))
+        assert target.stat().st_size > 5000
+    driver.set_window_size(1280, 900)
+
+
+def test_chromium_is_the_debian_build():
+    assert shutil.which("chromium") in (CHROMIUM, None) or Path(CHROMIUM).exists()

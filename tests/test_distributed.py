@@ -1,0 +1,99 @@
+"""Data-parallel training: DDP over gloo equals single-process training on the global batch."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from fmref.train.distributed import byte_dataset, main, make_model, train
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.*")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def one_rank_group(tmp_path):
+    """A real gloo process group of world size 1 (file store; nothing leaves the machine)."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def _max_diff(a, b):
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+@pytest.mark.parametrize("zero", [False, True])
+def test_ddp_on_one_rank_equals_plain_training(one_rank_group, zero):
+    ddp_model, ddp_hist = train(steps=3, global_batch=8, zero=zero)
+    ref_model, ref_hist = train(steps=3, global_batch=8, distributed=False)
+    assert ddp_hist["world_size"] == 1
+    assert ddp_hist["loss"] == pytest.approx(ref_hist["loss"], abs=1e-6)
+    assert _max_diff(ddp_model.state_dict(), ref_model.state_dict()) < 1e-6
+
+
+def test_more_steps_than_an_epoch_reshuffles():
+    _, hist = train(steps=5, global_batch=4, n_sequences=8, distributed=False)
+    assert len(hist["loss"]) == 5  # 2 batches per epoch, 3 epochs
+
+
+def test_errors():
+    with pytest.raises(RuntimeError, match="process group"):
+        train(steps=1)
+    with pytest.raises(ValueError, match="n_sequences"):
+        byte_dataset(0, 8)
+    with pytest.raises(ValueError, match="n_sequences"):
+        byte_dataset(10**6, 10**3)
+
+
+def test_global_batch_must_divide(one_rank_group, monkeypatch):
+    monkeypatch.setattr(dist, "get_world_size", lambda: 3)
+    with pytest.raises(ValueError, match="global_batch"):
+        train(steps=1, global_batch=8)
+
+
+def test_main_under_torchrun_variables(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    out = tmp_path / "run.pt"
+    summary = main(["--steps", "2", "--global-batch", "4", "--zero", "--out", str(out)])
+    assert not dist.is_initialized()  # cleaned up
+    assert json.loads(capsys.readouterr().out)["steps"] == 2
+    saved = torch.load(out)
+    assert summary["world_size"] == 1 and len(saved["history"]["loss"]) == 2
+    assert set(saved["state_dict"]) == set(make_model().state_dict())
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_equal_single_process(tmp_path):
+    out = tmp_path / "ddp.pt"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
+           "2", "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+           "-m", "fmref.train.distributed", "--steps", "4", "--global-batch", "16", "--zero",
+           "--out", str(out)]
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["world_size"] == 2
+    saved = torch.load(out)
+    ref_model, ref_hist = train(steps=4, global_batch=16, distributed=False)
+    # same global batches, gradients averaged by all-reduce: same weights up to rounding
+    assert saved["history"]["loss"] == pytest.approx(ref_hist["loss"], abs=1e-5)
+    assert _max_diff(saved["state_dict"], ref_model.state_dict()) < 1e-5

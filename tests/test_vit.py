@@ -1,0 +1,170 @@
+"""Tests of fmref.models.vit."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fmref.models.vit import (
+    ViT,
+    ViTBlock,
+    ViTConfig,
+    count_vit_parameters,
+    digits_split,
+    patchify,
+    train_image_classifier,
+)
+
+SMALL = dict(image_size=8, patch_size=2, num_channels=1, hidden_size=32, num_layers=2, num_heads=4, mlp_dim=64,
+             num_classes=10)
+
+
+def test_vit_b16_parameter_count_is_the_papers():
+    # ViT-B/16 with a 1,000-class head: 86,567,656 parameters (Dosovitskiy et al. 2021, table 1 "86M";
+    # the exact figure is timm's / transformers' vit-base-patch16-224 with its ImageNet-1k head)
+    assert count_vit_parameters(ViTConfig()) == 86_567_656
+    with torch.device("meta"):
+        model = ViT(ViTConfig())
+    assert model.num_parameters() == 86_567_656
+
+
+@pytest.mark.parametrize("kwargs", [SMALL, dict(SMALL, patch_size=4, num_channels=3, mlp_dim=16, num_classes=3)])
+def test_analytic_count_equals_module_count(kwargs):
+    config = ViTConfig(**kwargs)
+    assert ViT(config).num_parameters() == count_vit_parameters(config)
+
+
+def test_from_hf_logits_match_transformers():
+    transformers = pytest.importorskip("transformers")
+    hf_config = transformers.ViTConfig(image_size=12, patch_size=4, num_channels=3, hidden_size=32,
+                                       num_hidden_layers=3, num_attention_heads=4, intermediate_size=48,
+                                       num_labels=7)
+    torch.manual_seed(0)
+    hf = transformers.ViTForImageClassification(hf_config).eval()
+    model = ViT.from_hf(hf)
+    x = torch.randn(4, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), hf(pixel_values=x).logits, rtol=0, atol=1e-4)
+    assert model.config.layer_norm_eps == hf_config.layer_norm_eps
+    assert model.num_parameters() == sum(p.numel() for p in hf.parameters())
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [({"hidden_act": "relu"}, "hidden_act"), ({"qkv_bias": False}, "qkv_bias"),
+     ({"image_size": [8, 12]}, "image_size")],
+)
+def test_from_hf_rejects_unsupported_configs(change, match):
+    transformers = pytest.importorskip("transformers")
+    hf_config = transformers.ViTConfig(image_size=8, patch_size=4, hidden_size=16, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=16, num_labels=2)
+    for key, value in change.items():
+        setattr(hf_config, key, value)
+    hf = transformers.ViTForImageClassification(hf_config) if "image_size" not in change else None
+    if hf is None:  # a non-square model cannot be checked by building it; fake its config
+        hf = transformers.ViTForImageClassification(transformers.ViTConfig(
+            image_size=8, patch_size=4, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+            intermediate_size=16, num_labels=2))
+        hf.config.image_size = [8, 12]
+    with pytest.raises(ValueError, match=match):
+        ViT.from_hf(hf)
+
+
+def test_from_hf_accepts_square_size_pairs():
+    transformers = pytest.importorskip("transformers")
+    hf = transformers.ViTForImageClassification(transformers.ViTConfig(
+        image_size=[8, 8], patch_size=[4, 4], hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=16, num_labels=2)).eval()
+    assert ViT.from_hf(hf).config.image_size == 8
+
+
+def test_patch_embedding_conv_equals_linear_map_of_patchify():
+    model = ViT(ViTConfig(**dict(SMALL, num_channels=3)))
+    x = torch.randn(2, 3, 8, 8)
+    conv = model.patch_embed(x).flatten(2).transpose(1, 2)  # (B, N, D)
+    linear = patchify(x, 2) @ model.patch_embed.weight.flatten(1).T + model.patch_embed.bias
+    torch.testing.assert_close(conv, linear)
+
+
+@given(st.integers(1, 3), st.sampled_from([1, 2, 4]), st.integers(1, 3))
+@settings(max_examples=20, deadline=None)
+def test_patchify_is_a_permutation_of_the_pixels(channels, patch, blocks):
+    size = patch * blocks
+    x = torch.randn(2, channels, size, size)
+    p = patchify(x, patch)
+    assert p.shape == (2, blocks * blocks, channels * patch * patch)
+    torch.testing.assert_close(p.flatten(1).sort().values, x.flatten(1).sort().values)
+
+
+def test_attention_maps_are_row_stochastic_and_features_feed_the_head():
+    model = ViT(ViTConfig(**SMALL)).eval()
+    x = torch.randn(3, 1, 8, 8)
+    maps = model.attention_maps(x)
+    assert maps.shape == (2, 3, 4, 17, 17)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 3, 4, 17))
+    torch.testing.assert_close(model.head(model.features(x)), model(x))
+
+
+def test_position_embeddings_break_permutation_invariance():
+    # without positions a ViT is blind to where a patch is; with them it is not
+    model = ViT(ViTConfig(**SMALL)).eval()
+    x = torch.randn(1, 1, 8, 8)
+    swapped = torch.cat([x[..., 4:, :], x[..., :4, :]], dim=-2)  # move whole 2x2 patches around
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(swapped), atol=1e-4)
+        model.pos_embed.zero_()
+        torch.testing.assert_close(model(x), model(swapped), rtol=0, atol=1e-5)
+
+
+def test_block_returns_weights_only_when_asked():
+    block = ViTBlock(ViTConfig(**SMALL))
+    x = torch.randn(2, 17, 32)
+    assert block(x).shape == (2, 17, 32)
+    assert len(block(x, need_weights=True)) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(SMALL, image_size=10, patch_size=4), "patch_size"),
+        (dict(SMALL, hidden_size=30), "hidden_size"),
+        (dict(SMALL, num_layers=0), "num_layers"),
+        (dict(SMALL, num_heads=True), "num_heads"),
+    ],
+)
+def test_bad_config_raises_value_error_naming_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ViTConfig(**kwargs)
+
+
+def test_bad_input_shapes_raise():
+    model = ViT(ViTConfig(**SMALL))
+    with pytest.raises(ValueError, match="pixel_values"):
+        model(torch.randn(2, 1, 10, 10))
+    with pytest.raises(ValueError, match="pixel_values"):
+        model(torch.randn(1, 8, 8))
+    with pytest.raises(ValueError, match="patch_size"):
+        patchify(torch.randn(1, 1, 6, 6), 4)
+    with pytest.raises(ValueError, match="images"):
+        patchify(torch.randn(6, 6), 2)
+    with pytest.raises(ValueError, match="epochs"):
+        train_image_classifier(model, (None, None, None, None), epochs=0)
+
+
+def test_digits_split_is_stratified_and_deterministic():
+    x_train, y_train, x_test, y_test = digits_split()
+    assert len(y_train) == 1347 and len(y_test) == 450
+    counts = torch.bincount(y_test, minlength=10)
+    assert counts.min() >= 44 and counts.max() <= 46  # 25% of ~180 per class
+    assert torch.equal(digits_split()[3], y_test)
+
+
+def test_train_image_classifier_with_augmentation_learns_a_tiny_vit():
+    torch.manual_seed(0)
+    data = digits_split()
+    small = tuple(t[:256] for t in data[:2]) + tuple(t[:200] for t in data[2:])
+    model = ViT(ViTConfig(**dict(SMALL, hidden_size=16, num_layers=1, num_heads=2, mlp_dim=32)))
+    history = train_image_classifier(model, small, epochs=4, batch_size=64, augment=True, seed=0)
+    assert len(history["train_loss"]) == 4
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["test_accuracy"][-1] > 0.3  # 10% is chance
