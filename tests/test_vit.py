@@ -154,8 +154,8 @@ def test_bad_input_shapes_raise():
 def test_digits_split_is_stratified_and_deterministic():
     x_train, y_train, x_test, y_test = digits_split()
     assert len(y_train) == 1347 and len(y_test) == 450
-    counts = torch.bincount(y_test, minlength=10)
-    assert counts.min() >= 44 and counts.max() <= 46  # 25% of ~180 per class
+    share = torch.bincount(y_test, minlength=10) / torch.bincount(torch.cat([y_train, y_test]), minlength=10)
+    assert (share - 0.25).abs().max() < 0.01  # every class is split 75/25
     assert torch.equal(digits_split()[3], y_test)
 
 
@@ -164,7 +164,7 @@ def test_train_image_classifier_with_augmentation_learns_a_tiny_vit():
     data = digits_split()
     small = tuple(t[:256] for t in data[:2]) + tuple(t[:200] for t in data[2:])
     model = ViT(ViTConfig(**dict(SMALL, hidden_size=16, num_layers=1, num_heads=2, mlp_dim=32)))
-    history = train_image_classifier(model, small, epochs=4, batch_size=64, augment=True, seed=0)
-    assert len(history["train_loss"]) == 4
+    history = train_image_classifier(model, small, epochs=15, batch_size=64, lr=5e-3, augment=True, seed=0)
+    assert len(history["train_loss"]) == 15
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert history["test_accuracy"][-1] > 0.3  # 10% is chance

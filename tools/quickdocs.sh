@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the manual into a private folder, so several people can build at once.
-#   tools/quickdocs.sh NAME [plot]
+#   tools/quickdocs.sh NAME [plot|noplot] [chapters/05-....rst ...]
 # NAME: your build folder name (/tmp/fmref-docs-NAME). Without "plot" the gallery
 # is not executed (plot_gallery=0): figures from an earlier executed build are
 # reused if present. With "plot", only new or changed examples run.
@@ -10,6 +10,8 @@
 set -euo pipefail
 name=${1:?usage: tools/quickdocs.sh NAME [plot]}
 plot=${2:-}
+shift $(( $# < 2 ? $# : 2 ))
+only=("$@")   # documents whose doctests to run (default: every chapter)
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=/tmp/fmref-docs-$name
 mkdir -p "$work"
@@ -29,6 +31,6 @@ cd "$work"
 "$py" -m sphinx "${flags[@]}" src html 2>&1 | tee "$work/html.log"
 echo "warnings: $(grep -c -i 'warning\|error' "$work/html.log" || true)  (log: $work/html.log)"
 echo "--- doctest builder"
-"$py" -m sphinx -n -T -q -b doctest -d "$work/doctrees-doctest" -D plot_gallery=0 src doctest 2>&1 | tail -5
+"$py" -m sphinx -n -T -q -b doctest -d "$work/doctrees-doctest" -D plot_gallery=0 src doctest "${only[@]/#/src/}" 2>&1 | tail -5
 grep -E "^(Document|[0-9]+ (passed|failed)|\*\*\*Test Failed)" doctest/output.txt | grep -B1 -i fail || echo "doctests: no failures"
 echo "HTML: $work/html/index.html"

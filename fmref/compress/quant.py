@@ -43,7 +43,7 @@ def _check(w, bits):
     if not isinstance(w, torch.Tensor) or not w.is_floating_point():
         kind = w.dtype if isinstance(w, torch.Tensor) else type(w).__name__
         raise TypeError(f"w must be a floating-point tensor, got {kind}")
-    if bits not in SUPPORTED_BITS or isinstance(bits, bool):
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits not in SUPPORTED_BITS:
         raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits!r}")
 
 
@@ -379,7 +379,7 @@ class QuantLinear(nn.Module):
 
     def __init__(self, weight, bias=None, bits=8, group_size=None):
         super().__init__()
-        if bits not in (8, 4) or isinstance(bits, bool):
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in (8, 4):
             raise ValueError(f"bits must be 8 or 4 for QuantLinear, got {bits!r}")
         out_features, in_features = weight.shape
         if bits == 4 and in_features % 2:
