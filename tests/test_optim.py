@@ -45,7 +45,8 @@ def test_adam_step_equals_torch_optim_adam_over_20_steps(kwargs):
     assert states[0]["step"] == 20
 
 
-@pytest.mark.parametrize("kwargs", [dict(lr=1e-2), dict(lr=3e-2, weight_decay=0.3, betas=(0.9, 0.95))])
+@pytest.mark.parametrize("kwargs", [dict(lr=1e-2),
+                                    dict(lr=3e-2, weight_decay=0.3, betas=(0.9, 0.95))])
 def test_adamw_step_equals_torch_optim_adamw_over_20_steps(kwargs):
     _compare(torch.optim.AdamW, kwargs, adamw_step, kwargs)
 

@@ -56,13 +56,15 @@ def linear_backward(x, weight, grad_out):
     >>> g = torch.randn(4, 2, dtype=torch.float64)
     >>> layer(x).backward(g)
     >>> gx, gw, gb = linear_backward(x.detach(), layer.weight.detach(), g)
-    >>> torch.allclose(gx, x.grad), torch.allclose(gw, layer.weight.grad), torch.allclose(gb, layer.bias.grad)
-    (True, True, True)
+    >>> [torch.allclose(a, b) for a, b in ((gx, x.grad), (gw, layer.weight.grad),
+    ...                                     (gb, layer.bias.grad))]
+    [True, True, True]
     """
     for name, t in (("x", x), ("weight", weight), ("grad_out", grad_out)):
         _check_tensor(name, t)
     if weight.dim() != 2 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"weight must have shape (d_out, {x.shape[-1]}), got {tuple(weight.shape)}")
+        raise ValueError(f"weight must have shape (d_out, {x.shape[-1]}), "
+                         f"got {tuple(weight.shape)}")
     if grad_out.shape != (*x.shape[:-1], weight.shape[0]):
         raise ValueError(f"grad_out must have shape {(*x.shape[:-1], weight.shape[0])}, "
                          f"got {tuple(grad_out.shape)}")
@@ -173,8 +175,8 @@ def layer_norm_backward(x, weight, grad_out, eps=1e-5):
     >>> g = torch.randn(2, 3, 5, dtype=torch.float64)
     >>> ln(x).backward(g)
     >>> gx, gw, gb = layer_norm_backward(x.detach(), ln.weight.detach(), g)
-    >>> torch.allclose(gx, x.grad), torch.allclose(gw, ln.weight.grad), torch.allclose(gb, ln.bias.grad)
-    (True, True, True)
+    >>> [torch.allclose(a, b) for a, b in ((gx, x.grad), (gw, ln.weight.grad), (gb, ln.bias.grad))]
+    [True, True, True]
     """
     for name, t in (("x", x), ("weight", weight), ("grad_out", grad_out)):
         _check_tensor(name, t)

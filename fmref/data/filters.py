@@ -11,7 +11,6 @@ corpus.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 __all__ = ["STOP_WORDS", "quality_signals", "quality_filter", "filter_corpus"]

@@ -109,7 +109,8 @@ def document_mask(doc_ids):
              [0, 0, 0, 1]]], dtype=torch.int32)
     """
     if not isinstance(doc_ids, torch.Tensor) or doc_ids.dim() != 2:
-        raise ValueError(f"doc_ids must be a 2-D tensor (N, T), got {getattr(doc_ids, 'shape', doc_ids)}")
+        shape = getattr(doc_ids, "shape", doc_ids)
+        raise ValueError(f"doc_ids must be a 2-D tensor (N, T), got {shape}")
     T = doc_ids.shape[1]
     causal = torch.ones(T, T, dtype=torch.bool, device=doc_ids.device).tril()  # (T, T)
     same = doc_ids[:, :, None] == doc_ids[:, None, :]  # (N, T, T)
@@ -145,7 +146,8 @@ def document_positions(doc_ids):
     tensor([[0, 1, 2, 0, 1, 0]])
     """
     if not isinstance(doc_ids, torch.Tensor) or doc_ids.dim() != 2:
-        raise ValueError(f"doc_ids must be a 2-D tensor (N, T), got {getattr(doc_ids, 'shape', doc_ids)}")
+        shape = getattr(doc_ids, "shape", doc_ids)
+        raise ValueError(f"doc_ids must be a 2-D tensor (N, T), got {shape}")
     N, T = doc_ids.shape
     idx = torch.arange(T, device=doc_ids.device).expand(N, T)  # (N, T)
     start = torch.ones_like(doc_ids, dtype=torch.bool)

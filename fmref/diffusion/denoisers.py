@@ -206,10 +206,10 @@ class DigitsDiffusionConfig:
 
     T: int = 1000  # diffusion steps
     schedule: str = "cosine"  # "linear" or "cosine"
-    channels: tuple = (32, 64)  # U-Net widths at 8x8 and 4x4
-    emb_dim: int = 64  # timestep / class embedding width
+    channels: tuple = (16, 32)  # U-Net widths at 8x8 and 4x4
+    emb_dim: int = 32  # timestep / class embedding width
     p_uncond: float = 0.15  # condition dropout for classifier-free guidance
-    steps: int = 3000  # optimiser steps
+    steps: int = 1000  # optimiser steps (about 40 s on one CPU core)
     batch_size: int = 128  # images per step
     lr: float = 2e-3  # AdamW peak learning rate (cosine decay)
     seed: int = 0  # initialisation, batches, noise

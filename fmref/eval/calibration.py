@@ -75,7 +75,11 @@ def reliability_bins(confidences, correct, n_bins=15):
 
 
 def expected_calibration_error(confidences, correct, n_bins=15):
-    r"""Expected calibration error: :math:`\sum_b \frac{|B_b|}{N}\,|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|`.
+    r"""Expected calibration error: the mean gap between accuracy and confidence.
+
+    .. math::
+
+        \mathrm{ECE} = \sum_b \frac{|B_b|}{N}\,\big|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)\big|
 
     Parameters
     ----------

@@ -61,7 +61,10 @@ def judge_pair(judge, question, answer_a, answer_b, swap=True):
     Examples
     --------
     >>> from fmref.eval.judge import judge_pair
-    >>> longer = lambda q, x, y: "first" if len(x) > len(y) else "second" if len(y) > len(x) else "tie"
+    >>> def longer(question, first, second):   # a scripted judge: the longer answer wins
+    ...     if len(first) == len(second):
+    ...         return "tie"
+    ...     return "first" if len(first) > len(second) else "second"
     >>> judge_pair(longer, "Why is the sky blue?", "Rayleigh scattering of sunlight.", "Magic.")
     ('a', True)
     >>> always_first = lambda q, x, y: "first"
