@@ -41,7 +41,6 @@ in_progress = [
     "chapters/02-nlp-and-computer-vision",
     "chapters/03-rnn-and-cnn",
     "chapters/04-early-transformer-variants",
-    "chapters/05-self-attention-and-transformers",
     "chapters/06-efficient-transformers",
     "chapters/07-parameter-efficient-tuning",
     "chapters/08-language-model-pretraining",

@@ -58,7 +58,7 @@ def test_unknown_split_raises():
 finite = st.floats(-50, 50, allow_nan=False, width=32)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(finite, min_size=1, max_size=20), st.floats(0.05, 20))
 def test_softmax_equals_torch_and_sums_to_one(values, temperature):
     x = torch.tensor(values)

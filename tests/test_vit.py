@@ -168,3 +168,15 @@ def test_train_image_classifier_learns_a_tiny_vit():
     assert len(history["train_loss"]) == 15
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert history["test_accuracy"][-1] > 0.25  # 10% is chance
+
+
+def test_forward_flops_linear_part_is_twice_tokens_times_block_weights():
+    from fmref.models.vit import vit_forward_flops
+
+    config = ViTConfig(**SMALL)
+    model = ViT(config)
+    weights = sum(m.weight.numel() for b in model.blocks for m in (b.attn.q_proj, b.attn.k_proj, b.attn.v_proj,
+                                                                    b.attn.out_proj, b.fc1, b.fc2))
+    flops = vit_forward_flops(config)
+    assert flops["linear"] == 2 * (config.num_patches + 1) * weights
+    assert flops["total"] == sum(v for k, v in flops.items() if k != "total")

@@ -253,6 +253,7 @@ def digits_denoiser(config: DigitsDiffusionConfig | None = None) -> tuple[TinyUN
     def build():
         return TinyUNet(1, tuple(c.channels), c.emb_dim, num_classes=10)
 
+    @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(c.seed)
         g = torch.Generator().manual_seed(c.seed)

@@ -1,7 +1,6 @@
-"""Evaluation of models.
+"""Evaluation of models, one measure per module.
 
-Modules
--------
-:mod:`fmref.eval.perplexity`
-    Sliding-window perplexity of a causal language model.
+Import from the modules, e.g. ``from fmref.eval.perplexity import perplexity``
+(the sliding-window perplexity of a causal language model, Chapter VIII); the
+other modules hold the measures of Appendix C.
 """

@@ -116,7 +116,6 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
     return max(float(value), 0.0)
 
 
-@torch.no_grad()
 def digits_features(images: torch.Tensor) -> torch.Tensor:
     """Features of 8x8 digit images: the cached digit ViT's class-token state.
 
@@ -140,7 +139,8 @@ def digits_features(images: torch.Tensor) -> torch.Tensor:
     from fmref.models.vit import digits_vit
 
     model, _ = digits_vit()
-    return model.features(images.clamp(-1, 1))
+    with torch.no_grad():
+        return model.features(images.clamp(-1, 1))
 
 
 def digits_fid(images: torch.Tensor, reference: torch.Tensor) -> float:

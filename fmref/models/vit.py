@@ -28,11 +28,13 @@ __all__ = [
     "ViTConfig",
     "patchify",
     "count_vit_parameters",
+    "vit_forward_flops",
     "ViTBlock",
     "ViT",
     "digits_split",
     "train_image_classifier",
     "digits_vit",
+    "digits_cnn",
 ]
 
 
@@ -198,6 +200,45 @@ def count_vit_parameters(config: ViTConfig) -> int:
     embed = c.num_channels * c.patch_size**2 * D + D + D + (c.num_patches + 1) * D
     block = 4 * (D * D + D) + (2 * D * M + M + D) + 4 * D
     return embed + c.num_layers * block + 2 * D + D * K + K
+
+
+def vit_forward_flops(config: ViTConfig) -> dict:
+    """Floating-point operations of one forward pass on one image, by part.
+
+    A matrix product of ``(m, k)`` by ``(k, n)`` costs ``2 m k n`` FLOPs (a
+    multiply and an add). With ``T = N + 1`` tokens: the patch embedding costs
+    ``2 N (C P^2) D``; each block's linear layers ``2 T (4 D^2 + 2 D M)``; each
+    block's attention scores and weighted sum ``2 * 2 T^2 D``; the head
+    ``2 D K``. Norms, softmax and GELU are left out (they are a few percent).
+
+    Parameters
+    ----------
+    config : ViTConfig
+        The model's sizes.
+
+    Returns
+    -------
+    dict
+        ``{"patch_embed", "linear", "attention", "head", "total"}`` in FLOPs.
+
+    Examples
+    --------
+    >>> from fmref.models.vit import ViTConfig, vit_forward_flops
+    >>> flops = vit_forward_flops(ViTConfig())  # ViT-B/16 at 224x224
+    >>> round(flops["total"] / 1e9, 1), round(flops["attention"] / flops["total"], 3)
+    (35.1, 0.041)
+    """
+    c = config
+    N, D, M, L = c.num_patches, c.hidden_size, c.mlp_dim, c.num_layers
+    T = N + 1
+    parts = {
+        "patch_embed": 2 * N * (c.num_channels * c.patch_size**2) * D,
+        "linear": L * 2 * T * (4 * D * D + 2 * D * M),
+        "attention": L * 2 * 2 * T * T * D,
+        "head": 2 * D * c.num_classes,
+    }
+    parts["total"] = sum(parts.values())
+    return parts
 
 
 class ViTBlock(nn.Module):
@@ -577,6 +618,7 @@ def digits_vit() -> tuple[ViT, dict]:
     """
     from fmref.zoo import cached
 
+    @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(DIGITS_VIT_TRAINING["seed"])
         model = ViT(DIGITS_VIT_CONFIG)
@@ -586,5 +628,40 @@ def digits_vit() -> tuple[ViT, dict]:
     settings = {"config": asdict(DIGITS_VIT_CONFIG), **DIGITS_VIT_TRAINING}
     result = cached("digits-vit", settings, train)
     model = ViT(DIGITS_VIT_CONFIG)
+    model.load_state_dict(result["state_dict"])
+    return model.eval(), result["history"]
+
+
+def digits_cnn() -> tuple[nn.Module, dict]:
+    """The small CNN of Chapter III trained like :func:`digits_vit`, for comparison; cached.
+
+    :class:`fmref.nn.conv.SmallCNN` (two 3x3 conv blocks with max pooling, a
+    linear head) trained with the same optimiser, schedule, epochs and split as
+    the digit ViT, so that the two learning curves differ only by architecture.
+
+    Returns
+    -------
+    (torch.nn.Module, dict)
+        The CNN in eval mode and its training history.
+
+    Examples
+    --------
+    >>> from fmref.models.vit import digits_cnn
+    >>> cnn, history = digits_cnn()
+    >>> len(history["test_accuracy"]), history["test_accuracy"][-1] > 0.9
+    (30, True)
+    """
+    from fmref.nn.conv import CNNConfig, SmallCNN
+    from fmref.zoo import cached
+
+    @torch.enable_grad()  # the caller may be inside torch.no_grad()
+    def train():
+        torch.manual_seed(DIGITS_VIT_TRAINING["seed"])
+        model = SmallCNN(CNNConfig())
+        history = train_image_classifier(model, digits_split(), **DIGITS_VIT_TRAINING)
+        return {"state_dict": model.state_dict(), "history": history}
+
+    result = cached("digits-cnn", {"config": asdict(CNNConfig()), **DIGITS_VIT_TRAINING}, train)
+    model = SmallCNN(CNNConfig())
     model.load_state_dict(result["state_dict"])
     return model.eval(), result["history"]

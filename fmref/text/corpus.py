@@ -6,9 +6,7 @@ print: the Language Reference and the built-in types, about 465,000
 characters). They are English technical prose with code in it, small enough to
 train a tokenizer and a tiny language model on a laptop CPU in seconds.
 
-Source and licence
-------------------
-The text is a snapshot of CPython's ``Lib/pydoc_data/topics.py`` from Python
+*Source and licence.* The text is a snapshot of CPython's ``Lib/pydoc_data/topics.py`` from Python
 3.11.7, stored in ``fmref/text/data/python_docs.json.gz`` so that numbers in the
 manual do not drift between Python patch releases. It is part of the Python
 documentation, copyright the Python Software Foundation, distributed under the

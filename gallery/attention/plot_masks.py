@@ -53,7 +53,7 @@ fig.suptitle(
 # The sliding window costs ``w`` keys per query instead of up to ``T``.
 #
 # Where the causal diagonal sits when queries are fewer than keys
-# --------------------------------------------------------------
+# ---------------------------------------------------------------
 # With a KV cache, a decoder that has already processed 5 tokens feeds only the
 # 3 new ones: 3 queries meet 8 keys. Torch's ``is_causal=True`` builds
 # ``ones(3, 8).tril()``, aligned to the top-left corner, so the newest query sees

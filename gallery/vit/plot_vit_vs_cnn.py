@@ -17,27 +17,14 @@ on the same stratified split, and we print their final test accuracies.
 import matplotlib.pyplot as plt
 import torch
 
-from fmref.models.vit import DIGITS_VIT_TRAINING, digits_split, digits_vit, train_image_classifier
-from fmref.nn.conv import CNNConfig, SmallCNN
-from fmref.zoo import cached
+from fmref.models.vit import digits_cnn, digits_vit
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
 
 vit, vit_history = digits_vit()  # trained once, then loaded from the cache
 print(f"ViT parameters: {vit.num_parameters():,}")
-
-
-def train_cnn():
-    torch.manual_seed(0)
-    cnn = SmallCNN(CNNConfig())
-    history = train_image_classifier(cnn, digits_split(), **DIGITS_VIT_TRAINING)
-    return {"state_dict": cnn.state_dict(), "history": history}
-
-
-cnn_result = cached("digits-cnn", dict(DIGITS_VIT_TRAINING), train_cnn)
-cnn_history = cnn_result["history"]
-cnn = SmallCNN(CNNConfig())
+cnn, cnn_history = digits_cnn()  # the SmallCNN of Chapter III, same optimiser and epochs
 print(f"CNN parameters: {sum(p.numel() for p in cnn.parameters()):,}")
 
 # %%

@@ -1,0 +1,12 @@
+"""Prompting: templates, few-shot prompts, self-consistency, constrained decoding, ICL.
+
+The code of Chapter XV. Import from the modules, for example
+``from fmref.prompting.constrained import constrained_generate``:
+
+- :mod:`fmref.prompting.templates`: prompt templates, chat formatting and few-shot
+  prompts within a token budget;
+- :mod:`fmref.prompting.consistency`: answer extraction and self-consistency voting;
+- :mod:`fmref.prompting.constrained`: a small regular-expression automaton, JSON
+  schemas as regular expressions, and decoding that can only produce matching text;
+- :mod:`fmref.prompting.icl`: in-context learning of random functions by a tiny GPT.
+"""

@@ -1,0 +1,41 @@
+"""Tests of fmref.zoo.tiny_gpt: trained once, cached, loaded back identical."""
+
+import pytest
+import torch
+
+from fmref import zoo
+
+
+@pytest.fixture()
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMREF_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def test_tiny_gpt_is_trained_once_and_cached(fresh_cache, monkeypatch):
+    quick = dict(steps=4, warmup=1, eval_interval=2, eval_batches=1, vocab_size=300,
+                 n_layer=1, n_embd=16, batch_size=2)
+    calls = []
+    original = zoo._train_tiny_gpt
+
+    def counting(settings):
+        calls.append(settings)
+        return original(settings)
+
+    monkeypatch.setattr(zoo, "_train_tiny_gpt", counting)
+    model, tokenizer, history = zoo.tiny_gpt(**quick)
+    again, tokenizer2, history2 = zoo.tiny_gpt(**quick)
+    assert len(calls) == 1  # the second call loaded the cache
+    assert len(list(fresh_cache.glob("tiny-gpt-*.pt"))) == 1
+    assert tokenizer.vocab_size == 300 and tokenizer2.merges == tokenizer.merges
+    assert model.config.n_layer == 1 and not model.training
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert history["step"] == [1, 2, 3, 4] and history2["val_step"] == [2, 4]
+    ids = torch.tensor([tokenizer.encode("The if statement")])
+    assert model(ids).shape == (1, ids.shape[1], 300)
+
+
+def test_tiny_gpt_unknown_setting_raises():
+    with pytest.raises(ValueError, match="overrides must be among TINY_GPT_SETTINGS"):
+        zoo.tiny_gpt(learning_rate=1.0)
