@@ -118,7 +118,9 @@ def _fixed(shape, seed):
 
 @pytest.mark.parametrize("hf_name", ["linear", "squaredcos_cap_v2"])
 def test_ddpm_step_matches_diffusers_over_all_timesteps(hf_name):
-    sched = diffusers.DDPMScheduler(num_train_timesteps=50, beta_schedule=hf_name, clip_sample=False)
+    sched = diffusers.DDPMScheduler(
+        num_train_timesteps=50, beta_schedule=hf_name, clip_sample=False
+    )
     abar = sched.alphas_cumprod
     x = _fixed((2, 3, 4), 0)
     for t in range(49, -1, -1):
@@ -139,7 +141,14 @@ def test_strided_ddpm_step_matches_diffusers_with_set_timesteps():
     for i, t in enumerate(ts):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         eps = _fixed((2, 5), 10 + i)
-        ours = ddpm_step(eps, t, x, sched.alphas_cumprod, t_prev=t_prev, generator=torch.Generator().manual_seed(i))
+        ours = ddpm_step(
+            eps,
+            t,
+            x,
+            sched.alphas_cumprod,
+            t_prev=t_prev,
+            generator=torch.Generator().manual_seed(i),
+        )
         ref = sched.step(eps, t, x, generator=torch.Generator().manual_seed(i)).prev_sample
         torch.testing.assert_close(ours, ref, rtol=0, atol=1e-6)
         x = ref
@@ -148,7 +157,9 @@ def test_strided_ddpm_step_matches_diffusers_with_set_timesteps():
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
 @pytest.mark.parametrize("hf_name", ["linear", "squaredcos_cap_v2"])
 def test_ddim_step_matches_diffusers(eta, hf_name):
-    sched = diffusers.DDIMScheduler(num_train_timesteps=1000, beta_schedule=hf_name, clip_sample=False)
+    sched = diffusers.DDIMScheduler(
+        num_train_timesteps=1000, beta_schedule=hf_name, clip_sample=False
+    )
     sched.set_timesteps(20)
     ts = sched.timesteps.tolist()
     assert ts == inference_timesteps(1000, 20)
@@ -168,7 +179,9 @@ def test_ddim_with_eta_zero_is_deterministic_and_eta_positive_is_not():
     def model(x, t):
         return 0.1 * x
 
-    a = sample(model, (3, 2), abar, sampler="ddim", steps=10, generator=torch.Generator().manual_seed(0))
+    a = sample(
+        model, (3, 2), abar, sampler="ddim", steps=10, generator=torch.Generator().manual_seed(0)
+    )
     x_T = torch.randn((3, 2), generator=torch.Generator().manual_seed(0))
     b = x_T
     for i, t in enumerate(inference_timesteps(100, 10)):
@@ -177,7 +190,15 @@ def test_ddim_with_eta_zero_is_deterministic_and_eta_positive_is_not():
     torch.testing.assert_close(a, b)
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     c = ddim_step(torch.zeros(3), 50, 40, torch.ones(3), abar, eta=1.0, generator=g1)
-    d = ddim_step(torch.zeros(3), 50, 40, torch.ones(3), abar, eta=1.0, generator=torch.Generator().manual_seed(2))
+    d = ddim_step(
+        torch.zeros(3),
+        50,
+        40,
+        torch.ones(3),
+        abar,
+        eta=1.0,
+        generator=torch.Generator().manual_seed(2),
+    )
     e = ddim_step(torch.zeros(3), 50, 40, torch.ones(3), abar, eta=1.0, generator=g2)
     assert not torch.equal(c, d) and torch.equal(c, e)
 
@@ -185,7 +206,10 @@ def test_ddim_with_eta_zero_is_deterministic_and_eta_positive_is_not():
 def test_ddpm_step_at_t0_adds_no_noise_and_draws_noise_from_generator():
     abar = alphas_cumprod(linear_beta_schedule(10))
     x = torch.ones(3)
-    assert torch.equal(ddpm_step(torch.zeros(3), 0, x, abar), ddpm_step(torch.zeros(3), 0, x, abar, noise=torch.ones(3)))
+    assert torch.equal(
+        ddpm_step(torch.zeros(3), 0, x, abar),
+        ddpm_step(torch.zeros(3), 0, x, abar, noise=torch.ones(3)),
+    )
     a = ddpm_step(torch.zeros(3), 5, x, abar, generator=torch.Generator().manual_seed(0))
     b = ddpm_step(torch.zeros(3), 5, x, abar, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
@@ -224,7 +248,14 @@ def test_ddpm_sampling_of_a_gaussian_with_the_exact_score_recovers_it():
         return (1 - a).sqrt() * (x - a.sqrt() * mu) / var
 
     for sampler, steps in [("ddpm", None), ("ddim", 50)]:
-        x = sample(exact, (4000, 1), abar, sampler=sampler, steps=steps, generator=torch.Generator().manual_seed(0))
+        x = sample(
+            exact,
+            (4000, 1),
+            abar,
+            sampler=sampler,
+            steps=steps,
+            generator=torch.Generator().manual_seed(0),
+        )
         assert x.mean().item() == pytest.approx(mu, abs=0.05)
         assert x.std().item() == pytest.approx(0.5, abs=0.05)
 
@@ -275,7 +306,9 @@ def test_bad_step_input_raises():
 
 @given(st.floats(0, 10), st.lists(st.floats(-10, 10), min_size=2, max_size=2))
 @settings(max_examples=30, deadline=None)
-def test_guidance_is_linear_in_scale_and_equals_ho_salimans_with_w_equal_scale_minus_one(scale, vals):
+def test_guidance_is_linear_in_scale_and_equals_ho_salimans_with_w_equal_scale_minus_one(
+    scale, vals
+):
     u, c = torch.tensor(vals), torch.tensor(vals[::-1])
     w = scale - 1  # Ho & Salimans 2022, eq. 6: (1 + w) eps_c - w eps_u
     torch.testing.assert_close(classifier_free_guidance(u, c, scale), (1 + w) * c - w * u)

@@ -1,4 +1,4 @@
-"""Tests of fmref.diffusion.denoisers (untrained networks; the trained one is checked by its doctest)."""
+"""Tests of fmref.diffusion.denoisers (untrained networks; its doctest checks the trained one)."""
 
 import pytest
 import torch

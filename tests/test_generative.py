@@ -21,7 +21,7 @@ scipy_linalg = pytest.importorskip("scipy.linalg")
 
 
 def _reference_fid(mu1, s1, mu2, s2):
-    # the formula as in Heusel et al.'s reference code (TTUR, fid.py): scipy.linalg.sqrtm of the product
+    # the formula of Heusel et al.'s reference code (TTUR, fid.py): scipy's sqrtm of the product
     covmean = scipy_linalg.sqrtm(s1 @ s2)
     covmean = covmean.real
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
@@ -33,12 +33,17 @@ def test_frechet_distance_matches_scipy_sqrtm_formula(seed):
     a, b = rng.normal(size=(200, 6)), rng.normal(size=(150, 6)) @ rng.normal(size=(6, 6)) + 0.5
     mu1, s1 = a.mean(0), np.cov(a, rowvar=False)
     mu2, s2 = b.mean(0), np.cov(b, rowvar=False)
-    ours = frechet_distance(torch.tensor(mu1), torch.tensor(s1), torch.tensor(mu2), torch.tensor(s2))
+    ours = frechet_distance(
+        torch.tensor(mu1), torch.tensor(s1), torch.tensor(mu2), torch.tensor(s2)
+    )
     assert ours == pytest.approx(_reference_fid(mu1, s1, mu2, s2), rel=1e-6)
 
 
-@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.lists(st.floats(0.01, 4), min_size=3, max_size=3),
-       st.lists(st.floats(0.01, 4), min_size=3, max_size=3))
+@given(
+    st.lists(st.floats(-3, 3), min_size=3, max_size=3),
+    st.lists(st.floats(0.01, 4), min_size=3, max_size=3),
+    st.lists(st.floats(0.01, 4), min_size=3, max_size=3),
+)
 @settings(max_examples=40, deadline=None)
 def test_frechet_distance_of_diagonal_gaussians_has_a_closed_form(dmu, v1, v2):
     # diagonal covariances commute: tr(S1 + S2 - 2 sqrt(S1 S2)) = sum (sqrt(v1) - sqrt(v2))^2
@@ -76,7 +81,9 @@ def test_gaussian_kl_matches_torch_distributions(m, lv):
     q = torch.distributions.Normal(torch.tensor([m]), torch.tensor([math.exp(lv / 2)]))
     p = torch.distributions.Normal(torch.zeros(1), torch.ones(1))
     expected = torch.distributions.kl_divergence(q, p).sum().item()
-    assert gaussian_kl(torch.tensor([m]), torch.tensor([lv])).item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert gaussian_kl(torch.tensor([m]), torch.tensor([lv])).item() == pytest.approx(
+        expected, rel=1e-5, abs=1e-6
+    )
 
 
 def test_vae_learns_to_reconstruct_a_tiny_dataset():
@@ -116,7 +123,9 @@ def test_vector_quantizer_picks_the_nearest_code_and_its_losses():
     assert torch.equal(codes, brute)
     torch.testing.assert_close(z_q, vq.codebook.weight[codes])
     e = vq.codebook.weight[codes].detach()
-    torch.testing.assert_close(loss, 1.25 * ((z.detach() - e) ** 2).mean())  # (1 + beta) * mse in value
+    torch.testing.assert_close(
+        loss, 1.25 * ((z.detach() - e) ** 2).mean()
+    )  # (1 + beta) * mse in value
     loss.backward()
     assert vq.codebook.weight.grad is not None and z.grad is not None
 
@@ -140,8 +149,12 @@ def test_gan_losses_match_their_formulas(logit):
     l = torch.tensor([logit], dtype=torch.float64)
     d = torch.sigmoid(l)
     assert generator_loss(l, "minimax").item() == pytest.approx(torch.log1p(-d).item(), abs=1e-9)
-    assert generator_loss(l, "non_saturating").item() == pytest.approx(-torch.log(d).item(), rel=1e-6, abs=1e-9)
-    assert discriminator_loss(l, l).item() == pytest.approx((-torch.log(d) - torch.log1p(-d)).item(), rel=1e-6)
+    assert generator_loss(l, "non_saturating").item() == pytest.approx(
+        -torch.log(d).item(), rel=1e-6, abs=1e-9
+    )
+    assert discriminator_loss(l, l).item() == pytest.approx(
+        (-torch.log(d) - torch.log1p(-d)).item(), rel=1e-6
+    )
 
 
 def test_generator_loss_rejects_unknown_kind():
@@ -168,7 +181,9 @@ def test_made_is_autoregressive():
 def test_made_nll_of_an_untrained_model_is_near_uniform_and_it_learns():
     torch.manual_seed(0)
     model = MADE(seq_len=8, vocab_size=2, hidden=32)
-    data = torch.tensor([[0, 1] * 4, [1, 0] * 4]).repeat(16, 1)  # two sequences, each fixed given its first bit
+    data = torch.tensor([[0, 1] * 4, [1, 0] * 4]).repeat(
+        16, 1
+    )  # two sequences, each fixed given its first bit
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     start = model.nll(data).mean().item()
     assert start == pytest.approx(8 * math.log(2), rel=0.2)
@@ -179,7 +194,9 @@ def test_made_nll_of_an_untrained_model_is_near_uniform_and_it_learns():
         opt.step()
     assert model.nll(data).mean().item() < math.log(2) + 0.1  # only the first bit stays uncertain
     s = model.sample(20, generator=torch.Generator().manual_seed(0))
-    assert sum(row.tolist() in ([0, 1] * 4, [1, 0] * 4) for row in s) >= 16  # nearly every sample is valid
+    assert (
+        sum(row.tolist() in ([0, 1] * 4, [1, 0] * 4) for row in s) >= 16
+    )  # nearly every sample is valid
 
 
 def test_pixel_quantization_round_trips_within_half_a_bin():

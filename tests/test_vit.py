@@ -15,20 +15,31 @@ from fmref.models.vit import (
     train_image_classifier,
 )
 
-SMALL = dict(image_size=8, patch_size=2, num_channels=1, hidden_size=32, num_layers=2, num_heads=4, mlp_dim=64,
-             num_classes=10)
+SMALL = dict(
+    image_size=8,
+    patch_size=2,
+    num_channels=1,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=4,
+    mlp_dim=64,
+    num_classes=10,
+)
 
 
 def test_vit_b16_parameter_count_is_the_papers():
-    # ViT-B/16 with a 1,000-class head: 86,567,656 parameters (Dosovitskiy et al. 2021, table 1 "86M";
-    # the exact figure is timm's / transformers' vit-base-patch16-224 with its ImageNet-1k head)
+    # ViT-B/16 with a 1,000-class head: 86,567,656 parameters (Dosovitskiy et al. 2021,
+    # table 1 "86M"; the exact figure is that of transformers' vit-base-patch16-224 with its
+    # ImageNet-1k head, as in the issue)
     assert count_vit_parameters(ViTConfig()) == 86_567_656
     with torch.device("meta"):
         model = ViT(ViTConfig())
     assert model.num_parameters() == 86_567_656
 
 
-@pytest.mark.parametrize("kwargs", [SMALL, dict(SMALL, patch_size=4, num_channels=3, mlp_dim=16, num_classes=3)])
+@pytest.mark.parametrize(
+    "kwargs", [SMALL, dict(SMALL, patch_size=4, num_channels=3, mlp_dim=16, num_classes=3)]
+)
 def test_analytic_count_equals_module_count(kwargs):
     config = ViTConfig(**kwargs)
     assert ViT(config).num_parameters() == count_vit_parameters(config)
@@ -36,9 +47,16 @@ def test_analytic_count_equals_module_count(kwargs):
 
 def test_from_hf_logits_match_transformers():
     transformers = pytest.importorskip("transformers")
-    hf_config = transformers.ViTConfig(image_size=12, patch_size=4, num_channels=3, hidden_size=32,
-                                       num_hidden_layers=3, num_attention_heads=4, intermediate_size=48,
-                                       num_labels=7)
+    hf_config = transformers.ViTConfig(
+        image_size=12,
+        patch_size=4,
+        num_channels=3,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=48,
+        num_labels=7,
+    )
     torch.manual_seed(0)
     hf = transformers.ViTForImageClassification(hf_config).eval()
     model = ViT.from_hf(hf)
@@ -51,20 +69,38 @@ def test_from_hf_logits_match_transformers():
 
 @pytest.mark.parametrize(
     "change, match",
-    [({"hidden_act": "relu"}, "hidden_act"), ({"qkv_bias": False}, "qkv_bias"),
-     ({"image_size": [8, 12]}, "image_size")],
+    [
+        ({"hidden_act": "relu"}, "hidden_act"),
+        ({"qkv_bias": False}, "qkv_bias"),
+        ({"image_size": [8, 12]}, "image_size"),
+    ],
 )
 def test_from_hf_rejects_unsupported_configs(change, match):
     transformers = pytest.importorskip("transformers")
-    hf_config = transformers.ViTConfig(image_size=8, patch_size=4, hidden_size=16, num_hidden_layers=1,
-                                       num_attention_heads=2, intermediate_size=16, num_labels=2)
+    hf_config = transformers.ViTConfig(
+        image_size=8,
+        patch_size=4,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        num_labels=2,
+    )
     for key, value in change.items():
         setattr(hf_config, key, value)
     hf = transformers.ViTForImageClassification(hf_config) if "image_size" not in change else None
     if hf is None:  # a non-square model cannot be checked by building it; fake its config
-        hf = transformers.ViTForImageClassification(transformers.ViTConfig(
-            image_size=8, patch_size=4, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-            intermediate_size=16, num_labels=2))
+        hf = transformers.ViTForImageClassification(
+            transformers.ViTConfig(
+                image_size=8,
+                patch_size=4,
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=16,
+                num_labels=2,
+            )
+        )
         hf.config.image_size = [8, 12]
     with pytest.raises(ValueError, match=match):
         ViT.from_hf(hf)
@@ -72,9 +108,17 @@ def test_from_hf_rejects_unsupported_configs(change, match):
 
 def test_from_hf_accepts_square_size_pairs():
     transformers = pytest.importorskip("transformers")
-    hf = transformers.ViTForImageClassification(transformers.ViTConfig(
-        image_size=[8, 8], patch_size=[4, 4], hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=16, num_labels=2)).eval()
+    hf = transformers.ViTForImageClassification(
+        transformers.ViTConfig(
+            image_size=[8, 8],
+            patch_size=[4, 4],
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=16,
+            num_labels=2,
+        )
+    ).eval()
     assert ViT.from_hf(hf).config.image_size == 8
 
 
@@ -154,7 +198,9 @@ def test_bad_input_shapes_raise():
 def test_digits_split_is_stratified_and_deterministic():
     x_train, y_train, x_test, y_test = digits_split()
     assert len(y_train) == 1347 and len(y_test) == 450
-    share = torch.bincount(y_test, minlength=10) / torch.bincount(torch.cat([y_train, y_test]), minlength=10)
+    share = torch.bincount(y_test, minlength=10) / torch.bincount(
+        torch.cat([y_train, y_test]), minlength=10
+    )
     assert (share - 0.25).abs().max() < 0.01  # every class is split 75/25
     assert torch.equal(digits_split()[3], y_test)
 
@@ -175,8 +221,11 @@ def test_forward_flops_linear_part_is_twice_tokens_times_block_weights():
 
     config = ViTConfig(**SMALL)
     model = ViT(config)
-    weights = sum(m.weight.numel() for b in model.blocks for m in (b.attn.q_proj, b.attn.k_proj, b.attn.v_proj,
-                                                                    b.attn.out_proj, b.fc1, b.fc2))
+    weights = sum(
+        m.weight.numel()
+        for b in model.blocks
+        for m in (b.attn.q_proj, b.attn.k_proj, b.attn.v_proj, b.attn.out_proj, b.fc1, b.fc2)
+    )
     flops = vit_forward_flops(config)
     assert flops["linear"] == 2 * (config.num_patches + 1) * weights
     assert flops["total"] == sum(v for k, v in flops.items() if k != "total")

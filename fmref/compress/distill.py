@@ -14,7 +14,6 @@ The ``T²`` keeps the soft term's gradients the same size whatever ``T``
 
 from __future__ import annotations
 
-import torch
 from torch.nn import functional as F
 
 __all__ = ["distillation_loss"]

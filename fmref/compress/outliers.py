@@ -16,8 +16,6 @@ everything else to a handful of levels.
 
 from __future__ import annotations
 
-import torch
-
 from fmref.compress.quant import quantize_absmax
 
 __all__ = ["int8_matmul", "outlier_columns", "llm_int8_matmul", "smoothquant_scales",

@@ -18,7 +18,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["timestep_embedding", "MLPDenoiser", "TinyUNet", "DigitsDiffusionConfig", "digits_denoiser"]
+__all__ = [
+    "timestep_embedding",
+    "MLPDenoiser",
+    "TinyUNet",
+    "DigitsDiffusionConfig",
+    "digits_denoiser",
+]
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -61,7 +67,9 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     if dim < 2 or dim % 2:
         raise ValueError(f"dim must be a positive even int, got {dim}")
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)  # (half,)
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, dtype=torch.float32) / half
+    )  # (half,)
     angles = t.float()[:, None] * freqs[None, :]  # (B, half)
     return torch.cat([angles.sin(), angles.cos()], dim=-1)  # (B, dim)
 
@@ -89,7 +97,9 @@ class MLPDenoiser(nn.Module):
     torch.Size([5, 2])
     """
 
-    def __init__(self, data_dim: int = 2, hidden: int = 128, num_layers: int = 3, time_dim: int = 32):
+    def __init__(
+        self, data_dim: int = 2, hidden: int = 128, num_layers: int = 3, time_dim: int = 32
+    ):
         super().__init__()
         self.time_dim = time_dim
         layers, width = [], data_dim + time_dim
@@ -160,14 +170,21 @@ class TinyUNet(nn.Module):
     (torch.Size([4, 1, 8, 8]), torch.Size([4, 1, 8, 8]))
     """
 
-    def __init__(self, in_channels: int = 1, channels: tuple[int, int] = (32, 64), emb_dim: int = 64,
-                 num_classes: int | None = None):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        channels: tuple[int, int] = (32, 64),
+        emb_dim: int = 64,
+        num_classes: int | None = None,
+    ):
         super().__init__()
         c1, c2 = channels
         if any(c < 8 or c % 8 for c in channels):
             raise ValueError(f"channels must be positive multiples of 8, got {channels}")
         self.emb_dim, self.num_classes = emb_dim, num_classes
-        self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.time_mlp = nn.Sequential(
+            nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
+        )
         self.class_emb = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
         self.inc = nn.Conv2d(in_channels, c1, 3, padding=1)
         self.down_block = _ResBlock(c1, c1, emb_dim)
@@ -179,8 +196,10 @@ class TinyUNet(nn.Module):
         self.out_norm = nn.GroupNorm(8, c1)
         self.out = nn.Conv2d(c1, in_channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted noise for ``(B, C, H, W)`` images at ``(B,)`` timesteps, labels ``(B,)`` or None."""
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Predicted noise for ``(B, C, H, W)`` images, ``(B,)`` timesteps, labels or None."""
         emb = self.time_mlp(timestep_embedding(t, self.emb_dim))  # (B, E)
         if self.class_emb is not None:
             if y is None:
@@ -215,7 +234,9 @@ class DigitsDiffusionConfig:
     seed: int = 0  # initialisation, batches, noise
 
 
-def digits_denoiser(config: DigitsDiffusionConfig | None = None) -> tuple[TinyUNet, torch.Tensor, dict]:
+def digits_denoiser(
+    config: DigitsDiffusionConfig | None = None,
+) -> tuple[TinyUNet, torch.Tensor, dict]:
     """A class-conditional :class:`TinyUNet` trained on the digits, trained once and cached.
 
     Trained with :func:`~fmref.diffusion.samplers.ddpm_loss` on the training
@@ -260,7 +281,9 @@ def digits_denoiser(config: DigitsDiffusionConfig | None = None) -> tuple[TinyUN
         x, y = digits_split()[:2]
         model = build()
         opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=0.0)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / c.steps)))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / c.steps))
+        )
         losses, running = [], []
         for _ in range(c.steps):
             idx = torch.randint(0, len(y), (c.batch_size,), generator=g)

@@ -14,8 +14,10 @@ import torch
 __all__ = ["classifier_free_guidance", "drop_condition"]
 
 
-def classifier_free_guidance(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> torch.Tensor:
-    r"""Guided noise prediction :math:`\hat\varepsilon = \varepsilon_u + s\,(\varepsilon_c - \varepsilon_u)`.
+def classifier_free_guidance(
+    eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float
+) -> torch.Tensor:
+    r"""Guided prediction :math:`\varepsilon_u + s\,(\varepsilon_c - \varepsilon_u)`.
 
     This is diffusers' convention (``guidance_scale``): ``scale = 1`` is the
     plain conditional model, ``scale = 0`` the unconditional one, ``scale > 1``
@@ -60,7 +62,8 @@ def classifier_free_guidance(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, s
         raise ValueError(f"scale must be >= 0, got {scale}")
     if eps_uncond.shape != eps_cond.shape:
         raise ValueError(
-            f"eps_cond must have the shape of eps_uncond {tuple(eps_uncond.shape)}, got {tuple(eps_cond.shape)}"
+            f"eps_cond must have the shape of eps_uncond {tuple(eps_uncond.shape)}, "
+            f"got {tuple(eps_cond.shape)}"
         )
     return eps_uncond + scale * (eps_cond - eps_uncond)
 

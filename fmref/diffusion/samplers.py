@@ -15,13 +15,13 @@ and timesteps, with ``clip_sample=False`` (diffusers clips the predicted
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from fmref.diffusion.guidance import classifier_free_guidance
-from fmref.diffusion.schedules import _check_t, _per_sample, q_sample
+from fmref.diffusion.schedules import _check_t, q_sample
 
 __all__ = ["ddpm_loss", "predict_x0", "ddpm_step", "ddim_step", "inference_timesteps", "sample"]
 
@@ -35,7 +35,7 @@ def ddpm_loss(
     y: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""The simplified DDPM objective :math:`\lVert\varepsilon - \varepsilon_\theta(x_t, t)\rVert^2`.
+    r"""The simplified DDPM loss :math:`\lVert\varepsilon - \varepsilon_\theta(x_t, t)\rVert^2`.
 
     Draws :math:`t \sim \mathcal U\{0, \dots, T-1\}` and
     :math:`\varepsilon \sim \mathcal N(0, I)` per sample (unless given), noises
@@ -91,7 +91,9 @@ def ddpm_loss(
     return F.mse_loss(pred, noise)
 
 
-def predict_x0(model_output: torch.Tensor, t: int, x_t: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+def predict_x0(
+    model_output: torch.Tensor, t: int, x_t: torch.Tensor, alphas_cumprod: torch.Tensor
+) -> torch.Tensor:
     r"""The clean sample implied by a noise prediction.
 
     Inverts the forward process:
@@ -128,7 +130,9 @@ def predict_x0(model_output: torch.Tensor, t: int, x_t: torch.Tensor, alphas_cum
     return (x_t - (1 - abar).sqrt() * model_output) / abar.sqrt()
 
 
-def _prev_alpha(alphas_cumprod: torch.Tensor, t: int, t_prev: int | None) -> tuple[int, torch.Tensor]:
+def _prev_alpha(
+    alphas_cumprod: torch.Tensor, t: int, t_prev: int | None
+) -> tuple[int, torch.Tensor]:
     T = alphas_cumprod.shape[0]
     t = int(_check_t(t, T))
     if t_prev is None:
@@ -187,7 +191,8 @@ def ddpm_step(
 
     References
     ----------
-    .. [1] Ho, Jain and Abbeel, "Denoising Diffusion Probabilistic Models", 2020, eqs. 6-7 and Algorithm 2.
+    .. [1] Ho, Jain and Abbeel, "Denoising Diffusion Probabilistic Models", 2020,
+       eqs. 6-7 and Algorithm 2.
 
     Examples
     --------
@@ -204,7 +209,9 @@ def ddpm_step(
     alpha = abar_t / abar_prev  # 1 - beta over the (possibly strided) step
     beta = 1 - alpha
     x0_hat = (x_t - (1 - abar_t).sqrt() * model_output) / abar_t.sqrt()
-    mean = (abar_prev.sqrt() * beta / (1 - abar_t)) * x0_hat + (alpha.sqrt() * (1 - abar_prev) / (1 - abar_t)) * x_t
+    mean = (abar_prev.sqrt() * beta / (1 - abar_t)) * x0_hat + (
+        alpha.sqrt() * (1 - abar_prev) / (1 - abar_t)
+    ) * x_t
     if t == 0:
         return mean
     if noise is None:
@@ -403,7 +410,9 @@ def sample(
         t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
         t_batch = torch.full((shape[0],), t, dtype=torch.long)
         if guidance_scale is not None:
-            eps = classifier_free_guidance(model(x, t_batch, None), model(x, t_batch, labels), guidance_scale)
+            eps = classifier_free_guidance(
+                model(x, t_batch, None), model(x, t_batch, labels), guidance_scale
+            )
         elif labels is not None:
             eps = model(x, t_batch, labels)
         else:

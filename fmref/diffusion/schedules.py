@@ -30,7 +30,9 @@ def _check_T(T: int) -> None:
         raise ValueError(f"T must be a positive int, got {T!r}")
 
 
-def linear_beta_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+def linear_beta_schedule(
+    T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
+) -> torch.Tensor:
     r"""Linear variance schedule of DDPM.
 
     :math:`\beta_t` rises linearly from ``beta_start`` to ``beta_end`` over ``T``
@@ -68,7 +70,8 @@ def linear_beta_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: floa
     _check_T(T)
     if not 0.0 < beta_start <= beta_end < 1.0:
         raise ValueError(
-            f"beta_start and beta_end must satisfy 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}"
+            "beta_start and beta_end must satisfy 0 < beta_start <= beta_end < 1, "
+            f"got {beta_start}, {beta_end}"
         )
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float32)
 
@@ -188,7 +191,9 @@ def alphas_cumprod(betas: torch.Tensor) -> torch.Tensor:
     (0.9999, 0.0786, '4.0e-05')
     """
     if betas.dim() != 1 or not bool(((betas > 0) & (betas <= 1)).all()):
-        raise ValueError(f"betas must be a 1-D tensor with values in (0, 1], got shape {tuple(betas.shape)}")
+        raise ValueError(
+            f"betas must be a 1-D tensor with values in (0, 1], got shape {tuple(betas.shape)}"
+        )
     return torch.cumprod(1.0 - betas, dim=0)
 
 
@@ -276,7 +281,9 @@ def q_sample(
     [1.0, 0.006]
     """
     if noise.shape != x0.shape:
-        raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+        raise ValueError(
+            f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}"
+        )
     t = _check_t(t, alphas_cumprod.shape[0])
     abar = _per_sample(alphas_cumprod.to(x0.dtype), t, x0.dim())
     return abar.sqrt() * x0 + (1 - abar).sqrt() * noise

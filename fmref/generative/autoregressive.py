@@ -105,7 +105,9 @@ class MaskedLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, mask: torch.Tensor):
         super().__init__(in_features, out_features)
         if mask.shape != (out_features, in_features):
-            raise ValueError(f"mask must have shape ({out_features}, {in_features}), got {tuple(mask.shape)}")
+            raise ValueError(
+                f"mask must have shape ({out_features}, {in_features}), got {tuple(mask.shape)}"
+            )
         self.register_buffer("mask", mask.float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -153,14 +155,21 @@ class MADE(nn.Module):
         super().__init__()
         self.seq_len, self.vocab_size = seq_len, vocab_size
         L, V = seq_len, vocab_size
-        in_deg = torch.arange(L).repeat_interleave(V)  # (L*V,) one-hot block of position i has degree i
+        in_deg = torch.arange(L).repeat_interleave(
+            V
+        )  # (L*V,) one-hot block of position i has degree i
         # hidden unit degrees cycle over 0 .. L-2: unit of degree m may see inputs with degree <= m
         hid_deg = torch.arange(hidden) % max(L - 1, 1)
         layers, prev = [], in_deg
         for _ in range(num_layers):
-            layers += [MaskedLinear(len(prev), hidden, (hid_deg[:, None] >= prev[None, :]).float()), nn.ReLU()]
+            layers += [
+                MaskedLinear(len(prev), hidden, (hid_deg[:, None] >= prev[None, :]).float()),
+                nn.ReLU(),
+            ]
             prev = hid_deg
-        out_deg = torch.arange(L).repeat_interleave(V)  # output i may see hidden units of degree < i
+        out_deg = torch.arange(L).repeat_interleave(
+            V
+        )  # output i may see hidden units of degree < i
         layers.append(MaskedLinear(hidden, L * V, (out_deg[:, None] > prev[None, :]).float()))
         self.net = nn.Sequential(*layers)
 
@@ -175,7 +184,9 @@ class MADE(nn.Module):
         return F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none").sum(-1)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
+    ) -> torch.Tensor:
         """Draw ``n`` sequences, one position per forward pass (``L`` passes)."""
         tokens = torch.zeros(n, self.seq_len, dtype=torch.long)
         for i in range(self.seq_len):

@@ -49,7 +49,9 @@ def feature_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     ([1.0, 2.0], [[2.0, 2.0], [2.0, 2.0]])
     """
     if features.dim() != 2 or features.shape[0] < 2:
-        raise ValueError(f"features must have shape (n, d) with n >= 2, got {tuple(features.shape)}")
+        raise ValueError(
+            f"features must have shape (n, d) with n >= 2, got {tuple(features.shape)}"
+        )
     f = features.double()
     return f.mean(0), torch.cov(f.T).reshape(f.shape[1], f.shape[1])
 
@@ -60,8 +62,12 @@ def _sqrtm_psd(a: torch.Tensor) -> torch.Tensor:
     return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
 
 
-def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor) -> float:
-    r"""Squared Fréchet distance between :math:`\mathcal N(\mu_1, \Sigma_1)` and :math:`\mathcal N(\mu_2, \Sigma_2)`.
+def frechet_distance(
+    mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor
+) -> float:
+    r"""Squared Fréchet distance between two Gaussians, as in FID.
+
+    The Gaussians are :math:`\mathcal N(\mu_1, \Sigma_1)` and :math:`\mathcal N(\mu_2, \Sigma_2)`.
 
     Computes :math:`\operatorname{tr}(\Sigma_1\Sigma_2)^{1/2}` as
     :math:`\operatorname{tr}(\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2})^{1/2}`, a
@@ -100,10 +106,13 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
     >>> frechet_distance(torch.zeros(2), eye, torch.zeros(2), eye)
     0.0
     >>> # diagonal covariances: |mu1 - mu2|^2 + sum (sqrt(s1) - sqrt(s2))^2 = 9 + 16 + (1 - 2)^2
-    >>> round(frechet_distance(torch.zeros(2), eye, torch.tensor([3.0, 4.0]), torch.diag(torch.tensor([4.0, 1.0]))), 6)
+    >>> mu2, sigma2 = torch.tensor([3.0, 4.0]), torch.diag(torch.tensor([4.0, 1.0]))
+    >>> round(frechet_distance(torch.zeros(2), eye, mu2, sigma2), 6)
     26.0
     """
-    mu1, mu2, sigma1, sigma2 = (torch.as_tensor(a, dtype=torch.float64) for a in (mu1, mu2, sigma1, sigma2))
+    mu1, mu2, sigma1, sigma2 = (
+        torch.as_tensor(a, dtype=torch.float64) for a in (mu1, mu2, sigma1, sigma2)
+    )
     d = mu1.shape[0]
     if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
         raise ValueError(
@@ -112,7 +121,12 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
         )
     root1 = _sqrtm_psd(sigma1)
     middle = _sqrtm_psd(root1 @ sigma2 @ root1)
-    value = (mu1 - mu2).pow(2).sum() + torch.trace(sigma1) + torch.trace(sigma2) - 2 * torch.trace(middle)
+    value = (
+        (mu1 - mu2).pow(2).sum()
+        + torch.trace(sigma1)
+        + torch.trace(sigma2)
+        - 2 * torch.trace(middle)
+    )
     return max(float(value), 0.0)
 
 

@@ -8,7 +8,8 @@ maximises the evidence lower bound
 
 .. math::
 
-   \log p(x) \ge \mathbb E_{q}[\log p_\theta(x \mid z)] - \mathrm{KL}\big(q_\phi(z \mid x)\,\Vert\,\mathcal N(0, I)\big).
+   \log p(x) \ge \mathbb E_{q}[\log p_\theta(x \mid z)]
+   - \mathrm{KL}\big(q_\phi(z \mid x)\,\Vert\,\mathcal N(0, I)\big).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from torch.nn import functional as F
 __all__ = ["reparameterize", "gaussian_kl", "VAE", "vae_loss"]
 
 
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""Draw :math:`z = \mu + e^{\text{logvar}/2}\,\varepsilon`, differentiable in ``mu`` and ``logvar``.
+def reparameterize(
+    mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Draw :math:`z = \mu + e^{\text{logvar}/2}\,\varepsilon`, differentiable in ``mu``.
 
     Parameters
     ----------
@@ -55,7 +58,9 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r"""KL divergence :math:`\mathrm{KL}(\mathcal N(\mu, \sigma^2) \Vert \mathcal N(0, 1))`, summed over the last dimension.
+    r"""KL divergence :math:`\mathrm{KL}(\mathcal N(\mu, \sigma^2) \Vert \mathcal N(0, 1))`.
+
+    Summed over the last dimension:
 
     :math:`\tfrac12\sum(\mu^2 + \sigma^2 - 1 - \log\sigma^2)`.
 
@@ -105,23 +110,32 @@ class VAE(nn.Module):
     torch.Size([3, 1, 8, 8])
     """
 
-    def __init__(self, image_shape: tuple[int, ...] = (1, 8, 8), hidden: int = 256, latent_dim: int = 2):
+    def __init__(
+        self, image_shape: tuple[int, ...] = (1, 8, 8), hidden: int = 256, latent_dim: int = 2
+    ):
         super().__init__()
         self.image_shape, self.latent_dim = tuple(image_shape), latent_dim
         in_dim = math.prod(self.image_shape)
-        self.encoder = nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
+        self.encoder = nn.Sequential(
+            nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU()
+        )
         self.to_mu = nn.Linear(hidden, latent_dim)
         self.to_logvar = nn.Linear(hidden, latent_dim)
-        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                     nn.Linear(hidden, in_dim))
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, in_dim),
+        )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-variance ``(B, latent_dim)`` of :math:`q(z \\mid x)` for images ``(B, ...)``."""
+        """Mean and log-variance ``(B, latent_dim)`` of :math:`q(z \\mid x)` for a batch."""
         h = self.encoder(x.flatten(1))  # (B, hidden)
         return self.to_mu(h), self.to_logvar(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Mean of :math:`p(x \\mid z)`, images ``(B, *image_shape)`` for latents ``(B, latent_dim)``."""
+        """Mean of :math:`p(x \\mid z)`: images ``(B, *image_shape)`` for ``(B, latent_dim)``."""
         return self.decoder(z).reshape(z.shape[0], *self.image_shape)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
@@ -130,8 +144,14 @@ class VAE(nn.Module):
         return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
 
 
-def vae_loss(x: torch.Tensor, recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-             beta: float = 1.0, sigma: float = 0.1) -> torch.Tensor:
+def vae_loss(
+    x: torch.Tensor,
+    recon: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    beta: float = 1.0,
+    sigma: float = 0.1,
+) -> torch.Tensor:
     r"""Negative ELBO per example, with a Gaussian decoder of fixed standard deviation ``sigma``.
 
     :math:`\frac{1}{2\sigma^2}\lVert x - \hat x\rVert^2 + \beta\,\mathrm{KL}`,

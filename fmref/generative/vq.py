@@ -74,7 +74,9 @@ class VectorQuantizer(nn.Module):
     def quantize(self, z: torch.Tensor) -> torch.Tensor:
         """Indices ``(...)`` of the nearest code of each ``(..., code_dim)`` vector."""
         if z.shape[-1] != self.code_dim:
-            raise ValueError(f"z must have last dimension code_dim={self.code_dim}, got {tuple(z.shape)}")
+            raise ValueError(
+                f"z must have last dimension code_dim={self.code_dim}, got {tuple(z.shape)}"
+            )
         flat = z.reshape(-1, self.code_dim)  # (N, d)
         dist = torch.cdist(flat, self.codebook.weight)  # (N, K)
         return dist.argmin(-1).reshape(z.shape[:-1])

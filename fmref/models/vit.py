@@ -100,18 +100,28 @@ class ViTConfig:
     layer_norm_eps: float = 1e-6  # JAX original; transformers: 1e-12
 
     def __post_init__(self):
-        for name in ("image_size", "patch_size", "num_channels", "hidden_size", "num_layers",
-                     "num_heads", "mlp_dim", "num_classes"):
+        for name in (
+            "image_size",
+            "patch_size",
+            "num_channels",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "mlp_dim",
+            "num_classes",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if self.image_size % self.patch_size:
             raise ValueError(
-                f"patch_size must divide image_size={self.image_size}, got patch_size={self.patch_size}"
+                f"patch_size must divide image_size={self.image_size}, "
+                f"got patch_size={self.patch_size}"
             )
         if self.hidden_size % self.num_heads:
             raise ValueError(
-                f"hidden_size must be divisible by num_heads={self.num_heads}, got {self.hidden_size}"
+                f"hidden_size must be divisible by num_heads={self.num_heads}, "
+                f"got {self.hidden_size}"
             )
 
     @property
@@ -160,7 +170,9 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
         raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
     B, C, H, W = images.shape
     if H % patch_size or W % patch_size:
-        raise ValueError(f"patch_size must divide the image size {H}x{W}, got patch_size={patch_size}")
+        raise ValueError(
+            f"patch_size must divide the image size {H}x{W}, got patch_size={patch_size}"
+        )
     P = patch_size
     x = images.reshape(B, C, H // P, P, W // P, P)  # (B, C, h, P, w, P)
     x = x.permute(0, 2, 4, 1, 3, 5)  # (B, h, w, C, P, P)
@@ -255,7 +267,8 @@ class ViTBlock(nn.Module):
     --------
     >>> import torch
     >>> from fmref.models.vit import ViTBlock, ViTConfig
-    >>> block = ViTBlock(ViTConfig(image_size=8, patch_size=2, hidden_size=16, num_heads=2, mlp_dim=32))
+    >>> config = ViTConfig(image_size=8, patch_size=2, hidden_size=16, num_heads=2, mlp_dim=32)
+    >>> block = ViTBlock(config)
     >>> out, weights = block(torch.randn(3, 17, 16), need_weights=True)
     >>> out.shape, weights.shape  # weights: (B, heads, tokens, tokens)
     (torch.Size([3, 17, 16]), torch.Size([3, 2, 17, 17]))
@@ -322,7 +335,9 @@ class ViT(nn.Module):
         super().__init__()
         self.config = c = config or ViTConfig()
         D = c.hidden_size
-        self.patch_embed = nn.Conv2d(c.num_channels, D, kernel_size=c.patch_size, stride=c.patch_size)
+        self.patch_embed = nn.Conv2d(
+            c.num_channels, D, kernel_size=c.patch_size, stride=c.patch_size
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
         self.pos_embed = nn.Parameter(torch.zeros(1, c.num_patches + 1, D))
         self.dropout = nn.Dropout(c.dropout)
@@ -337,7 +352,8 @@ class ViT(nn.Module):
         expected = (c.num_channels, c.image_size, c.image_size)
         if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != expected:
             raise ValueError(
-                f"pixel_values must have shape (B, {c.num_channels}, {c.image_size}, {c.image_size}), "
+                f"pixel_values must have shape "
+                f"(B, {c.num_channels}, {c.image_size}, {c.image_size}), "
                 f"got {tuple(pixel_values.shape)}"
             )
 
@@ -438,9 +454,15 @@ class ViT(nn.Module):
                 value = value[0]
             sizes[name] = int(value)
         config = ViTConfig(
-            image_size=sizes["image_size"], patch_size=sizes["patch_size"], num_channels=hc.num_channels,
-            hidden_size=hc.hidden_size, num_layers=hc.num_hidden_layers, num_heads=hc.num_attention_heads,
-            mlp_dim=hc.intermediate_size, num_classes=hc.num_labels, dropout=hc.hidden_dropout_prob,
+            image_size=sizes["image_size"],
+            patch_size=sizes["patch_size"],
+            num_channels=hc.num_channels,
+            hidden_size=hc.hidden_size,
+            num_layers=hc.num_hidden_layers,
+            num_heads=hc.num_attention_heads,
+            mlp_dim=hc.intermediate_size,
+            num_classes=hc.num_labels,
+            dropout=hc.hidden_dropout_prob,
             layer_norm_eps=hc.layer_norm_eps,
         )
         model = cls(config)
@@ -453,8 +475,12 @@ class ViT(nn.Module):
             block.norm1.load_state_dict(layer.layernorm_before.state_dict())
             block.norm2.load_state_dict(layer.layernorm_after.state_dict())
             att = layer.attention
-            for ours, theirs in [("q_proj", att.q_proj), ("k_proj", att.k_proj),
-                                 ("v_proj", att.v_proj), ("out_proj", att.o_proj)]:
+            for ours, theirs in [
+                ("q_proj", att.q_proj),
+                ("k_proj", att.k_proj),
+                ("v_proj", att.v_proj),
+                ("out_proj", att.o_proj),
+            ]:
                 getattr(block.attn, ours).load_state_dict(theirs.state_dict())
             block.fc1.load_state_dict(layer.mlp.fc1.state_dict())
             block.fc2.load_state_dict(layer.mlp.fc2.state_dict())
@@ -508,8 +534,15 @@ def digits_split(test_size: float = 0.25, seed: int = 0):
     return x[idx_train], y[idx_train], x[idx_test], y[idx_test]
 
 
-def train_image_classifier(model: nn.Module, data, epochs: int = 30, batch_size: int = 64, lr: float = 3e-3,
-                           weight_decay: float = 0.05, seed: int = 0) -> dict:
+def train_image_classifier(
+    model: nn.Module,
+    data,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    weight_decay: float = 0.05,
+    seed: int = 0,
+) -> dict:
     """Train a classifier with AdamW and a cosine learning rate; record a learning curve.
 
     Parameters
@@ -553,7 +586,9 @@ def train_image_classifier(model: nn.Module, data, epochs: int = 30, batch_size:
     True
     """
     if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got epochs={epochs}, batch_size={batch_size}")
+        raise ValueError(
+            f"epochs and batch_size must be positive, got epochs={epochs}, batch_size={batch_size}"
+        )
     x_train, y_train, x_test, y_test = data
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -588,8 +623,16 @@ def train_image_classifier(model: nn.Module, data, epochs: int = 30, batch_size:
 
 
 # the ViT trained on digits that Chapter XVI, the gallery and FID share
-DIGITS_VIT_CONFIG = ViTConfig(image_size=8, patch_size=2, num_channels=1, hidden_size=64, num_layers=2,
-                              num_heads=4, mlp_dim=128, num_classes=10)
+DIGITS_VIT_CONFIG = ViTConfig(
+    image_size=8,
+    patch_size=2,
+    num_channels=1,
+    hidden_size=64,
+    num_layers=2,
+    num_heads=4,
+    mlp_dim=128,
+    num_classes=10,
+)
 DIGITS_VIT_TRAINING = {"epochs": 30, "batch_size": 64, "lr": 3e-3, "weight_decay": 0.05, "seed": 0}
 
 
@@ -597,7 +640,8 @@ def digits_vit() -> tuple[ViT, dict]:
     """The small ViT trained on scikit-learn's digits, trained once and cached.
 
     Config: 8x8 images, 2x2 patches (16 tokens + class token), width 64, 2
-    blocks of 4 heads, MLP 128 (``DIGITS_VIT_CONFIG``); trained with :func:`train_image_classifier` on the
+    blocks of 4 heads, MLP 128 (``DIGITS_VIT_CONFIG``); trained with
+    :func:`train_image_classifier` on the
     stratified 75% split of :func:`digits_split` (seed 0). The first call trains
     it (seconds on a laptop CPU); later calls load it from :func:`fmref.zoo.cached`.
 

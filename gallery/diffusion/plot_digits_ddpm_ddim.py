@@ -33,12 +33,23 @@ labels = torch.arange(10).repeat(10)  # ten of each digit
 # %%
 # Sample with three samplers
 # --------------------------
-runs = {"DDPM, 1000 steps": ("ddpm", None), "DDIM, 50 steps": ("ddim", 50), "DDIM, 10 steps": ("ddim", 10)}
+runs = {
+    "DDPM, 1000 steps": ("ddpm", None),
+    "DDIM, 50 steps": ("ddim", 50),
+    "DDIM, 10 steps": ("ddim", 10),
+}
 results = {}
 for name, (sampler, steps) in runs.items():
     start = time.perf_counter()
-    x = sample(model, (100, 1, 8, 8), abar, sampler=sampler, steps=steps, labels=labels,
-               generator=torch.Generator().manual_seed(0))
+    x = sample(
+        model,
+        (100, 1, 8, 8),
+        abar,
+        sampler=sampler,
+        steps=steps,
+        labels=labels,
+        generator=torch.Generator().manual_seed(0),
+    )
     seconds = time.perf_counter() - start
     with torch.no_grad():
         accuracy = (classifier(x.clamp(-1, 1)).argmax(-1) == labels).float().mean().item()

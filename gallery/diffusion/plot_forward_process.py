@@ -30,8 +30,10 @@ torch.set_num_threads(2)
 torch.manual_seed(0)
 
 x0 = digits_split()[0][:1]  # (1, 1, 8, 8) in [-1, 1]
-schedules = {"linear": alphas_cumprod(linear_beta_schedule(1000)),
-             "cosine": alphas_cumprod(cosine_beta_schedule(1000))}
+schedules = {
+    "linear": alphas_cumprod(linear_beta_schedule(1000)),
+    "cosine": alphas_cumprod(cosine_beta_schedule(1000)),
+}
 steps = [0, 50, 100, 200, 300, 500, 700, 999]
 noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))  # one eps for every t
 
@@ -65,6 +67,8 @@ ax2.legend()
 fig.suptitle("Linear betas destroy the signal by t = 600; the cosine schedule spreads it out")
 fig.tight_layout()
 for name, abar in schedules.items():
-    print(f"{name}: abar at t=250, 500, 750 = "
-          + ", ".join(f"{abar[k].item():.3f}" for k in (250, 500, 750)))
+    print(
+        f"{name}: abar at t=250, 500, 750 = "
+        + ", ".join(f"{abar[k].item():.3f}" for k in (250, 500, 750))
+    )
 plt.show()

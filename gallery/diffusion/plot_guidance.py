@@ -31,15 +31,23 @@ labels = torch.arange(10).repeat(20)  # twenty of each digit
 scales = [0.0, 1.0, 2.0, 4.0]
 samples, accuracy, spread = {}, {}, {}
 for s in scales:
-    x = sample(model, (200, 1, 8, 8), abar, sampler="ddim", steps=50, labels=labels, guidance_scale=s,
-               generator=torch.Generator().manual_seed(0))
+    x = sample(
+        model,
+        (200, 1, 8, 8),
+        abar,
+        sampler="ddim",
+        steps=50,
+        labels=labels,
+        guidance_scale=s,
+        generator=torch.Generator().manual_seed(0),
+    )
     x = x.clamp(-1, 1)
     with torch.no_grad():
         accuracy[s] = (classifier(x).argmax(-1) == labels).float().mean().item()
     # diversity: mean per-pixel standard deviation among samples of the same class
     spread[s] = x.reshape(20, 10, 64).std(0).mean().item()
     samples[s] = x
-    print(f"scale {s:3.1f}: recognised as asked {accuracy[s]:.2f}, within-class pixel std {spread[s]:.3f}")
+    print(f"scale {s:3.1f}: recognised {accuracy[s]:.2f}, within-class std {spread[s]:.3f}")
 
 fig, axes = plt.subplots(1, len(scales), figsize=(3 * len(scales), 3.4))
 for ax, s in zip(axes, scales):

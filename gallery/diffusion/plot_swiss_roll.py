@@ -56,10 +56,18 @@ print(f"final training loss (mean of last 100 steps): {sum(result['losses'][-100
 # %%
 # The reverse process, step by step
 # ---------------------------------
-x, trajectory = sample(model, (2000, 2), abar, sampler="ddpm", generator=torch.Generator().manual_seed(1),
-                       return_trajectory=True)
+x, trajectory = sample(
+    model,
+    (2000, 2),
+    abar,
+    sampler="ddpm",
+    generator=torch.Generator().manual_seed(1),
+    return_trajectory=True,
+)
 shown = [0, 500, 800, 900, 950, 1000]  # indices into the trajectory (0 = pure noise)
-fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.2 * (len(shown) + 1), 2.6), sharex=True, sharey=True)
+fig, axes = plt.subplots(
+    1, len(shown) + 1, figsize=(2.2 * (len(shown) + 1), 2.6), sharex=True, sharey=True
+)
 for ax, k in zip(axes, shown):
     pts = trajectory[k]
     ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.5)

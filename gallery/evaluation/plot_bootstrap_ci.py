@@ -2,8 +2,8 @@
 Bootstrap confidence intervals of two systems
 =============================================
 
-Two systems answer the same 400 benchmark items. System A is right on 66% of
-them, system B on 62%. Do they differ? The left panel shows the bootstrap
+Two systems answer the same 400 benchmark items, and system A scores a couple
+of points higher than system B. Do they really differ? The left panel shows the bootstrap
 distributions of each accuracy (:func:`fmref.eval.bootstrap.bootstrap_ci`):
 their 95% intervals overlap. The middle panel shows the paired bootstrap of
 the *difference* (:func:`fmref.eval.bootstrap.paired_bootstrap`): because

@@ -39,7 +39,7 @@ from fmref.autograd.engine import MLP
 
 net = MLP(2, [16, 1], seed=0)
 losses, accuracies = [], []
-for step in range(60):
+for _ in range(60):
     scores = [net(x)[0] for x in X]
     loss = sum(((1 - t * s).relu()) ** 2 for t, s in zip(y, scores)) / len(X)
     net.zero_grad()

@@ -46,7 +46,7 @@ runs = {
     "momentum 0.9, lr 0.2": run(sgd_step, lr=0.2, momentum=0.9),
     "Adam, lr 0.5": run(adam_step, lr=0.5),
 }
-for name, (path, losses) in runs.items():
+for name, (_, losses) in runs.items():
     print(f"{name:26s} loss after 60 steps: {losses[-1]:.2e}")
 
 xs, ys = np.meshgrid(np.linspace(-10, 2, 200), np.linspace(-2, 2, 120))

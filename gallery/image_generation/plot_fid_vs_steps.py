@@ -28,13 +28,22 @@ torch.manual_seed(0)
 model, abar, _ = digits_denoiser()
 x_train, y_train, x_test, y_test = digits_split()
 real_floor = digits_fid(x_train[:450], x_test)
-noise_fid = digits_fid(torch.rand(450, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1, x_test)
+noise_fid = digits_fid(
+    torch.rand(450, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1, x_test
+)
 labels = y_test  # the same class mix as the reference set
 step_counts = [2, 5, 10, 20, 50, 100]
 fids = []
 for steps in step_counts:
-    x = sample(model, (450, 1, 8, 8), abar, sampler="ddim", steps=steps, labels=labels,
-               generator=torch.Generator().manual_seed(0))
+    x = sample(
+        model,
+        (450, 1, 8, 8),
+        abar,
+        sampler="ddim",
+        steps=steps,
+        labels=labels,
+        generator=torch.Generator().manual_seed(0),
+    )
     fids.append(digits_fid(x.clamp(-1, 1), x_test))
     print(f"DDIM {steps:3d} steps: FID {fids[-1]:.2f}")
 print(f"real vs real (floor): {real_floor:.2f}; uniform noise: {noise_fid:.2f}")

@@ -23,7 +23,15 @@ torch.set_num_threads(2)
 torch.manual_seed(0)
 
 x_train, y_train, x_test, y_test = digits_split()
-settings = {"epochs": 60, "batch": 128, "lr": 2e-3, "hidden": 256, "latent_dim": 2, "sigma": 0.3, "seed": 0}
+settings = {
+    "epochs": 60,
+    "batch": 128,
+    "lr": 2e-3,
+    "hidden": 256,
+    "latent_dim": 2,
+    "sigma": 0.3,
+    "seed": 0,
+}
 
 
 def train():

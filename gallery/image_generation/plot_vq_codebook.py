@@ -27,7 +27,15 @@ torch.set_num_threads(2)
 torch.manual_seed(0)
 
 x_train, _, x_test, _ = digits_split()
-settings = {"codes": 32, "dim": 8, "steps": 1500, "batch": 128, "lr": 3e-3, "seed": 0, "made_steps": 800}
+settings = {
+    "codes": 32,
+    "dim": 8,
+    "steps": 1500,
+    "batch": 128,
+    "lr": 3e-3,
+    "seed": 0,
+    "made_steps": 800,
+}
 
 
 class PatchVQAE(nn.Module):
@@ -67,7 +75,9 @@ def train():
     made = MADE(seq_len=16, vocab_size=settings["codes"], hidden=256)
     opt = torch.optim.Adam(made.parameters(), lr=settings["lr"])
     for _ in range(settings["made_steps"]):
-        loss = made.nll(tokens[torch.randint(0, len(tokens), (settings["batch"],), generator=g)]).mean()
+        loss = made.nll(
+            tokens[torch.randint(0, len(tokens), (settings["batch"],), generator=g)]
+        ).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -88,7 +98,8 @@ with torch.no_grad():
     recon = model.decode_tokens(codes).clamp(-1, 1)
     error = (recon - x_test).pow(2).mean().item()
 used, perplexity = codebook_usage(codes, settings["codes"])
-print(f"codes used: {used:.0%}, perplexity {perplexity:.1f} of {settings['codes']}, reconstruction MSE {error:.4f}")
+print(f"codes used: {used:.0%}, perplexity {perplexity:.1f} of {settings['codes']}")
+print(f"reconstruction MSE from tokens: {error:.4f}")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1.3, 1]})
 counts = torch.bincount(codes.flatten(), minlength=settings["codes"]).sort(descending=True).values

@@ -38,7 +38,9 @@ for layer in range(mean_maps.shape[0]):
     rollout = (a / a.sum(-1, keepdim=True)) @ rollout
 
 n_layers = mean_maps.shape[0]
-fig, axes = plt.subplots(images.shape[0], n_layers + 2, figsize=(1.7 * (n_layers + 2), 1.7 * images.shape[0]))
+fig, axes = plt.subplots(
+    images.shape[0], n_layers + 2, figsize=(1.7 * (n_layers + 2), 1.7 * images.shape[0])
+)
 for b in range(images.shape[0]):
     axes[b, 0].imshow(images[b, 0], cmap="gray_r")
     axes[b, 0].set_ylabel(f"digit {y_test[b].item()}")

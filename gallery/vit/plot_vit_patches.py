@@ -54,8 +54,18 @@ fig.tight_layout()
 # --------------------------------------------------
 # A convolution with kernel = stride = ``P`` applies the same weights to each
 # patch: flattening its weight gives the projection matrix.
-model = ViT(ViTConfig(image_size=8, patch_size=2, num_channels=1, hidden_size=64, num_layers=1,
-                      num_heads=4, mlp_dim=128, num_classes=10))
+model = ViT(
+    ViTConfig(
+        image_size=8,
+        patch_size=2,
+        num_channels=1,
+        hidden_size=64,
+        num_layers=1,
+        num_heads=4,
+        mlp_dim=128,
+        num_classes=10,
+    )
+)
 conv = model.patch_embed(image).flatten(2).transpose(1, 2)  # (1, 16, 64)
 linear = patches @ model.patch_embed.weight.flatten(1).T + model.patch_embed.bias  # (1, 16, 64)
 print("conv == linear on patches:", torch.allclose(conv, linear, atol=1e-6))
@@ -71,7 +81,9 @@ from fmref.models.vit import digits_vit
 
 trained, _ = digits_vit()
 pos = trained.pos_embed[0, 1:].detach()  # (16, 64), class token dropped
-sim = torch.nn.functional.normalize(pos, dim=-1) @ torch.nn.functional.normalize(pos, dim=-1).T  # (16, 16)
+sim = (
+    torch.nn.functional.normalize(pos, dim=-1) @ torch.nn.functional.normalize(pos, dim=-1).T
+)  # (16, 16)
 fig, axes = plt.subplots(4, 4, figsize=(5.5, 5.5))
 for i, ax in enumerate(axes.flat):
     ax.imshow(sim[i].reshape(4, 4), cmap="viridis", vmin=-1, vmax=1)

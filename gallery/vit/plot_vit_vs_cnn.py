@@ -47,5 +47,6 @@ ax2.legend()
 fig.suptitle("On 1,347 digits the CNN's built-in locality learns faster than the ViT")
 fig.tight_layout()
 
-print(f"final test accuracy: ViT {vit_history['test_accuracy'][-1]:.3f}, CNN {cnn_history['test_accuracy'][-1]:.3f}")
+vit_acc, cnn_acc = vit_history["test_accuracy"][-1], cnn_history["test_accuracy"][-1]
+print(f"final test accuracy: ViT {vit_acc:.3f}, CNN {cnn_acc:.3f}")
 plt.show()
