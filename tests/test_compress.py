@@ -350,3 +350,40 @@ def test_distillation_rejects_bad_input():
         distillation_loss(torch.randn(2, 5), torch.randn(2, 5), temperature=0)
     with pytest.raises(ValueError, match="alpha"):
         distillation_loss(torch.randn(2, 5), torch.randn(2, 5), alpha=2)
+
+
+# ------------------------------------------------------------ whole-model compression
+@pytest.mark.parametrize("method, bits", [("fp32", 32), ("bf16", 16), ("fp16", 16),
+                                          ("int8", 8), ("int4", 4), ("nf4", 4)])
+def test_compress_weights_counts_bytes_and_keeps_outputs_close(method, bits):
+    from fmref.compress.apply import compress_weights
+    from fmref.models.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=64)).eval()
+    small, report = compress_weights(model, method, group_size=32 if method == "int4" else None)
+    assert report["params"] == 2 * 12 * 64 * 64  # the blocks' linear layers only
+    assert bits <= report["bits_per_parameter"] < bits + 1
+    assert report["fp32_bytes"] == 4 * report["params"]
+    assert torch.equal(small.wte.weight, model.wte.weight)  # embeddings are skipped
+    idx = torch.randint(0, 40, (2, 16))
+    with torch.no_grad():
+        err = (small(idx) - model(idx)).abs().max().item()
+    assert err < {32: 1e-6, 16: 0.02, 8: 0.02, 4: 0.2}[bits]
+    assert small is not model and model.h[0].mlp.c_fc.weight.dtype == torch.float32
+
+
+def test_compress_weights_and_perplexity_reject_bad_input():
+    from fmref.compress.apply import compress_weights, lm_perplexity
+    from fmref.models.gpt import GPT, GPTConfig
+
+    with pytest.raises(ValueError, match="method"):
+        compress_weights(torch.nn.Linear(4, 4), "int3")
+    _, report = compress_weights(torch.nn.ReLU(), "int8")
+    assert report["params"] == 0
+    model = GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    with pytest.raises(ValueError, match="ids"):
+        lm_perplexity(model, torch.arange(5))
+    ids = torch.randint(0, 10, (100,))
+    assert lm_perplexity(model, ids, max_windows=2) == pytest.approx(
+        lm_perplexity(model, ids[:17]), rel=1e-5)

@@ -68,7 +68,8 @@ def test_kaplan_allocation_grows_the_model_faster():
 
 
 def test_chinchilla_loss_is_the_sum_of_three_terms():
-    assert chinchilla_loss(1e9, 1e10) == pytest.approx(1.69 + 406.4 / 1e9**0.34 + 410.7 / 1e10**0.28)
+    expected = 1.69 + 406.4 / 1e9**0.34 + 410.7 / 1e10**0.28
+    assert chinchilla_loss(1e9, 1e10) == pytest.approx(expected)
     assert chinchilla_loss(1e40, 1e40) == pytest.approx(1.69, abs=1e-6)
     expected = 1.8172 + 482.01 / 1e9**0.3478 + 2085.43 / 1e10**0.3658
     assert chinchilla_loss(1e9, 1e10, **BESIROGLU) == pytest.approx(expected)

@@ -265,7 +265,7 @@ def digits_denoiser(
     from fmref.diffusion.guidance import drop_condition
     from fmref.diffusion.samplers import ddpm_loss
     from fmref.diffusion.schedules import alphas_cumprod, beta_schedule
-    from fmref.models.vit import digits_split
+    from fmref.models.vit import _single_thread, digits_split
     from fmref.zoo import cached
 
     c = config or DigitsDiffusionConfig()
@@ -274,6 +274,7 @@ def digits_denoiser(
     def build():
         return TinyUNet(1, tuple(c.channels), c.emb_dim, num_classes=10)
 
+    @_single_thread  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(c.seed)

@@ -14,6 +14,7 @@ ViT on scikit-learn's 8x8 digits once and caches it (:mod:`fmref.zoo`).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -622,6 +623,26 @@ def train_image_classifier(
     return history
 
 
+def _single_thread(fn):
+    """Run ``fn`` with one intra-op thread (then restore the caller's setting).
+
+    Cached models are trained with one thread so that what is stored does not
+    depend on the thread count of whoever trains it first, and because tiny
+    models gain nothing from more threads on a busy machine.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
 # the ViT trained on digits that Chapter XVI, the gallery and FID share
 DIGITS_VIT_CONFIG = ViTConfig(
     image_size=8,
@@ -662,6 +683,7 @@ def digits_vit() -> tuple[ViT, dict]:
     """
     from fmref.zoo import cached
 
+    @_single_thread  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(DIGITS_VIT_TRAINING["seed"])
@@ -698,6 +720,7 @@ def digits_cnn() -> tuple[nn.Module, dict]:
     from fmref.nn.conv import CNNConfig, SmallCNN
     from fmref.zoo import cached
 
+    @_single_thread  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(DIGITS_VIT_TRAINING["seed"])

@@ -95,7 +95,7 @@ for C, width, n, steps in plan:
 # ------------
 # The best run of each budget, and the fitted ``E + a C^(-α)``.
 best = {}
-for C, width, n, steps, loss in results:
+for C, _width, n, _steps, loss in results:
     if C not in best or loss < best[C][1]:
         best[C] = (n, loss)
 Cs = sorted(best)

@@ -56,7 +56,8 @@ ax1.legend(fontsize=8)
 # constants drift towards smaller models at large budgets.
 C = np.logspace(18, 26, 50)
 ax2.plot(C, [compute_optimal(c)[0] for c in C], label="Chinchilla Approach 3 (closed form)")
-ax2.plot(C, [tokens_per_parameter_allocation(c)[0] for c in C], "--", label="20 tokens per parameter")
+ax2.plot(C, [tokens_per_parameter_allocation(c)[0] for c in C], "--",
+         label="20 tokens per parameter")
 ax2.plot(C, [kaplan_compute_optimal(c)[0] for c in C], ":", label="Kaplan et al. (N ∝ C^0.73)")
 table3 = [(400e6, 1.92e19), (1e9, 1.21e20), (10e9, 1.23e22), (67e9, 5.76e23),
           (175e9, 3.85e24), (280e9, 9.90e24), (520e9, 3.43e25), (1e12, 1.27e26)]
