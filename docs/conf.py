@@ -37,17 +37,11 @@ torch_version = torch.__version__.split("+")[0]
 # "in progress" instead of failing on it. The list is empty when every chapter
 # issue has landed.
 in_progress = [
-    "chapters/01-foundation-models",
-    "chapters/02-nlp-and-computer-vision",
     "chapters/03-rnn-and-cnn",
     "chapters/04-early-transformer-variants",
     "chapters/06-efficient-transformers",
     "chapters/07-parameter-efficient-tuning",
-    "chapters/08-language-model-pretraining",
-    "chapters/09-large-language-models",
-    "chapters/10-scaling-law",
     "chapters/11-instruction-tuning-and-rlhf",
-    "chapters/12-efficient-llm-training",
     "chapters/13-efficient-llm-inference",
     "chapters/14-compress-and-sparsify",
     "chapters/15-llm-prompting",

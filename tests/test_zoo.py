@@ -39,3 +39,12 @@ def test_tiny_gpt_is_trained_once_and_cached(fresh_cache, monkeypatch):
 def test_tiny_gpt_unknown_setting_raises():
     with pytest.raises(ValueError, match="overrides must be among TINY_GPT_SETTINGS"):
         zoo.tiny_gpt(learning_rate=1.0)
+
+
+def test_cache_key_bad_input_raises():
+    with pytest.raises(ValueError, match="name must be non-empty"):
+        zoo.cache_key("tiny gpt", {})
+    with pytest.raises(TypeError, match="settings must be a dict"):
+        zoo.cache_key("tiny-gpt", [("steps", 1)])
+    with pytest.raises(TypeError, match="settings must be JSON-serialisable"):
+        zoo.cache_key("tiny-gpt", {"steps": object()})

@@ -3,9 +3,9 @@ A scaling study on a laptop: tiny GPTs on the Python docs
 =========================================================
 
 A real, if very small, scaling study. We train a ladder of byte-level GPTs
-(2 layers, widths 8 to 96, 4k to 255k parameters) on the Python
+(2 layers, widths 8 to 64, 4k to 121k parameters) on the Python
 documentation corpus (:func:`fmref.text.corpus.python_docs`) at four compute
-budgets, ``C = 6 N D`` from 3e9 to 1e11 FLOPs, so that every budget is spent
+budgets, ``C = 6 N D`` from 1e9 to 3e10 FLOPs, so that every budget is spent
 by several model sizes: an isoFLOP design, as in Chinchilla's Approach 2. Each
 run trains with :func:`fmref.train.loop.train` (AdamW, warm-up and a cosine
 schedule that ends exactly at the budget) and reports its validation loss.
@@ -51,8 +51,8 @@ def as_bytes(text):
 
 train_data, val_data = as_bytes(python_docs("train")), as_bytes(python_docs("validation"))
 BATCH, BLOCK = 16, 64
-widths = [8, 16, 32, 48, 64, 96]
-budgets = [3e9, 1e10, 3e10, 1e11]
+widths = [8, 16, 32, 48, 64]
+budgets = [1e9, 3e9, 1e10, 3e10]
 
 
 def config(width):
@@ -118,7 +118,7 @@ ax1.legend(fontsize=8)
 
 ax2.plot([r[0] for r in results], [r[4] for r in results], ".", color="0.6", label="all runs")
 ax2.plot(Cs, [best[c][1] for c in Cs], "o", label="best run per budget")
-grid = torch.logspace(9.3, 11.2, 50, dtype=torch.float64)
+grid = torch.logspace(8.8, 10.7, 50, dtype=torch.float64)
 ax2.plot(grid, fit.predict(grid), "-",
          label=f"fit: {fit.E:.2f} + {fit.a:.3g}·C^-{fit.alpha:.2f}")
 ax2.set_xscale("log")
