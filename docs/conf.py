@@ -99,8 +99,10 @@ pygments_style = "sphinx"
 # Each chapter has its own bibliography (``:filter: docname in docnames``), so a
 # paper cited in two chapters is listed in both; sphinxcontrib-bibtex resolves a
 # citation to the citing chapter's own list first and warns about the repeat,
-# which is the intended layout here. A key repeated within one chapter still warns.
-suppress_warnings = ["bibtex.duplicate_citation"]
+# which is the intended layout here. Each list numbers its entries from 1, so
+# the same label naming different papers in different chapters is intended too.
+# A key repeated within one chapter still warns.
+suppress_warnings = ["bibtex.duplicate_citation", "bibtex.duplicate_label"]
 
 # =============================================================================
 # API appendix: autodoc + numpydoc
@@ -141,7 +143,6 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "backreferences_dir": "gen_modules/backreferences",
     "doc_module": ("fmref",),
-    "reference_url": {"fmref": None},
     "download_all_examples": True,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",

@@ -160,19 +160,19 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
 TINY_GPT_SETTINGS: dict[str, Any] = {
     "vocab_size": 768,  # 256 bytes + 512 merges
     "block_size": 64,  # context length in tokens
-    "n_layer": 3,
-    "n_head": 4,
-    "n_embd": 96,
-    "dropout": 0.0,
-    "steps": 400,  # about 30 s on one quiet CPU core
-    "batch_size": 16,
-    "lr_max": 3e-3,
-    "lr_min": 3e-4,
-    "warmup": 50,
-    "weight_decay": 0.1,
-    "eval_interval": 50,
-    "eval_batches": 4,
-    "seed": 0,
+    "n_layer": 3,  # Transformer blocks
+    "n_head": 4,  # attention heads of 24 dimensions
+    "n_embd": 96,  # model width
+    "dropout": 0.0,  # the model sees each token about three times: no dropout needed
+    "steps": 400,  # AdamW steps, on one CPU thread
+    "batch_size": 16,  # windows per step: 1,024 tokens
+    "lr_max": 3e-3,  # peak learning rate (a small model tolerates a large one)
+    "lr_min": 3e-4,  # cosine floor, lr_max / 10
+    "warmup": 50,  # linear warm-up steps
+    "weight_decay": 0.1,  # on matrices and embeddings only
+    "eval_interval": 50,  # steps between validations
+    "eval_batches": 4,  # batches per validation
+    "seed": 0,  # initial weights, batches
 }
 
 
@@ -228,9 +228,8 @@ def tiny_gpt(**overrides: Any) -> tuple[Any, Any, dict[str, Any]]:
     The first call trains a byte-level BPE tokenizer on the corpus's training
     split and a small :class:`~fmref.models.gpt.GPT` on its tokens with
     :func:`fmref.train.loop.train` (on one thread, so that the weights do not
-    depend on the thread setting; about half a minute on a quiet CPU core),
-    and caches the result with :func:`cached`; later calls load it in well
-    under a second.
+    depend on the thread setting), and caches the result with :func:`cached`;
+    later calls only load it.
 
     Parameters
     ----------

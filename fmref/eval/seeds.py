@@ -50,7 +50,12 @@ def _train_one(settings, seed):
                          lr_max=s["lr_max"], lr_min=s["lr_min"], warmup=s["warmup"],
                          eval_interval=s["eval_interval"], eval_batches=s["eval_batches"],
                          seed=seed)  # the batch order
-    history = train(model, train_ids, config, val_data=val_ids)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small gains nothing from threads, and loses when shared
+    try:
+        history = train(model, train_ids, config, val_data=val_ids)
+    finally:
+        torch.set_num_threads(threads)
     return {k: history[k] for k in ("step", "train_loss", "val_step", "val_loss")}
 
 

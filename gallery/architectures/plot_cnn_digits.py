@@ -39,19 +39,17 @@ print(f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}")
 # Train
 # -----
 # Two blocks of (3x3 convolution, ReLU, 2x2 max pooling) and a linear layer:
-# 6,090 parameters. Adam, mini-batches of 128, 30 epochs (330 steps).
+# 6,090 parameters. The training set is small enough to use whole: 60 steps of
+# Adam on all 1,347 images at once (few large steps keep the run short).
 model = SmallCNN()
 print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
-opt = torch.optim.Adam(model.parameters(), lr=5e-3)
-g = torch.Generator().manual_seed(0)
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 losses = []
-for epoch in range(30):
-    perm = torch.randperm(len(x_train), generator=g)
-    for batch in perm.split(128):
-        loss = torch.nn.functional.cross_entropy(model(x_train[batch]), y_train[batch])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+for step in range(60):
+    loss = torch.nn.functional.cross_entropy(model(x_train), y_train)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
     losses.append(loss.item())
 
 model.eval()

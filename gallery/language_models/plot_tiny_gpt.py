@@ -5,8 +5,8 @@ Training a tiny GPT on the Python documentation
 A three-layer GPT of about 0.4 million parameters learns to continue the
 Python Language Reference. :func:`fmref.zoo.tiny_gpt` trains it once with
 :func:`fmref.train.loop.train` (a byte-level BPE of 768 tokens, 400 AdamW
-steps of 16 windows of 64 tokens, warm-up and cosine decay, at most about a
-minute on two CPU cores) and caches it; this page loads it. We plot the
+steps of 16 windows of 64 tokens, warm-up and cosine decay, on one CPU
+thread) and caches it; this page loads it. We plot the
 training and validation losses and the learning-rate schedule, measure the
 validation perplexity with a sliding window, and sample a few continuations
 at three temperatures.
