@@ -17,5 +17,9 @@ def _seeded(request):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--pdf", default=None, help="path of the built PDF manual to check (tox -e pdf)")
-    parser.addoption("--html", default=None, help="folder of the built HTML manual (tox -e browser)")
+    parser.addoption(
+        "--pdf", default=None, help="path of the built PDF manual to check (tox -e pdf)"
+    )
+    parser.addoption(
+        "--html", default=None, help="folder of the built HTML manual (tox -e browser)"
+    )

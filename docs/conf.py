@@ -52,9 +52,6 @@ in_progress = [
     "chapters/20-large-multimodal-models",
     "chapters/21-tool-augmentation",
     "chapters/22-retrieval-augmentation",
-    "appendices/a-how-models-learn",
-    "appendices/b-data-curation",
-    "appendices/c-evaluation",
 ]
 
 # =============================================================================
@@ -89,9 +86,12 @@ nitpicky = True
 # No intersphinx (nothing is fetched during a build): references to other
 # projects' objects are written out and allowed to stay unlinked.
 nitpick_ignore_regex = [
-    (r"py:.*", r"(torch|numpy|np|scipy|sklearn|transformers|diffusers|peft|typing|collections"
-               r"|pathlib|dataclasses|abc|re|json|math|random|itertools|functools|os|sys|io"
-               r"|hashlib|string|enum|statistics|fractions|decimal|heapq|bisect)(\..*)?"),
+    (
+        r"py:.*",
+        r"(torch|numpy|np|scipy|sklearn|transformers|diffusers|peft|typing|collections"
+        r"|pathlib|dataclasses|abc|re|json|math|random|itertools|functools|os|sys|io"
+        r"|hashlib|string|enum|statistics|fractions|decimal|heapq|bisect)(\..*)?",
+    ),
     (r"py:.*", r"(optional|callable|array[-_]like|Tensor|default .*|iterable|sequence)"),
 ]
 highlight_language = "text"  # a bare ``::`` block is text; Python blocks say so

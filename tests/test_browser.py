@@ -64,10 +64,18 @@ def driver():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-                 "--disable-dev-shm-usage"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -77,11 +85,16 @@ def driver():
 
 
 def pages_to_check(html_dir: Path) -> list[str]:
-    chapters = sorted(p.relative_to(html_dir).as_posix()
-                      for p in (html_dir / "chapters").glob("*.html"))
-    api = sorted(p.relative_to(html_dir).as_posix() for p in (html_dir / "api").glob("fmref.*.html"))
-    gallery = sorted(p.relative_to(html_dir).as_posix()
-                     for p in (html_dir / "auto_examples").rglob("plot_*.html"))
+    chapters = sorted(
+        p.relative_to(html_dir).as_posix() for p in (html_dir / "chapters").glob("*.html")
+    )
+    api = sorted(
+        p.relative_to(html_dir).as_posix() for p in (html_dir / "api").glob("fmref.*.html")
+    )
+    gallery = sorted(
+        p.relative_to(html_dir).as_posix()
+        for p in (html_dir / "auto_examples").rglob("plot_*.html")
+    )
     return ["index.html", *chapters, *api[:1], *gallery[:1]]
 
 
@@ -120,12 +133,12 @@ def _check_page(driver, url: str, html_dir: Path, base: str | None):
     errors = [e["message"] for e in console if e["level"] == "SEVERE"]
     assert errors == [], f"{url} console errors: {errors}"
     no_alt = driver.execute_script(
-        "return Array.from(document.images).filter(i => !(i.alt || '').trim()).map(i => i.src)")
+        "return Array.from(document.images).filter(i => !(i.alt || '').trim()).map(i => i.src)"
+    )
     assert no_alt == [], f"{url} images without alt text: {no_alt}"
     has_math = driver.execute_script("return document.querySelectorAll('.math').length")
     if has_math:
-        rendered = driver.execute_script(
-            "return document.querySelectorAll('mjx-container').length")
+        rendered = driver.execute_script("return document.querySelectorAll('mjx-container').length")
         assert rendered > 0, f"{url} has math that MathJax did not render"
 
 
@@ -144,7 +157,8 @@ def test_search_finds_a_term_from_chapter_five(driver, server):
     for _ in range(100):
         links = driver.execute_script(
             "return Array.from(document.querySelectorAll('#search-results a'))"
-            ".map(a => a.getAttribute('href'))")
+            ".map(a => a.getAttribute('href'))"
+        )
         if any("05-self-attention" in (h or "") for h in links):
             break
         time.sleep(0.2)
@@ -156,8 +170,10 @@ def test_screenshots(driver, html_dir, server, width, height, label):
     out = html_dir / "_screenshots"
     out.mkdir(exist_ok=True)
     driver.set_window_size(width, height)
-    for page, name in (("index.html", "index"),
-                       ("chapters/05-self-attention-and-transformers.html", "chapter-05")):
+    for page, name in (
+        ("index.html", "index"),
+        ("chapters/05-self-attention-and-transformers.html", "chapter-05"),
+    ):
         driver.get(f"{server}/{page}")
         time.sleep(1.0)
         target = out / f"{name}-{label}.png"

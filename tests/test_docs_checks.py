@@ -106,7 +106,14 @@ def test_parse_doctest_output_counts_tests_and_failures():
 def test_plain_references_turns_uncited_entries_into_a_list():
     lines = ["References", "----------", ".. [1] Su et al., RoFormer,", "       2021.", "", "Text"]
     fmref_checks.plain_references(None, "function", "f", None, {}, lines)
-    assert lines == ["References", "----------", "- [1] Su et al., RoFormer,", "  2021.", "", "Text"]
+    assert lines == [
+        "References",
+        "----------",
+        "- [1] Su et al., RoFormer,",
+        "  2021.",
+        "",
+        "Text",
+    ]
 
 
 def test_plain_references_keeps_real_citations():

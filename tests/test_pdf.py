@@ -25,8 +25,13 @@ def pdf(request):
 
 @pytest.fixture(scope="module")
 def pages(pdf):
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
-                          capture_output=True, text=True, timeout=120).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     return text.split("\f")
 
 
@@ -53,8 +58,11 @@ def test_no_broken_reference_marks(pages):
 
 
 def test_first_pages_render(pdf, tmp_path):
-    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "3", str(pdf),
-                    str(tmp_path / "page")], check=True, timeout=120)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "3", str(pdf), str(tmp_path / "page")],
+        check=True,
+        timeout=120,
+    )
     rendered = sorted(tmp_path.glob("page-*.png"))
     assert len(rendered) == 3
     assert all(p.stat().st_size > 1000 for p in rendered)

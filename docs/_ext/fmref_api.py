@@ -50,7 +50,11 @@ def _page(modname: str) -> str:
             lines += [f".. autodata:: {modname}.{name}", "   :annotation:", ""]
     if names:
         targets = " ".join(f"{modname}.{n}" for n in names)
-        lines += [f".. minigallery:: {targets}", "   :add-heading: Gallery examples using this module", ""]
+        lines += [
+            f".. minigallery:: {targets}",
+            "   :add-heading: Gallery examples using this module",
+            "",
+        ]
     return "\n".join(lines)
 
 

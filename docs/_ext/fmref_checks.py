@@ -40,8 +40,17 @@ MIN_WORDS = 1500
 MIN_DOCTESTS = 5
 REQUIRED_SECTIONS = ("Key takeaways", "Quiz", "Exercises")
 PY_LANGS = {"python", "python3", "py", "pycon", "py3", "ipython", "ipython3", "default"}
-SKIP_TEXT = (nodes.literal_block, nodes.doctest_block, nodes.literal, nodes.math,
-             nodes.math_block, nodes.raw, nodes.comment, nodes.citation, nodes.footnote)
+SKIP_TEXT = (
+    nodes.literal_block,
+    nodes.doctest_block,
+    nodes.literal,
+    nodes.math,
+    nodes.math_block,
+    nodes.raw,
+    nodes.comment,
+    nodes.citation,
+    nodes.footnote,
+)
 
 
 # -----------------------------------------------------------------------------
@@ -109,7 +118,9 @@ def _is_doctest(node) -> bool:
     if isinstance(node, nodes.doctest_block):
         return True
     return isinstance(node, nodes.literal_block) and node.get("testnodetype") in (
-        "doctest", "testcode")
+        "doctest",
+        "testcode",
+    )
 
 
 def _is_untested_python(node) -> bool:
@@ -131,12 +142,16 @@ def doc_stats(doctree) -> dict:
         words += len(re.findall(r"[A-Za-z0-9][\w'’\-]*", text.astext()))
     doctests = [n for n in doctree.findall(nodes.Element) if _is_doctest(n)]
     untested = [n for n in doctree.findall(nodes.literal_block) if _is_untested_python(n)]
-    notrun = [n.get("fmref_notrun") for n in doctree.findall(nodes.literal_block)
-              if n.get("fmref_notrun")]
+    notrun = [
+        n.get("fmref_notrun") for n in doctree.findall(nodes.literal_block) if n.get("fmref_notrun")
+    ]
     figures = sum(1 for _ in doctree.findall(nodes.image))
     figures += sum(1 for n in doctree.findall(nodes.raw) if "sphx-glr-thumbcontainer" in n.astext())
-    citations = sum(1 for n in doctree.findall(nodes.Element)
-                    if n.tagname == "pending_xref" and n.get("refdomain") == "cite")
+    citations = sum(
+        1
+        for n in doctree.findall(nodes.Element)
+        if n.tagname == "pending_xref" and n.get("refdomain") == "cite"
+    )
     sections = {}
     for section in doctree.findall(nodes.section):
         title = section.next_node(nodes.title)
@@ -150,8 +165,10 @@ def doc_stats(doctree) -> dict:
         "figures": figures,
         "citations": citations,
         "sections": sections,
-        "untested": [f"line {n.line}: {n.astext().splitlines()[0][:60] if n.astext() else ''}"
-                     for n in untested],
+        "untested": [
+            f"line {n.line}: {n.astext().splitlines()[0][:60] if n.astext() else ''}"
+            for n in untested
+        ],
         "notrun": notrun,
     }
 
@@ -167,8 +184,9 @@ def on_doctree_read(app, doctree):
         # --doctest-modules (tox -e py) from the same seeded state; running them a
         # second time here would only double the build's time.
         for block in list(doctree.findall(nodes.doctest_block)):
-            block.replace_self(nodes.literal_block(block.rawsource, block.astext(),
-                                                   language="pycon"))
+            block.replace_self(
+                nodes.literal_block(block.rawsource, block.astext(), language="pycon")
+            )
         return
     if not (is_chapter(docname) or docname.startswith("api/")):
         return
@@ -184,8 +202,9 @@ def on_env_purge_doc(app, env, docname):
 def on_env_merge_info(app, env, docnames, other):
     if not hasattr(env, "fmref_stats"):
         env.fmref_stats = {}
-    env.fmref_stats.update({d: s for d, s in getattr(other, "fmref_stats", {}).items()
-                            if d in docnames})
+    env.fmref_stats.update(
+        {d: s for d, s in getattr(other, "fmref_stats", {}).items() if d in docnames}
+    )
 
 
 # -----------------------------------------------------------------------------
@@ -242,14 +261,18 @@ def on_check_consistency(app, env):
     for docname in sorted(stats):
         if docname.startswith("api/"):
             for line in stats[docname]["untested"]:
-                logger.warning(f"Python block not doctested ({line}); use a doctest or "
-                               "'.. notrun:: <reason>'", location=docname)
+                logger.warning(
+                    f"Python block not doctested ({line}); use a doctest or '.. notrun:: <reason>'",
+                    location=docname,
+                )
             continue
         if docname in in_progress:
             continue
         for line in stats[docname]["untested"]:
-            logger.warning(f"Python block not doctested ({line}); use a doctest or "
-                           "'.. notrun:: <reason>'", location=docname)
+            logger.warning(
+                f"Python block not doctested ({line}); use a doctest or '.. notrun:: <reason>'",
+                location=docname,
+            )
         for problem in chapter_problems(stats[docname]):
             logger.warning(f"chapter check failed: {problem}", location=docname)
     for missing in sorted(set(in_progress) - set(env.found_docs)):
@@ -262,24 +285,41 @@ def on_check_consistency(app, env):
 def gallery_times(srcdir: Path) -> dict[str, float]:
     """Seconds each executed gallery example took, from sphinx-gallery's pages."""
     times = {}
-    pattern = re.compile(r"Total running time of the script:\*\*\s*\((\d+) minutes\s+([\d.]+) seconds\)")
+    pattern = re.compile(
+        r"Total running time of the script:\*\*\s*\((\d+) minutes\s+([\d.]+) seconds\)"
+    )
     for rst in sorted((srcdir / "auto_examples").rglob("plot_*.rst")):
         match = pattern.search(rst.read_text())
         if match:
-            times[rst.relative_to(srcdir).with_suffix("").as_posix()] = (
-                60 * int(match.group(1)) + float(match.group(2)))
+            times[rst.relative_to(srcdir).with_suffix("").as_posix()] = 60 * int(
+                match.group(1)
+            ) + float(match.group(2))
     return times
 
 
 def table(stats: dict, in_progress: set[str]) -> str:
-    rows = [("chapter", "status", "words", "doctests", "figures", "citations", "untested", "notrun")]
+    rows = [
+        ("chapter", "status", "words", "doctests", "figures", "citations", "untested", "notrun")
+    ]
     for docname in sorted(d for d in stats if is_chapter(d)):
         s = stats[docname]
-        status = "in progress" if docname in in_progress else (
-            "FAIL" if chapter_problems(s) or s["untested"] else "ok")
-        rows.append((docname.split("/", 1)[1], status, str(s["words"]), str(s["doctests"]),
-                     str(s["figures"]), str(s["citations"]), str(len(s["untested"])),
-                     str(len(s["notrun"]))))
+        status = (
+            "in progress"
+            if docname in in_progress
+            else ("FAIL" if chapter_problems(s) or s["untested"] else "ok")
+        )
+        rows.append(
+            (
+                docname.split("/", 1)[1],
+                status,
+                str(s["words"]),
+                str(s["doctests"]),
+                str(s["figures"]),
+                str(s["citations"]),
+                str(len(s["untested"])),
+                str(len(s["notrun"])),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -303,8 +343,11 @@ def on_build_finished(app, exception):
             flag = "  OVER 60 s" if seconds > 60 else ""
             print(f"  {seconds:7.1f} s  {name}{flag}")
     out = Path(app.outdir) / "_fmref_checks.json"
-    out.write_text(json.dumps({"stats": stats, "in_progress": sorted(in_progress),
-                               "gallery_times": times}, indent=1))
+    out.write_text(
+        json.dumps(
+            {"stats": stats, "in_progress": sorted(in_progress), "gallery_times": times}, indent=1
+        )
+    )
 
 
 _CITATION = re.compile(r"^(\s*)\.\. \[([\w-]+)\]\s+(.*)$")
@@ -337,9 +380,12 @@ def plain_references(app, what, name, obj, options, lines):
 def setup(app):
     app.add_config_value("in_progress", [], "env")
     app.connect("autodoc-process-docstring", plain_references, priority=100)
-    app.add_node(notrun_node, html=(visit_notrun, depart_notrun),
-                 latex=(visit_notrun_latex, depart_notrun_latex),
-                 text=(visit_notrun_latex, depart_notrun_latex))
+    app.add_node(
+        notrun_node,
+        html=(visit_notrun, depart_notrun),
+        latex=(visit_notrun_latex, depart_notrun_latex),
+        text=(visit_notrun_latex, depart_notrun_latex),
+    )
     app.add_directive("notrun", NotRun)
     app.connect("doctree-read", on_doctree_read)
     app.connect("env-purge-doc", on_env_purge_doc)
@@ -358,7 +404,9 @@ def parse_doctest_output(text: str) -> dict[str, tuple[int, int]]:
     for block in re.split(r"^Document: ", text, flags=re.M)[1:]:
         docname = block.splitlines()[0].strip()
         tests = sum(int(n) for n in re.findall(r"^(\d+) tests? in \d+ items?\.", block, re.M))
-        failures = sum(int(n) for n in re.findall(r"\*\*\*Test Failed\*\*\* (\d+) failures?", block))
+        failures = sum(
+            int(n) for n in re.findall(r"\*\*\*Test Failed\*\*\* (\d+) failures?", block)
+        )
         failures += len(re.findall(r"^\d+ items? had failures:", block, re.M)) and 0
         results[docname] = (tests, failures)
     return results
@@ -376,8 +424,10 @@ def main(argv=None) -> int:
         if not is_chapter(docname):
             continue  # API examples are fmref's docstrings: pytest --doctest-modules runs them
         if s["doctests"] and ran.get(docname, (0, 0))[0] == 0:
-            problems.append(f"{docname}: {s['doctests']} doctested blocks, but the doctest "
-                            "builder ran none of them")
+            problems.append(
+                f"{docname}: {s['doctests']} doctested blocks, but the doctest "
+                "builder ran none of them"
+            )
         if ran.get(docname, (0, 0))[1]:
             problems.append(f"{docname}: {ran[docname][1]} doctest failures")
     total = sum(t for t, _ in ran.values())

@@ -80,8 +80,10 @@ class BenchmarkDirective(SphinxDirective):
         for path in files:
             self.env.note_dependency(str(path))
             if not path.exists():
-                logger.warning(f"benchmark result {path.name} does not exist; run "
-                               f"benchmarks/{path.stem}.py", location=self.get_location())
+                logger.warning(
+                    f"benchmark result {path.name} does not exist; run benchmarks/{path.stem}.py",
+                    location=self.get_location(),
+                )
                 continue
             data = json.loads(path.read_text())
             machine = next((data.pop(k) for k in MACHINE_KEYS if k in data), None)

@@ -32,20 +32,10 @@ from fmref.scaling.laws import (
 torch.set_num_threads(2)
 
 budgets = [1e18, 1e20, 1e22, 1e24]
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
 for C in budgets:
     n_opt, d_opt = compute_optimal(C)
-    N = np.logspace(np.log10(n_opt) - 1.5, np.log10(n_opt) + 1.5, 200)
-    L = [chinchilla_loss(n, C / (6 * n)) for n in N]
-    (line,) = ax1.plot(N, L, label=f"C = {C:.0e} FLOPs")
-    ax1.plot(n_opt, chinchilla_loss(n_opt, d_opt), "o", color=line.get_color())
     print(f"C = {C:.0e}: N_opt = {n_opt:.3g}, D_opt = {d_opt:.3g}, "
           f"{d_opt / n_opt:.0f} tokens per parameter")
-ax1.set_xscale("log")
-ax1.set_xlabel("parameters N")
-ax1.set_ylabel("predicted loss L(N, C / 6N) [nats/token]")
-ax1.set_title("Each budget has one best model size")
-ax1.legend(fontsize=8)
 
 # %%
 # Three allocations
@@ -53,7 +43,21 @@ ax1.legend(fontsize=8)
 # The closed form with the rounded published constants, the 20-tokens rule,
 # and Kaplan et al.'s ``N ∝ C^0.73``. Chinchilla's Table 3 (Approach 1) is
 # drawn as points: the rule of thumb follows it, the rounded Approach 3
-# constants drift towards smaller models at large budgets.
+# constants drift towards smaller models at large budgets. Left, the isoFLOP
+# curves with their minima; right, the three allocations.
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+for C in budgets:
+    n_opt, d_opt = compute_optimal(C)
+    N = np.logspace(np.log10(n_opt) - 1.5, np.log10(n_opt) + 1.5, 200)
+    L = [chinchilla_loss(n, C / (6 * n)) for n in N]
+    (line,) = ax1.plot(N, L, label=f"C = {C:.0e} FLOPs")
+    ax1.plot(n_opt, chinchilla_loss(n_opt, d_opt), "o", color=line.get_color())
+ax1.set_xscale("log")
+ax1.set_xlabel("parameters N")
+ax1.set_ylabel("predicted loss L(N, C / 6N) [nats/token]")
+ax1.set_title("Each budget has one best model size")
+ax1.legend(fontsize=8)
+
 C = np.logspace(18, 26, 50)
 ax2.plot(C, [compute_optimal(c)[0] for c in C], label="Chinchilla Approach 3 (closed form)")
 ax2.plot(C, [tokens_per_parameter_allocation(c)[0] for c in C], "--",

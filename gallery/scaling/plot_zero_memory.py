@@ -43,6 +43,7 @@ for key, values in parts.items():
     bottom = [b + v for b, v in zip(bottom, values)]
 for i, total in enumerate(bottom):
     ax.text(i, total + 1.5, f"{total:.1f} GB", ha="center")
+ax.set_ylim(0, 1.12 * max(bottom))
 ax.set_xlabel("ZeRO stage")
 ax.set_ylabel("model states per GPU [GB]")
 ax.set_title("7.5B parameters on 64 GPUs: ZeRO-3 needs 1/64 of DDP's memory")
