@@ -224,7 +224,7 @@ class DigitsDiffusionConfig:
     """
 
     T: int = 1000  # diffusion steps
-    schedule: str = "cosine"  # "linear" or "cosine"
+    schedule: str = "linear"  # "linear" or "cosine" (see the note in digits_denoiser)
     channels: tuple = (16, 32)  # U-Net widths at 8x8 and 4x4
     emb_dim: int = 32  # timestep / class embedding width
     p_uncond: float = 0.15  # condition dropout for classifier-free guidance
