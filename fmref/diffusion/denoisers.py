@@ -244,6 +244,12 @@ def digits_denoiser(
     labels dropped to the null class with probability ``p_uncond``
     (:func:`~fmref.diffusion.guidance.drop_condition`).
 
+    The model uses DDPM's linear schedule. With the cosine schedule the last
+    beta is capped at 0.999, so a DDPM step from ``t = T - 1`` multiplies the
+    error of the predicted :math:`\\hat x_0` by :math:`1/\\sqrt{1 - 0.999}
+    \\approx 32`; diffusers hides this by clipping :math:`\\hat x_0` to
+    ``[-1, 1]`` (``clip_sample=True``), which fmref's samplers do not do.
+
     Parameters
     ----------
     config : DigitsDiffusionConfig, optional

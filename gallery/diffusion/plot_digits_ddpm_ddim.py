@@ -28,7 +28,7 @@ torch.manual_seed(0)
 
 model, abar, history = digits_denoiser()
 classifier, _ = digits_vit()
-labels = torch.arange(10).repeat(10)  # ten of each digit
+labels = torch.arange(10).repeat(5)  # five of each digit
 
 # %%
 # Sample with three samplers
@@ -43,7 +43,7 @@ for name, (sampler, steps) in runs.items():
     start = time.perf_counter()
     x = sample(
         model,
-        (100, 1, 8, 8),
+        (50, 1, 8, 8),
         abar,
         sampler=sampler,
         steps=steps,
@@ -54,7 +54,7 @@ for name, (sampler, steps) in runs.items():
     with torch.no_grad():
         accuracy = (classifier(x.clamp(-1, 1)).argmax(-1) == labels).float().mean().item()
     results[name] = (x, seconds, accuracy)
-    print(f"{name:17s}: {seconds:5.2f} s for 100 digits, classified as asked: {accuracy:.2f}")
+    print(f"{name:17s}: {seconds:5.2f} s for 50 digits, classified as asked: {accuracy:.2f}")
 
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
 for ax, (name, (x, seconds, accuracy)) in zip(axes, results.items()):
@@ -63,7 +63,7 @@ for ax, (name, (x, seconds, accuracy)) in zip(axes, results.items()):
     ax.set_title(f"{name}\n{seconds:.1f} s, {accuracy:.0%} recognised")
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("DDIM keeps most of the quality with 20 to 100 times fewer network calls")
+fig.suptitle("One network, three samplers: DDPM with 1,000 calls, DDIM with 50 and 10")
 fig.tight_layout()
 
 # %%

@@ -114,7 +114,7 @@ ax2.imshow(pair, cmap="gray_r")
 ax2.set_title("test digits (top) and their 16-token reconstructions")
 ax2.set_xticks([])
 ax2.set_yticks([])
-fig.suptitle("A few codes (background, stroke edges) carry most patches; the rest are rarer shapes")
+fig.suptitle("How a 32-code book is used when each digit becomes 16 tokens")
 fig.tight_layout()
 
 # %%

@@ -54,6 +54,6 @@ axes[0, -1].set_title("rollout")
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("Class-token attention over the 4x4 patch grid: it follows the strokes")
+fig.suptitle("Where the class token reads from, per layer and rolled out over the layers")
 fig.tight_layout()
 plt.show()

@@ -90,6 +90,6 @@ for i, ax in enumerate(axes.flat):
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(f"patch {i + 1}", fontsize=8)
-fig.suptitle("Cosine similarity of each learned position\nto all others: neighbours look alike")
+fig.suptitle("Cosine similarity of each learned position\nto all the others, drawn on the 4x4 grid")
 fig.tight_layout()
 plt.show()
