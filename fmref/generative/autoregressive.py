@@ -19,7 +19,7 @@ __all__ = ["quantize_pixels", "dequantize_pixels", "MaskedLinear", "MADE"]
 
 
 def quantize_pixels(x: torch.Tensor, levels: int) -> torch.Tensor:
-    """Map pixels in ``[-1, 1]`` to integers ``0 .. levels - 1`` (uniform bins).
+    """Map pixels in ``[-1, 1]`` to integers from 0 to ``levels - 1`` (uniform bins).
 
     Parameters
     ----------
