@@ -3,8 +3,48 @@
 - :func:`count_parameters` and :func:`parameter_breakdown` (from
   :mod:`fmref.scaling.params`): the parameter count of a GPT or LLaMA
   configuration, computed without allocating weights.
+- :func:`training_flops` and :func:`flops_per_token` (from
+  :mod:`fmref.scaling.flops`): compute per token and per training run.
+- :func:`kaplan_loss`, :func:`chinchilla_loss`, :func:`compute_optimal` and their
+  published constants (from :mod:`fmref.scaling.laws`).
+- :func:`fit_scaling_law` and :func:`fit_power_law` (from
+  :mod:`fmref.scaling.fit`): fitting those laws to your own runs.
+
+Every name is importable from this package as well as from its module.
 """
 
+from fmref.scaling.fit import PowerLawFit, ScalingLawFit, fit_power_law, fit_scaling_law, huber
+from fmref.scaling.flops import flops_per_token, training_flops
+from fmref.scaling.laws import (
+    BESIROGLU,
+    CHINCHILLA,
+    KAPLAN,
+    PF_DAY,
+    chinchilla_loss,
+    compute_optimal,
+    kaplan_compute_optimal,
+    kaplan_loss,
+    tokens_per_parameter_allocation,
+)
 from fmref.scaling.params import count_parameters, parameter_breakdown
 
-__all__ = ["count_parameters", "parameter_breakdown"]
+__all__ = [
+    "count_parameters",
+    "parameter_breakdown",
+    "training_flops",
+    "flops_per_token",
+    "kaplan_loss",
+    "kaplan_compute_optimal",
+    "chinchilla_loss",
+    "compute_optimal",
+    "tokens_per_parameter_allocation",
+    "KAPLAN",
+    "CHINCHILLA",
+    "BESIROGLU",
+    "PF_DAY",
+    "fit_scaling_law",
+    "fit_power_law",
+    "ScalingLawFit",
+    "PowerLawFit",
+    "huber",
+]

@@ -60,7 +60,7 @@ for label, bpp, ppl in points:
 ax.set_xlabel("bits per parameter (scales included)")
 ax.set_ylabel("validation perplexity")
 ax.set_yscale("log")
-ax.set_title("8 bits are free, 4 bits cost a little, 2 bits break the model")
+ax.set_title("Down to 4 bits perplexity barely moves; at 2 bits it rises")
 ax.legend()
 fig.tight_layout()
 plt.show()
