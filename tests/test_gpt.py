@@ -14,7 +14,11 @@ def hf_pair():
 
     torch.manual_seed(0)
     hf_config = GPT2Config(
-        vocab_size=97, n_positions=16, n_embd=32, n_layer=2, n_head=2,
+        vocab_size=97,
+        n_positions=16,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
         attn_implementation="eager",
     )
     hf = GPT2LMHeadModel(hf_config).eval()
@@ -121,7 +125,9 @@ def test_sequence_longer_than_block_size_raises():
         model(torch.zeros(1, 7, dtype=torch.long), kv_cache=cache)
 
 
-@pytest.mark.parametrize("idx", [torch.zeros(1, 3), [[1, 2, 3]], torch.zeros(1, 3, dtype=torch.bool)])
+@pytest.mark.parametrize(
+    "idx", [torch.zeros(1, 3), [[1, 2, 3]], torch.zeros(1, 3, dtype=torch.bool)]
+)
 def test_non_integer_idx_raises_type_error(idx):
     model = GPT(GPTConfig(**SMALL))
     with pytest.raises(TypeError, match="idx must be an integer tensor"):
@@ -163,6 +169,8 @@ def test_blocks_are_pre_norm_with_gelu_tanh_mlp():
 def test_from_hf_rejects_unsupported_variants(change, match):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    hf = GPT2LMHeadModel(GPT2Config(vocab_size=11, n_positions=4, n_embd=8, n_layer=1, n_head=2, **change))
+    hf = GPT2LMHeadModel(
+        GPT2Config(vocab_size=11, n_positions=4, n_embd=8, n_layer=1, n_head=2, **change)
+    )
     with pytest.raises(ValueError, match=match):
         GPT.from_hf(hf)

@@ -63,7 +63,8 @@ class GPTConfig:
     --------
     >>> from fmref.models.gpt import GPTConfig
     >>> GPTConfig.gpt2("gpt2-medium")
-    GPTConfig(vocab_size=50257, block_size=1024, n_layer=24, n_head=16, n_embd=1024, dropout=0.0, bias=True)
+    GPTConfig(vocab_size=50257, block_size=1024, n_layer=24, n_head=16, n_embd=1024,
+              dropout=0.0, bias=True)
     >>> GPTConfig(vocab_size=97, block_size=16, n_layer=2, n_head=2, n_embd=32).n_embd // 2
     16
     """
@@ -378,8 +379,13 @@ class GPT(nn.Module):
                 "scale_attn_by_inverse_layer_idx=False"
             )
         config = GPTConfig(
-            vocab_size=hc.vocab_size, block_size=hc.n_positions, n_layer=hc.n_layer,
-            n_head=hc.n_head, n_embd=hc.n_embd, dropout=hc.resid_pdrop, bias=True,
+            vocab_size=hc.vocab_size,
+            block_size=hc.n_positions,
+            n_layer=hc.n_layer,
+            n_head=hc.n_head,
+            n_embd=hc.n_embd,
+            dropout=hc.resid_pdrop,
+            bias=True,
         )
         model = cls(config)
         src = hf_model.transformer

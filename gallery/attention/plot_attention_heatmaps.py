@@ -29,8 +29,14 @@ torch.manual_seed(0)
 features = ["det", "noun", "animate", "verb", "prep", "pronoun", "conj", "adj"]
 F_ = {name: i for i, name in enumerate(features)}
 words = {
-    "the": ["det"], "cat": ["noun", "animate"], "sat": ["verb"], "on": ["prep"],
-    "mat": ["noun"], "because": ["conj"], "it": ["pronoun"], "was": ["verb"],
+    "the": ["det"],
+    "cat": ["noun", "animate"],
+    "sat": ["verb"],
+    "on": ["prep"],
+    "mat": ["noun"],
+    "because": ["conj"],
+    "it": ["pronoun"],
+    "was": ["verb"],
     "tired": ["adj"],
 }
 sentence = "the cat sat on the mat because it was tired".split()

@@ -44,7 +44,11 @@ for n_kv in (4, 2, 1):
 # ------------------------------------------------
 context = torch.arange(0, 32769, 1024)
 fig, ax = plt.subplots(figsize=(7, 4.2))
-for n_kv, name in ((64, "MHA, 64 kv heads"), (8, "GQA, 8 kv heads (Llama 2 70B)"), (1, "MQA, 1 kv head")):
+for n_kv, name in (
+    (64, "MHA, 64 kv heads"),
+    (8, "GQA, 8 kv heads (Llama 2 70B)"),
+    (1, "MQA, 1 kv head"),
+):
     gib = [kv_cache_bytes(80, n_kv, 128, int(t)) / 2**30 for t in context]
     ax.plot(context, gib, label=f"{name}: {gib[4]:.2f} GiB at 4096 tokens")
 ax.axhline(80, color="grey", linestyle=":", label="80 GiB: one accelerator's memory")

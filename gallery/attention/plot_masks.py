@@ -65,9 +65,7 @@ top_left = torch.ones(t_q, t_k, dtype=torch.bool).tril()
 bottom_right = causal_mask(t_q, t_k)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3), layout="constrained")
-for ax, mask, name in zip(
-    axes, (top_left, bottom_right), ("torch is_causal", "causal_mask")
-):
+for ax, mask, name in zip(axes, (top_left, bottom_right), ("torch is_causal", "causal_mask")):
     ax.imshow(mask, cmap="Greys", vmin=0, vmax=1)
     ax.set_xticks(range(t_k))
     ax.set_yticks(range(t_q), [f"new {i} (pos {5 + i})" for i in range(t_q)])

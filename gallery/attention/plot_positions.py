@@ -20,7 +20,13 @@ along its diagonals.
 import matplotlib.pyplot as plt
 import torch
 
-from fmref.nn.position import alibi_bias, alibi_slopes, apply_rope, rope_angles, sinusoidal_positions
+from fmref.nn.position import (
+    alibi_bias,
+    alibi_slopes,
+    apply_rope,
+    rope_angles,
+    sinusoidal_positions,
+)
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -60,7 +66,10 @@ absolute = torch.randn(T, d_head) * 0.7  # random absolute position vectors
 abs_scores = (q + absolute) @ (k + absolute).T
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-for ax, scores, name in ((axes[0], rope_scores, "RoPE"), (axes[1], abs_scores, "added absolute positions")):
+for ax, scores, name in (
+    (axes[0], rope_scores, "RoPE"),
+    (axes[1], abs_scores, "added absolute positions"),
+):
     im = ax.imshow(scores, cmap="RdBu")
     ax.set_xlabel("key position n")
     ax.set_ylabel("query position m")
