@@ -64,7 +64,7 @@ def machine_info() -> dict:
         "torch": torch.__version__.split("+")[0],
         "python": platform.python_version(),
         "load_average_1min": round(os.getloadavg()[0], 2),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -108,13 +108,21 @@ def child(method: str, n: int) -> dict:
         from fmref.nn.attention import scaled_dot_product_attention
 
         diff = float((out - scaled_dot_product_attention(q, k, v)).abs().max())
-    return {"method": method, "n": n, "peak_extra_mib": round((peak_kib - base_kib) / 1024, 2),
-            "time_s": round(min(times), 4), "runs": len(times), "max_abs_diff": diff}
+    return {
+        "method": method,
+        "n": n,
+        "peak_extra_mib": round((peak_kib - base_kib) / 1024, 2),
+        "time_s": round(min(times), 4),
+        "runs": len(times),
+        "max_abs_diff": diff,
+    }
 
 
 def _run_child(*args) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True, env=env
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -126,30 +134,39 @@ def main() -> dict:
         for method in METHODS:
             r = _run_child("--child", method, str(n))
             rows[(method, n)] = r
-            print(f"N={n:5d} {method:10s} +{r['peak_extra_mib']:8.2f} MiB {r['time_s']:8.4f} s", file=sys.stderr)
+            print(
+                f"N={n:5d} {method:10s} +{r['peak_extra_mib']:8.2f} MiB {r['time_s']:8.4f} s",
+                file=sys.stderr,
+            )
     results = []
     for n in LENGTHS:
         naive, tiled, fused = rows[("naive", n)], rows[("tiled", n)], rows[("torch_sdpa", n)]
-        results.append({
-            "n": n,
-            "naive_peak_mib": naive["peak_extra_mib"],
-            "tiled_peak_mib": tiled["peak_extra_mib"],
-            "torch_sdpa_peak_mib": fused["peak_extra_mib"],
-            "memory_ratio": round(naive["peak_extra_mib"] / max(tiled["peak_extra_mib"], 0.01), 1),
-            "model_naive_mib": round(attention_memory_bytes(n) / 2**20, 2),
-            "model_tiled_mib": round(attention_memory_bytes(n, tile_size=TILE) / 2**20, 2),
-            "naive_s": naive["time_s"],
-            "tiled_s": tiled["time_s"],
-            "torch_sdpa_s": fused["time_s"],
-            "time_ratio_tiled_over_naive": round(tiled["time_s"] / naive["time_s"], 2),
-            "tiled_max_abs_diff": tiled["max_abs_diff"],
-            "torch_sdpa_max_abs_diff": fused["max_abs_diff"],
-        })
+        results.append(
+            {
+                "n": n,
+                "naive_peak_mib": naive["peak_extra_mib"],
+                "tiled_peak_mib": tiled["peak_extra_mib"],
+                "torch_sdpa_peak_mib": fused["peak_extra_mib"],
+                "memory_ratio": round(
+                    naive["peak_extra_mib"] / max(tiled["peak_extra_mib"], 0.01), 1
+                ),
+                "model_naive_mib": round(attention_memory_bytes(n) / 2**20, 2),
+                "model_tiled_mib": round(attention_memory_bytes(n, tile_size=TILE) / 2**20, 2),
+                "naive_s": naive["time_s"],
+                "tiled_s": tiled["time_s"],
+                "torch_sdpa_s": fused["time_s"],
+                "time_ratio_tiled_over_naive": round(tiled["time_s"] / naive["time_s"], 2),
+                "tiled_max_abs_diff": tiled["max_abs_diff"],
+                "torch_sdpa_max_abs_diff": fused["max_abs_diff"],
+            }
+        )
     report = {
         "benchmark": "attention_memory",
-        "what": ("extra peak RSS and best-of-3 time of one attention call, one head, d=64, fp32; "
-                 "naive = fmref scaled_dot_product_attention, tiled = fmref tiled_attention "
-                 f"(tile_size={TILE}), torch_sdpa = torch's fused CPU kernel; each in its own process"),
+        "what": (
+            "extra peak RSS and best-of-3 time of one attention call, one head, d=64, fp32; "
+            "naive = fmref scaled_dot_product_attention, tiled = fmref tiled_attention "
+            f"(tile_size={TILE}), torch_sdpa = torch's fused CPU kernel; each in its own process"
+        ),
         "d_head": D_HEAD,
         "tile_size": TILE,
         "machine": machine_info(),

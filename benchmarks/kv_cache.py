@@ -68,33 +68,42 @@ def main() -> dict:
     torch.set_num_threads(int(os.environ.get("FMREF_BENCH_THREADS", "1")))
     torch.manual_seed(0)
     prompt_len, lengths = 16, (256, 1024)
-    config = GPTConfig(vocab_size=512, block_size=prompt_len + max(lengths), n_layer=6,
-                       n_head=6, n_embd=384)
+    config = GPTConfig(
+        vocab_size=512, block_size=prompt_len + max(lengths), n_layer=6, n_head=6, n_embd=384
+    )
     model = GPT(config).eval()
     idx = torch.randint(0, config.vocab_size, (1, prompt_len))
     generate(model, idx, 8, temperature=0)  # warm-up
     results = []
     for new in lengths:
         w_cached, t_cached, cached = timed(lambda n=new: generate(model, idx, n, temperature=0))
-        w_full, t_full, full = timed(lambda n=new: generate(model, idx, n, temperature=0,
-                                                              use_cache=False))
+        w_full, t_full, full = timed(
+            lambda n=new: generate(model, idx, n, temperature=0, use_cache=False)
+        )
         assert torch.equal(cached, full), "cached and uncached greedy tokens differ"
-        results.append({
-            "new_tokens": new,
-            "cached_cpu_s": round(t_cached, 3),
-            "uncached_cpu_s": round(t_full, 3),
-            "cached_ms_per_token": round(1e3 * t_cached / new, 3),
-            "uncached_ms_per_token": round(1e3 * t_full / new, 3),
-            "speedup": round(t_full / t_cached, 2),
-            "wall_speedup": round(w_full / w_cached, 2),
-        })
+        results.append(
+            {
+                "new_tokens": new,
+                "cached_cpu_s": round(t_cached, 3),
+                "uncached_cpu_s": round(t_full, 3),
+                "cached_ms_per_token": round(1e3 * t_cached / new, 3),
+                "uncached_ms_per_token": round(1e3 * t_full / new, 3),
+                "speedup": round(t_full / t_cached, 2),
+                "wall_speedup": round(w_full / w_cached, 2),
+            }
+        )
         print(f"{new} tokens: {t_full / t_cached:.1f}x faster with the cache", file=sys.stderr)
     report = {
         "benchmark": "kv_cache",
         "what": "greedy generation after a 16-token prompt, with vs without the KV cache",
-        "model": {"n_layer": config.n_layer, "n_embd": config.n_embd, "n_head": config.n_head,
-                  "vocab_size": config.vocab_size, "block_size": config.block_size,
-                  "parameters": model.num_parameters()},
+        "model": {
+            "n_layer": config.n_layer,
+            "n_embd": config.n_embd,
+            "n_head": config.n_head,
+            "vocab_size": config.vocab_size,
+            "block_size": config.block_size,
+            "parameters": model.num_parameters(),
+        },
         "machine": machine_info(),
         "results": results,
     }

@@ -55,10 +55,13 @@ def main() -> dict:
     report = {
         "benchmark": "quantization",
         "what": "linear weights of the tiny Python-docs GPT's blocks, compressed; "
-                "validation perplexity of the whole model",
-        "model": {"n_layer": model.config.n_layer, "n_embd": model.config.n_embd,
-                  "compressed_parameters": compress_weights(model, "fp32")[1]["params"],
-                  "validation_tokens": int(ids.numel())},
+        "validation perplexity of the whole model",
+        "model": {
+            "n_layer": model.config.n_layer,
+            "n_embd": model.config.n_embd,
+            "compressed_parameters": compress_weights(model, "fp32")[1]["params"],
+            "validation_tokens": int(ids.numel()),
+        },
         "machine": machine_info(),
         "results": results,
     }

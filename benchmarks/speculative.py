@@ -51,13 +51,14 @@ def main() -> dict:
     target, tokenizer, _ = tiny_gpt()
     draft, _, _ = tiny_gpt(n_layer=1, n_embd=48)
     ids = tokenizer.encode(python_docs("validation"))
-    prompts = [torch.tensor([ids[i * 500: i * 500 + PROMPT_LEN]]) for i in range(PROMPTS)]
+    prompts = [torch.tensor([ids[i * 500 : i * 500 + PROMPT_LEN]]) for i in range(PROMPTS)]
     total = SpeculativeStats()
     cpu_spec = cpu_plain = 0.0
     for i, prompt in enumerate(prompts):
         start = time.process_time()
-        _, s = speculative_generate(target, draft, prompt, NEW, gamma=GAMMA,
-                                    generator=torch.Generator().manual_seed(i))
+        _, s = speculative_generate(
+            target, draft, prompt, NEW, gamma=GAMMA, generator=torch.Generator().manual_seed(i)
+        )
         cpu_spec += time.process_time() - start
         start = time.process_time()
         generate(target, prompt, NEW, generator=torch.Generator().manual_seed(i))
@@ -68,7 +69,7 @@ def main() -> dict:
     report = {
         "benchmark": "speculative",
         "what": f"{PROMPTS} prompts x {NEW} new tokens at temperature 1, gamma={GAMMA}; "
-                "target tiny_gpt (3 x 96), draft 1 x 48",
+        "target tiny_gpt (3 x 96), draft 1 x 48",
         "machine": machine_info(),
         "target_parameters": target.num_parameters(),
         "draft_parameters": draft.num_parameters(),

@@ -95,8 +95,14 @@ def child(name: str) -> dict:
     losses = [train_step(model, optimizer, batch, **CONFIGS[name]) for _ in range(STEPS)]
     seconds = (time.process_time() - start) / STEPS
     peak = max_rss_bytes()
-    return {"name": name, "base_rss": base, "peak_rss": peak, "activation_peak": peak - base,
-            "cpu_seconds_per_step": seconds, "final_loss": losses[-1]}
+    return {
+        "name": name,
+        "base_rss": base,
+        "peak_rss": peak,
+        "activation_peak": peak - base,
+        "cpu_seconds_per_step": seconds,
+        "final_loss": losses[-1],
+    }
 
 
 def ddp_run(steps: int = 20) -> dict:
@@ -115,9 +121,26 @@ def ddp_run(steps: int = 20) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ddp.pt"
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
-               "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(port),
-               "-m", "fmref.train.distributed", "--steps", str(steps), "--zero", "--out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            "2",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            "-m",
+            "fmref.train.distributed",
+            "--steps",
+            str(steps),
+            "--zero",
+            "--out",
+            str(out),
+        ]
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tmp)
         launch_seconds = time.perf_counter() - start
@@ -125,23 +148,38 @@ def ddp_run(steps: int = 20) -> dict:
         saved = torch.load(out)
     torch.set_num_threads(1)
     model, history = train(steps=steps, distributed=False)
-    diff = max((saved["state_dict"][k] - v).abs().max().item()
-               for k, v in model.state_dict().items())
-    return {"steps": steps, "world_size": summary["world_size"], "zero": True,
-            "ddp_train_seconds": summary["seconds"], "ddp_wall_seconds_with_launch": launch_seconds,
-            "single_process_train_seconds": history["seconds"],
-            "first_loss": summary["first_loss"], "final_loss": summary["final_loss"],
-            "max_weight_difference": diff}
+    diff = max(
+        (saved["state_dict"][k] - v).abs().max().item() for k, v in model.state_dict().items()
+    )
+    return {
+        "steps": steps,
+        "world_size": summary["world_size"],
+        "zero": True,
+        "ddp_train_seconds": summary["seconds"],
+        "ddp_wall_seconds_with_launch": launch_seconds,
+        "single_process_train_seconds": history["seconds"],
+        "first_loss": summary["first_loss"],
+        "final_loss": summary["final_loss"],
+        "max_weight_difference": diff,
+    }
 
 
 def main() -> dict:
     results = {}
     for name in CONFIGS:
-        proc = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True,
-                              text=True, check=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one", name],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{name:14s} activation peak {results[name]['activation_peak'] / 2**20:7.1f} MiB  "
-              f"{results[name]['cpu_seconds_per_step']:.2f} CPU s/step", file=sys.stderr)
+        print(
+            f"{name:14s} activation peak {results[name]['activation_peak'] / 2**20:7.1f} MiB  "
+            f"{results[name]['cpu_seconds_per_step']:.2f} CPU s/step",
+            file=sys.stderr,
+        )
     base = results["baseline"]
     ratios = {
         name: {
@@ -153,9 +191,16 @@ def main() -> dict:
     }
     ddp = ddp_run()
     print(f"ddp: {ddp}", file=sys.stderr)
-    report = {"model": MODEL, "batch": BATCH, "steps": STEPS, "configs": CONFIGS,
-              "results": results, "ratios_to_baseline": ratios, "ddp": ddp,
-              "machine": machine_info()}
+    report = {
+        "model": MODEL,
+        "batch": BATCH,
+        "steps": STEPS,
+        "configs": CONFIGS,
+        "results": results,
+        "ratios_to_baseline": ratios,
+        "ddp": ddp,
+        "machine": machine_info(),
+    }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -22,11 +22,14 @@ __all__ = ["sgd_step", "adam_step", "adamw_step", "state_numel"]
 
 def _check(param, grad, state, lr):
     if not isinstance(param, torch.Tensor) or not isinstance(grad, torch.Tensor):
-        raise TypeError("param and grad must be torch.Tensors, got "
-                        f"{type(param).__name__} and {type(grad).__name__}")
+        raise TypeError(
+            "param and grad must be torch.Tensors, got "
+            f"{type(param).__name__} and {type(grad).__name__}"
+        )
     if param.shape != grad.shape:
-        raise ValueError(f"grad must have the shape of param {tuple(param.shape)}, "
-                         f"got {tuple(grad.shape)}")
+        raise ValueError(
+            f"grad must have the shape of param {tuple(param.shape)}, got {tuple(grad.shape)}"
+        )
     if not isinstance(state, dict):
         raise TypeError(f"state must be a dict, got {type(state).__name__}")
     if not lr >= 0:
@@ -34,8 +37,9 @@ def _check(param, grad, state, lr):
 
 
 @torch.no_grad()
-def sgd_step(param, grad, state, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-             weight_decay=0.0):
+def sgd_step(
+    param, grad, state, *, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0
+):
     r"""One step of stochastic gradient descent, with optional (Nesterov) momentum.
 
     .. math::
@@ -95,8 +99,10 @@ def sgd_step(param, grad, state, *, lr, momentum=0.0, dampening=0.0, nesterov=Fa
     if momentum < 0:
         raise ValueError(f"momentum must be >= 0, got {momentum}")
     if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError("nesterov needs momentum > 0 and dampening = 0, got "
-                         f"momentum={momentum}, dampening={dampening}")
+        raise ValueError(
+            "nesterov needs momentum > 0 and dampening = 0, got "
+            f"momentum={momentum}, dampening={dampening}"
+        )
     d_p = grad + weight_decay * param if weight_decay else grad
     if momentum:
         buf = state.get("momentum_buffer")
@@ -109,8 +115,17 @@ def sgd_step(param, grad, state, *, lr, momentum=0.0, dampening=0.0, nesterov=Fa
 
 
 @torch.no_grad()
-def adam_step(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-              decoupled_weight_decay=False):
+def adam_step(
+    param,
+    grad,
+    state,
+    *,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+):
     r"""One step of Adam: per-coordinate steps scaled by running gradient moments.
 
     .. math::
@@ -229,8 +244,16 @@ def adamw_step(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, wei
     >>> theta
     tensor([1.9000])
     """
-    adam_step(param, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-              decoupled_weight_decay=True)
+    adam_step(
+        param,
+        grad,
+        state,
+        lr=lr,
+        betas=betas,
+        eps=eps,
+        weight_decay=weight_decay,
+        decoupled_weight_decay=True,
+    )
 
 
 def state_numel(states):

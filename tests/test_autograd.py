@@ -130,14 +130,22 @@ def test_mlp_gradients_match_torch_for_the_same_weights():
     net.zero_grad()
     loss.backward()
     # the same network in torch
-    W1 = torch.tensor([[w.data for w in n.w] for n in net.layers[0].neurons], dtype=torch.float64,
-                      requires_grad=True)
-    b1 = torch.tensor([n.b.data for n in net.layers[0].neurons], dtype=torch.float64,
-                      requires_grad=True)
-    W2 = torch.tensor([[w.data for w in n.w] for n in net.layers[1].neurons], dtype=torch.float64,
-                      requires_grad=True)
-    b2 = torch.tensor([n.b.data for n in net.layers[1].neurons], dtype=torch.float64,
-                      requires_grad=True)
+    W1 = torch.tensor(
+        [[w.data for w in n.w] for n in net.layers[0].neurons],
+        dtype=torch.float64,
+        requires_grad=True,
+    )
+    b1 = torch.tensor(
+        [n.b.data for n in net.layers[0].neurons], dtype=torch.float64, requires_grad=True
+    )
+    W2 = torch.tensor(
+        [[w.data for w in n.w] for n in net.layers[1].neurons],
+        dtype=torch.float64,
+        requires_grad=True,
+    )
+    b2 = torch.tensor(
+        [n.b.data for n in net.layers[1].neurons], dtype=torch.float64, requires_grad=True
+    )
     h = torch.tanh(W1 @ torch.tensor(x, dtype=torch.float64) + b1)
     o = W2 @ h + b2  # linear output layer
     ref = o[0] ** 2 + o[1]

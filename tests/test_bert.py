@@ -6,8 +6,14 @@ import transformers
 
 from fmref.models.bert import Bert, BertConfig
 
-SMALL = dict(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-             intermediate_size=64, max_position_embeddings=24)
+SMALL = dict(
+    vocab_size=100,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=24,
+)
 
 
 def _hf_bert(**overrides):
@@ -51,21 +57,31 @@ def test_from_hf_matches_transformers_without_mask():
     model = Bert.from_hf(hf)
     ids = torch.randint(0, 100, (2, 24))
     with torch.no_grad():
-        torch.testing.assert_close(model(ids), hf(input_ids=ids).last_hidden_state,
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            model(ids), hf(input_ids=ids).last_hidden_state, atol=1e-4, rtol=0
+        )
 
 
 def test_all_minilm_l6_v2_shape_loads_and_matches():
     # sentence-transformers/all-MiniLM-L6-v2: a BERT with 6 layers, width 384, 12 heads,
     # feed-forward 1536 (its config.json); vocabulary shrunk here to keep the test fast.
-    hf = _hf_bert(vocab_size=500, hidden_size=384, num_hidden_layers=6,
-                  num_attention_heads=12, intermediate_size=1536, max_position_embeddings=512)
+    hf = _hf_bert(
+        vocab_size=500,
+        hidden_size=384,
+        num_hidden_layers=6,
+        num_attention_heads=12,
+        intermediate_size=1536,
+        max_position_embeddings=512,
+    )
     model = Bert.from_hf(hf)
     ids, mask, _ = _padded_batch()
     with torch.no_grad():
-        torch.testing.assert_close(model(ids, attention_mask=mask),
-                                   hf(input_ids=ids, attention_mask=mask).last_hidden_state,
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            model(ids, attention_mask=mask),
+            hf(input_ids=ids, attention_mask=mask).last_hidden_state,
+            atol=1e-4,
+            rtol=0,
+        )
 
 
 def test_padding_does_not_change_real_tokens():

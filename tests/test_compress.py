@@ -69,9 +69,10 @@ def test_zeropoint_error_is_at_most_half_a_step(w, bits, dim):
 
 
 @settings(max_examples=30, deadline=None)
-@given(w=arrays("float32", st.tuples(st.integers(1, 4), st.sampled_from([4, 8, 12])),
-                elements=floats),
-       bits=st.sampled_from(SUPPORTED_BITS))
+@given(
+    w=arrays("float32", st.tuples(st.integers(1, 4), st.sampled_from([4, 8, 12])), elements=floats),
+    bits=st.sampled_from(SUPPORTED_BITS),
+)
 def test_groupwise_error_is_at_most_half_a_step_of_its_group(w, bits):
     w = torch.from_numpy(w)
     codes, scales = quantize_groupwise(w, bits, group_size=4)
@@ -109,8 +110,9 @@ def test_all_zero_input_quantises_to_zero():
 def test_quantizers_reject_unsupported_bits(bits):
     for fn in (quantize_absmax, quantize_zeropoint, quantize_groupwise):
         with pytest.raises(ValueError, match="bits"):
-            fn(torch.randn(4, 8), bits=bits) if fn is not quantize_groupwise else \
-                fn(torch.randn(4, 8), bits=bits, group_size=4)
+            fn(torch.randn(4, 8), bits=bits) if fn is not quantize_groupwise else fn(
+                torch.randn(4, 8), bits=bits, group_size=4
+            )
 
 
 def test_quantizers_reject_bad_input():
@@ -161,10 +163,22 @@ def test_quant_linear_rejects_bad_arguments():
 # bitsandbytes' NF4 table (bitsandbytes/functional.py, get_4bit_type("nf4")), as
 # printed in the QLoRA paper's appendix E; bitsandbytes itself is not installed here.
 PUBLISHED_NF4 = [
-    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-    -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-    0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-    0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+    -1.0,
+    -0.6961928009986877,
+    -0.5250730514526367,
+    -0.39491748809814453,
+    -0.28444138169288635,
+    -0.18477343022823334,
+    -0.09105003625154495,
+    0.0,
+    0.07958029955625534,
+    0.16093020141124725,
+    0.24611230194568634,
+    0.33791524171829224,
+    0.44070982933044434,
+    0.5626170039176941,
+    0.7229568362236023,
+    1.0,
 ]
 
 
@@ -232,8 +246,9 @@ def test_llm_int8_decomposition_removes_the_outlier_error():
     assert mixed < plain / 5 and mixed < 0.01
     # no outlier: the plain int8 product; all outliers: exact floating point
     y = torch.randn(4, 16)
-    torch.testing.assert_close(llm_int8_matmul(y, w[:, :16], threshold=1e9),
-                               int8_matmul(y, w[:, :16]))
+    torch.testing.assert_close(
+        llm_int8_matmul(y, w[:, :16], threshold=1e9), int8_matmul(y, w[:, :16])
+    )
     torch.testing.assert_close(llm_int8_matmul(y, w[:, :16], threshold=1e-9), y @ w[:, :16].T)
 
 
@@ -266,8 +281,13 @@ def test_outlier_functions_reject_bad_input():
 
 # --------------------------------------------------------------------- pruning
 @settings(max_examples=25, deadline=None)
-@given(w=arrays("float32", st.tuples(st.integers(1, 5), st.sampled_from([4, 8, 16])),
-                elements=st.floats(-10, 10, width=32).filter(lambda v: v != 0)))
+@given(
+    w=arrays(
+        "float32",
+        st.tuples(st.integers(1, 5), st.sampled_from([4, 8, 16])),
+        elements=st.floats(-10, 10, width=32).filter(lambda v: v != 0),
+    )
+)
 def test_2_4_keeps_exactly_the_two_largest_of_every_four(w):
     w = torch.from_numpy(w)
     pruned = prune_2_4(w)
@@ -285,8 +305,9 @@ def test_magnitude_prune_reaches_the_sparsity_and_drops_the_smallest(s):
     pruned = magnitude_prune(w, s)
     assert sparsity(pruned) == pytest.approx(s, abs=1 / 1024)
     if s > 0:
-        assert pruned.abs().masked_fill(pruned == 0, float("inf")).min() >= \
-            w.abs()[pruned == 0].max()
+        assert (
+            pruned.abs().masked_fill(pruned == 0, float("inf")).min() >= w.abs()[pruned == 0].max()
+        )
 
 
 def test_wanda_keeps_the_output_better_than_magnitude_with_outlier_inputs():
@@ -323,8 +344,7 @@ def test_distillation_loss_is_t_squared_kl_plus_cross_entropy():
     kl = (p_t * (p_t.log() - torch.log_softmax(s / T, -1))).sum(-1).mean()
     ce = torch.nn.functional.cross_entropy(s, labels)
     torch.testing.assert_close(distillation_loss(s, t, T), kl * T**2)
-    torch.testing.assert_close(distillation_loss(s, t, T, 0.3, labels),
-                               0.3 * kl * T**2 + 0.7 * ce)
+    torch.testing.assert_close(distillation_loss(s, t, T, 0.3, labels), 0.3 * kl * T**2 + 0.7 * ce)
     # (B, T, V) logits and ignored labels
     s3, t3 = s.reshape(2, 3, 10), t.reshape(2, 3, 10)
     lab = labels.reshape(2, 3).clone()
@@ -353,8 +373,9 @@ def test_distillation_rejects_bad_input():
 
 
 # ------------------------------------------------------------ whole-model compression
-@pytest.mark.parametrize("method, bits", [("fp32", 32), ("bf16", 16), ("fp16", 16),
-                                          ("int8", 8), ("int4", 4), ("nf4", 4)])
+@pytest.mark.parametrize(
+    "method, bits", [("fp32", 32), ("bf16", 16), ("fp16", 16), ("int8", 8), ("int4", 4), ("nf4", 4)]
+)
 def test_compress_weights_counts_bytes_and_keeps_outputs_close(method, bits):
     from fmref.compress.apply import compress_weights
     from fmref.models.gpt import GPT, GPTConfig
@@ -386,4 +407,5 @@ def test_compress_weights_and_perplexity_reject_bad_input():
         lm_perplexity(model, torch.arange(5))
     ids = torch.randint(0, 10, (100,))
     assert lm_perplexity(model, ids, max_windows=2) == pytest.approx(
-        lm_perplexity(model, ids[:17]), rel=1e-5)
+        lm_perplexity(model, ids[:17]), rel=1e-5
+    )

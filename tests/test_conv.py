@@ -41,11 +41,15 @@ def test_output_size_formula_agrees_with_torch(size, k, s, p, d):
         with pytest.raises(ValueError, match="kernel"):
             conv_output_size(size, k, s, p, d)
         return
-    out = F.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
+    out = F.conv2d(
+        torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d
+    )
     assert out.shape[-1] == conv_output_size(size, k, s, p, d)
 
 
-@pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), 0)])
+@pytest.mark.parametrize(
+    "kernel,stride,padding", [(2, None, 0), (3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), 0)]
+)
 def test_max_pool2d_matches_torch(kernel, stride, padding):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 7, 8)
@@ -56,7 +60,10 @@ def test_max_pool2d_matches_torch(kernel, stride, padding):
 
 def test_conv_layer_and_gradients_match_torch():
     torch.manual_seed(0)
-    ours, theirs = Conv2d(2, 5, (3, 2), stride=2, padding=1), torch.nn.Conv2d(2, 5, (3, 2), stride=2, padding=1)
+    ours, theirs = (
+        Conv2d(2, 5, (3, 2), stride=2, padding=1),
+        torch.nn.Conv2d(2, 5, (3, 2), stride=2, padding=1),
+    )
     ours.load_state_dict(theirs.state_dict())
     x = torch.randn(3, 2, 6, 6)
     torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)

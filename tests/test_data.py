@@ -64,8 +64,9 @@ def test_minhash_estimate_within_three_standard_errors_of_true_jaccard(seed):
     b = set(rng.sample(sorted(a), rng.randint(50, 350))) | set(rng.sample(universe, 150))
     true = jaccard(a, b)
     num_perm = 256
-    est = estimate_jaccard(minhash_signature(a, num_perm, seed=seed),
-                           minhash_signature(b, num_perm, seed=seed))
+    est = estimate_jaccard(
+        minhash_signature(a, num_perm, seed=seed), minhash_signature(b, num_perm, seed=seed)
+    )
     se = math.sqrt(true * (1 - true) / num_perm)
     assert abs(est - true) <= 3 * se, (est, true, se)
 
@@ -73,8 +74,10 @@ def test_minhash_estimate_within_three_standard_errors_of_true_jaccard(seed):
 def test_minhash_estimator_is_unbiased_over_seeds():
     a = {f"x{i}" for i in range(300)}
     b = {f"x{i}" for i in range(100, 400)}  # J = 0.5
-    est = [estimate_jaccard(minhash_signature(a, 64, seed=s), minhash_signature(b, 64, seed=s))
-           for s in range(100)]
+    est = [
+        estimate_jaccard(minhash_signature(a, 64, seed=s), minhash_signature(b, 64, seed=s))
+        for s in range(100)
+    ]
     assert abs(np.mean(est) - 0.5) < 3 * math.sqrt(0.25 / 64 / 100)
 
 
@@ -136,8 +139,10 @@ def test_minhash_rejects_bad_arguments():
 
 # -- quality filters ---------------------------------------------------------------
 def test_quality_rules_fire_on_the_documents_they_target():
-    prose = ("The results of the study show that people who have a garden with trees and "
-             "flowers tend to be happier than those without one. ") * 3
+    prose = (
+        "The results of the study show that people who have a garden with trees and "
+        "flowers tend to be happier than those without one. "
+    ) * 3
     assert quality_filter(prose) == []
     assert "min_words" in quality_filter("too short with the and of")
     assert "max_words" in quality_filter(prose, max_words=10)
@@ -180,7 +185,7 @@ def test_packing_keeps_every_token_in_order_and_marks_documents():
     flat, owner = tokens.flatten().tolist(), doc_ids.flatten().tolist()
     expected = [t for d in docs for t in (*d, 1)]
     assert flat[: len(expected)] == expected
-    assert set(flat[len(expected):]) <= {0} and set(owner[len(expected):]) <= {-1}
+    assert set(flat[len(expected) :]) <= {0} and set(owner[len(expected) :]) <= {-1}
     assert owner[: len(expected)] == [i for i, d in enumerate(docs) for _ in range(len(d) + 1)]
 
 
@@ -194,8 +199,9 @@ def test_document_mask_blocks_attention_across_documents():
     # attention with the mask equals attending to each document separately
     q = torch.randn(1, 5, 4)
     out = torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask[:1])
-    alone = torch.nn.functional.scaled_dot_product_attention(q[:, :3], q[:, :3], q[:, :3],
-                                                             is_causal=True)
+    alone = torch.nn.functional.scaled_dot_product_attention(
+        q[:, :3], q[:, :3], q[:, :3], is_causal=True
+    )
     torch.testing.assert_close(out[:, :3], alone)
     assert document_positions(doc_ids)[0].tolist() == [0, 1, 2, 0, 1]
 

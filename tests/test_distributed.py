@@ -26,8 +26,9 @@ def _free_port():
 @pytest.fixture
 def one_rank_group(tmp_path):
     """A real gloo process group of world size 1 (file store; nothing leaves the machine)."""
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
-                            world_size=1)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
     yield
     dist.destroy_process_group()
 
@@ -83,12 +84,29 @@ def test_main_under_torchrun_variables(tmp_path, monkeypatch, capsys):
 def test_torchrun_two_processes_equal_single_process(tmp_path):
     out = tmp_path / "ddp.pt"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
-           "2", "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "fmref.train.distributed", "--steps", "4", "--global-batch", "16", "--zero",
-           "--out", str(out)]
-    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "fmref.train.distributed",
+        "--steps",
+        "4",
+        "--global-batch",
+        "16",
+        "--zero",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["world_size"] == 2

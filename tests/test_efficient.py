@@ -67,7 +67,9 @@ def test_tiled_attention_with_no_keys_returns_zeros():
 
 
 @settings(max_examples=30, deadline=None)
-@given(t=st.integers(1, 40), tile=st.integers(1, 48), causal=st.booleans(), seed=st.integers(0, 1000))
+@given(
+    t=st.integers(1, 40), tile=st.integers(1, 48), causal=st.booleans(), seed=st.integers(0, 1000)
+)
 def test_tiled_attention_exact_for_any_tile_size(t, tile, causal, seed):
     g = torch.Generator().manual_seed(seed)
     q, k, v = torch.randn(3, 1, t, 4, generator=g).unbind(0)
@@ -122,7 +124,10 @@ def test_linear_attention_matches_explicit_kernel_attention(causal):
 
 def test_attention_memory_bytes_model():
     assert attention_memory_bytes(1024) == 2 * 1024 * 1024 * 4
-    assert attention_memory_bytes(1024, bytes_per_element=2, n_heads=2, batch=3) == 2 * 1024**2 * 2 * 2 * 3
+    assert (
+        attention_memory_bytes(1024, bytes_per_element=2, n_heads=2, batch=3)
+        == 2 * 1024**2 * 2 * 2 * 3
+    )
     assert attention_memory_bytes(8, tile_size=128) == (2 * 64 + 8 * 66) * 4
     # The ratio grows linearly with T once T >> tile.
     r1 = attention_memory_bytes(4096) / attention_memory_bytes(4096, tile_size=128)

@@ -23,8 +23,9 @@ def test_pass_at_k_equals_the_binomial_formula_exactly(n):
     for c, k in itertools.product(range(n + 1), range(1, n + 1)):
         exact = 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
         assert pass_at_k(n, c, k) == float(exact)
-        assert pass_at_k(n, c, k) == pytest.approx(1 - math.comb(n - c, k) / math.comb(n, k),
-                                                   rel=0, abs=1e-15)
+        assert pass_at_k(n, c, k) == pytest.approx(
+            1 - math.comb(n - c, k) / math.comb(n, k), rel=0, abs=1e-15
+        )
         assert pass_at_k(n, c, k) == pytest.approx(_chen_numpy(n, c, k), abs=1e-12)
 
 
@@ -50,8 +51,9 @@ def test_pass_at_k_stays_finite_at_n_200_where_factorials_overflow():
 def test_pass_at_k_is_unbiased_for_the_true_pass_rate():
     # E[pass@k estimate] over binomial draws of c equals 1 - (1 - p)^k
     n, k, p = 20, 5, 0.15
-    expected = sum(math.comb(n, c) * p**c * (1 - p) ** (n - c) * pass_at_k(n, c, k)
-                   for c in range(n + 1))
+    expected = sum(
+        math.comb(n, c) * p**c * (1 - p) ** (n - c) * pass_at_k(n, c, k) for c in range(n + 1)
+    )
     assert expected == pytest.approx(1 - (1 - p) ** k, abs=1e-12)
 
 
@@ -61,13 +63,16 @@ def test_mean_pass_at_k():
     assert mean_pass_at_k(results, 1) == pytest.approx(sum(c for _, c in results) / 50)
 
 
-@pytest.mark.parametrize("args,match", [
-    ((5, 2, 6), r"k must be in \[1, n=5\]"),
-    ((5, 2, 0), r"k must be in \[1, n=5\]"),
-    ((5, 6, 1), r"c must be in \[0, n=5\]"),
-    ((5, -1, 1), r"c must be in \[0, n=5\]"),
-    ((0, 0, 1), r"n must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((5, 2, 6), r"k must be in \[1, n=5\]"),
+        ((5, 2, 0), r"k must be in \[1, n=5\]"),
+        ((5, 6, 1), r"c must be in \[0, n=5\]"),
+        ((5, -1, 1), r"c must be in \[0, n=5\]"),
+        ((0, 0, 1), r"n must be >= 1"),
+    ],
+)
 def test_pass_at_k_rejects_impossible_counts(args, match):
     with pytest.raises(ValueError, match=match):
         pass_at_k(*args)

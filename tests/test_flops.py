@@ -38,8 +38,9 @@ def test_attention_term_grows_with_context():
 
 
 def test_llama_with_grouped_query_attention():
-    c = LlamaConfig(vocab_size=100, dim=64, n_layers=2, n_heads=8, n_kv_heads=2,
-                    hidden_dim=128, max_seq_len=16)
+    c = LlamaConfig(
+        vocab_size=100, dim=64, n_layers=2, n_heads=8, n_kv_heads=2, hidden_dim=128, max_seq_len=16
+    )
     d = 8  # head_dim
     proj = 64 * 64 + 2 * 64 * 2 * d + 64 * 64
     forward = 2 * (2 * (proj + 3 * 64 * 128 + 2 * 16 * 64) + 64 * 100)

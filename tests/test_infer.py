@@ -33,8 +33,16 @@ def small_gpt(seed=0, vocab=37, block=48, scale=1.0):
 
 def small_llama(seed=0, window=None, vocab=37, block=48, scale=1.0):
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=vocab, dim=32, n_layers=2, n_heads=4, n_kv_heads=2,
-                      hidden_dim=64, max_seq_len=block, sliding_window=window)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        n_kv_heads=2,
+        hidden_dim=64,
+        max_seq_len=block,
+        sliding_window=window,
+    )
     model = Llama(cfg)
     with torch.no_grad():
         model.output.weight.mul_(scale)  # untied head: spread the logits
@@ -78,8 +86,10 @@ def test_temperature_sharpens_and_flattens():
 
 def test_sample_next_is_reproducible_and_respects_filters():
     logits = torch.randn(4, 20, generator=torch.Generator().manual_seed(0))
-    draws = [sample_next(logits, 1.0, top_k=3, generator=torch.Generator().manual_seed(5))
-             for _ in range(2)]
+    draws = [
+        sample_next(logits, 1.0, top_k=3, generator=torch.Generator().manual_seed(5))
+        for _ in range(2)
+    ]
     assert torch.equal(draws[0], draws[1]) and draws[0].shape == (4,)
     top3 = torch.topk(logits, 3).indices
     g = torch.Generator().manual_seed(1)
@@ -98,13 +108,16 @@ def test_sample_next_frequencies_follow_the_probabilities():
     assert torch.allclose(freq, torch.softmax(logits, -1), atol=0.015)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(temperature=-0.1), "temperature"),
-    (dict(top_p=0.0), "p must"),
-    (dict(top_p=1.5), "p must"),
-    (dict(top_k=0), "k must"),
-    (dict(top_k=2.5), "k must"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(temperature=-0.1), "temperature"),
+        (dict(top_p=0.0), "p must"),
+        (dict(top_p=1.5), "p must"),
+        (dict(top_k=0), "k must"),
+        (dict(top_k=2.5), "k must"),
+    ],
+)
 def test_sampling_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sample_next(torch.randn(2, 5), **kwargs)
@@ -118,8 +131,11 @@ def test_sampling_rejects_non_float_logits():
 
 
 # --------------------------------------------------------------------- generate
-@pytest.mark.parametrize("make", [small_gpt, small_llama, lambda: small_llama(window=5)],
-                         ids=["gpt", "llama-gqa", "llama-sliding-window"])
+@pytest.mark.parametrize(
+    "make",
+    [small_gpt, small_llama, lambda: small_llama(window=5)],
+    ids=["gpt", "llama-gqa", "llama-sliding-window"],
+)
 def test_kv_cache_generation_matches_full_recompute(make):
     model = make()
     idx = torch.randint(0, 37, (2, 6), generator=torch.Generator().manual_seed(3))
@@ -176,10 +192,15 @@ def test_kv_cache_sizes_of_published_models():
     assert kv_cache_bytes(2, 4, 8, bytes_per_value=0.5) == 64
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_layers=0), "n_layers"), (dict(n_kv_heads=1.5), "n_kv_heads"),
-    (dict(seq_len=-1), "seq_len"), (dict(bytes_per_value=0), "bytes_per_value"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_layers=0), "n_layers"),
+        (dict(n_kv_heads=1.5), "n_kv_heads"),
+        (dict(seq_len=-1), "seq_len"),
+        (dict(bytes_per_value=0), "bytes_per_value"),
+    ],
+)
 def test_kv_cache_bytes_rejects_bad_values(kwargs, match):
     args = dict(n_layers=2, n_kv_heads=2, d_head=8) | kwargs
     with pytest.raises(ValueError, match=match):
@@ -218,8 +239,9 @@ class BigramLM(torch.nn.Module):
     def __init__(self, table, block_size=16):
         super().__init__()
         self.table = table  # (V, V) logits of the next token given the current one
-        self.config = GPTConfig(vocab_size=table.shape[0], block_size=block_size,
-                                n_layer=1, n_head=1, n_embd=1)
+        self.config = GPTConfig(
+            vocab_size=table.shape[0], block_size=block_size, n_layer=1, n_head=1, n_embd=1
+        )
 
     def make_kv_cache(self):
         from fmref.nn.attention import KVCache
@@ -249,6 +271,7 @@ def test_speculative_output_distribution_is_the_targets():
         counts[out[0, 2] * V + out[0, 3]] += 1
         stats.accepted += s.accepted
         stats.drafted += s.drafted
+
     # Tolerance: exactness is rejected only below p = 0.001 (fixed seed: not flaky).
     def pvalue(probs):  # cells expected fewer than 5 times are pooled into one
         keep = probs * n >= 5
@@ -264,9 +287,17 @@ def test_speculative_output_distribution_is_the_targets():
 
 def test_speculative_runs_on_real_models_with_sampling_filters():
     target, draft = small_llama(seed=1), small_llama(seed=2)
-    out, stats = speculative_generate(target, draft, torch.tensor([[1]]), 9, gamma=2,
-                                      top_k=5, top_p=0.9, temperature=0.8,
-                                      generator=torch.Generator().manual_seed(0))
+    out, stats = speculative_generate(
+        target,
+        draft,
+        torch.tensor([[1]]),
+        9,
+        gamma=2,
+        top_k=5,
+        top_p=0.9,
+        temperature=0.8,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert out.shape == (1, 10) and stats.new_tokens == 9
     assert stats.target_calls <= 9
 
@@ -274,8 +305,9 @@ def test_speculative_runs_on_real_models_with_sampling_filters():
 def test_speculative_with_the_target_as_draft_accepts_everything():
     model = small_gpt(seed=3)
     idx = torch.tensor([[1, 2, 3]])
-    out, stats = speculative_generate(model, model, idx, 12, gamma=3,
-                                      generator=torch.Generator().manual_seed(0))
+    out, stats = speculative_generate(
+        model, model, idx, 12, gamma=3, generator=torch.Generator().manual_seed(0)
+    )
     assert out.shape == (1, 15)
     assert stats.acceptance_rate == 1.0
     assert stats.target_calls == 3  # 4 tokens per call: 3 accepted + 1 bonus
@@ -379,8 +411,13 @@ def test_paged_copy_on_write_only_for_a_shared_partial_block():
 
 # --------------------------------------------------------------------- batching
 def test_continuous_batching_beats_static_on_a_poisson_trace():
-    trace = poisson_trace(60, rate=20.0, prompt_len=(8, 64), output_len=(4, 128),
-                          generator=torch.Generator().manual_seed(0))
+    trace = poisson_trace(
+        60,
+        rate=20.0,
+        prompt_len=(8, 64),
+        output_len=(4, 128),
+        generator=torch.Generator().manual_seed(0),
+    )
     static = simulate_batching(trace, "static", max_batch=8)
     cont = simulate_batching(trace, "continuous", max_batch=8)
     assert len(static.timeline) == len(cont.timeline) == 60
@@ -400,10 +437,15 @@ def test_batching_with_single_token_outputs_and_custom_cost():
     assert rep.ttft == pytest.approx(1.25) and rep.throughput == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(policy="greedy"), "policy"), (dict(max_batch=0), "max_batch"),
-    (dict(max_new_tokens=1), "max_new_tokens"), (dict(kv_capacity_tokens=3), "kv_capacity"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(policy="greedy"), "policy"),
+        (dict(max_batch=0), "max_batch"),
+        (dict(max_new_tokens=1), "max_new_tokens"),
+        (dict(kv_capacity_tokens=3), "kv_capacity"),
+    ],
+)
 def test_batching_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         simulate_batching([Request(0.0, 4, 5)], **kwargs)
@@ -437,9 +479,14 @@ def test_prefill_is_compute_bound_and_decode_memory_bound():
     assert nbytes == 8e9
 
 
-@pytest.mark.parametrize("args, match", [
-    ((0, 1, 1, 1), "flops"), ((1, -1, 1, 1), "bytes"), ((1, 1, 1, "x"), "bandwidth"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((0, 1, 1, 1), "flops"),
+        ((1, -1, 1, 1), "bytes"),
+        ((1, 1, 1, "x"), "bandwidth"),
+    ],
+)
 def test_roofline_rejects_bad_values(args, match):
     with pytest.raises(ValueError, match=match):
         roofline(*args)

@@ -15,8 +15,9 @@ from fmref.models.llama import (
     swiglu_hidden_dim,
 )
 
-SMALL = dict(vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2,
-             hidden_dim=48, max_seq_len=32)
+SMALL = dict(
+    vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=48, max_seq_len=32
+)
 
 
 def _randomise(hf_model):
@@ -32,9 +33,17 @@ def _randomise(hf_model):
 
 
 def _hf_llama(**overrides):
-    fields = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
-                  rms_norm_eps=1e-5, rope_parameters={"rope_type": "default", "rope_theta": 500.0})
+    fields = dict(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "default", "rope_theta": 500.0},
+    )
     fields.update(overrides)
     hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**fields)).eval()
     _randomise(hf)
@@ -55,8 +64,13 @@ def test_from_hf_matches_transformers_llama_with_gqa():
 
 def test_from_hf_matches_transformers_mistral_sliding_window():
     cfg = transformers.MistralConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=32,
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        max_position_embeddings=32,
         sliding_window=4,
     )
     hf = transformers.MistralForCausalLM(cfg).eval()
@@ -176,8 +190,9 @@ def test_from_hf_rejects_unsupported_models():
     with pytest.raises(ValueError, match="attention_bias"):
         Llama.from_hf(_hf_llama(attention_bias=True))
     with pytest.raises(ValueError, match="rope_type"):
-        Llama.from_hf(_hf_llama(rope_parameters={"rope_type": "linear", "factor": 2.0,
-                                                 "rope_theta": 10000.0}))
+        Llama.from_hf(
+            _hf_llama(rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})
+        )
     with pytest.raises(ValueError, match="head_dim"):
         Llama.from_hf(_hf_llama(head_dim=16))
 

@@ -35,8 +35,14 @@ def tiny_model(seed=0):
 
 
 CONFIG = TrainConfig(
-    steps=40, batch_size=8, block_size=16, lr_max=1e-2, lr_min=1e-3, warmup=5,
-    eval_interval=10, eval_batches=2,
+    steps=40,
+    batch_size=8,
+    block_size=16,
+    lr_max=1e-2,
+    lr_min=1e-3,
+    warmup=5,
+    eval_interval=10,
+    eval_batches=2,
 )
 
 
@@ -155,8 +161,15 @@ def test_progress_lines_and_custom_loss(capsys):
         calls.append(batch.shape)
         return model(batch).float().pow(2).mean()
 
-    config = TrainConfig(steps=4, batch_size=2, block_size=8, warmup=1, eval_interval=2,
-                         eval_batches=1, log_interval=2)
+    config = TrainConfig(
+        steps=4,
+        batch_size=2,
+        block_size=8,
+        warmup=1,
+        eval_interval=2,
+        eval_batches=1,
+        log_interval=2,
+    )
     history = train(tiny_model(), DATA, config, val_data=DATA, loss_fn=loss_fn)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("step     2/4  loss") and "val" in out[0]
@@ -173,8 +186,12 @@ def test_train_bad_input_raises():
 
 @pytest.mark.parametrize(
     "field, value, match",
-    [("steps", 0, "steps must be a positive int"), ("warmup", 500, "warmup must be in"),
-     ("lr_min", 1.0, "lr_min must be in"), ("batch_size", 1.5, "batch_size must be")],
+    [
+        ("steps", 0, "steps must be a positive int"),
+        ("warmup", 500, "warmup must be in"),
+        ("lr_min", 1.0, "lr_min must be in"),
+        ("batch_size", 1.5, "batch_size must be"),
+    ],
 )
 def test_train_config_validation(field, value, match):
     with pytest.raises(ValueError, match=match):

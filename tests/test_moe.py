@@ -27,7 +27,9 @@ def test_moe_output_equals_gate_weighted_sum_of_chosen_experts():
     x = torch.randn(7, 6)
     y, info = moe(x)
     for t in range(7):
-        ref = sum(info.gates[t, s] * moe.experts[int(info.expert_index[t, s])](x[t]) for s in range(2))
+        ref = sum(
+            info.gates[t, s] * moe.experts[int(info.expert_index[t, s])](x[t]) for s in range(2)
+        )
         torch.testing.assert_close(y[t], ref)
     assert info.tokens_per_expert.sum().item() == 14 and info.dropped == 0
 
@@ -52,13 +54,16 @@ def test_balancing_loss_is_one_for_uniform_router_and_n_experts_when_collapsed()
     collapsed[:, 0] = 1
     assert load_balancing_loss(collapsed, collapsed).item() == pytest.approx(e)
     # (N, k, E) one-hot input is accepted; top-2 uniform is still 1.
-    one_hot = torch.stack([torch.eye(e).repeat(n // e, 1), torch.eye(e).roll(1, 0).repeat(n // e, 1)], dim=1)
+    one_hot = torch.stack(
+        [torch.eye(e).repeat(n // e, 1), torch.eye(e).roll(1, 0).repeat(n // e, 1)], dim=1
+    )
     assert load_balancing_loss(uniform, one_hot).item() == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("top_k", [1, 2])
 def test_balancing_loss_matches_transformers_mixtral_up_to_the_top_k_factor(top_k):
-    # transformers' Mixtral loss counts f_i per token (sum f_i = k); ours divides by k (sum f_i = 1).
+    # transformers' Mixtral loss counts f_i per token (sum f_i = k);
+    # ours divides by k (sum f_i = 1).
     mixtral = pytest.importorskip("transformers.models.mixtral.modeling_mixtral")
     torch.manual_seed(0)
     logits = torch.randn(40, 8)

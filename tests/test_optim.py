@@ -25,28 +25,35 @@ def _compare(torch_opt_cls, torch_kwargs, ours, ours_kwargs, steps=20):
     return states
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(lr=0.1),
-    dict(lr=0.05, momentum=0.9),
-    dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01),
-    dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(lr=0.1),
+        dict(lr=0.05, momentum=0.9),
+        dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01),
+        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
+    ],
+)
 def test_sgd_step_equals_torch_optim_sgd_over_20_steps(kwargs):
     states = _compare(torch.optim.SGD, kwargs, sgd_step, kwargs)
     assert ("momentum_buffer" in states[0]) == ("momentum" in kwargs)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(lr=1e-2),
-    dict(lr=3e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(lr=1e-2),
+        dict(lr=3e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    ],
+)
 def test_adam_step_equals_torch_optim_adam_over_20_steps(kwargs):
     states = _compare(torch.optim.Adam, kwargs, adam_step, kwargs)
     assert states[0]["step"] == 20
 
 
-@pytest.mark.parametrize("kwargs", [dict(lr=1e-2),
-                                    dict(lr=3e-2, weight_decay=0.3, betas=(0.9, 0.95))])
+@pytest.mark.parametrize(
+    "kwargs", [dict(lr=1e-2), dict(lr=3e-2, weight_decay=0.3, betas=(0.9, 0.95))]
+)
 def test_adamw_step_equals_torch_optim_adamw_over_20_steps(kwargs):
     _compare(torch.optim.AdamW, kwargs, adamw_step, kwargs)
 

@@ -90,14 +90,22 @@ def test_self_consistency_beats_a_single_sample():
 
 # ---------------------------------------------------------------- regex engine
 PATTERNS = [
-    r"\d{3}-[a-c]+", r"(ab|a)*b?", r"[^x]{0,3}x", r"(?:yes|no)\.?", r"a{2,}b{1,2}",
-    r"\w+\s\W", r"[a\-c]+", r"(a|b|)c", r"\{\"k\": [0-9]\}", r".\n?", r"\D\S",
+    r"\d{3}-[a-c]+",
+    r"(ab|a)*b?",
+    r"[^x]{0,3}x",
+    r"(?:yes|no)\.?",
+    r"a{2,}b{1,2}",
+    r"\w+\s\W",
+    r"[a\-c]+",
+    r"(a|b|)c",
+    r"\{\"k\": [0-9]\}",
+    r".\n?",
+    r"\D\S",
 ]
 
 
 @settings(max_examples=150, deadline=None)
-@given(pattern=st.sampled_from(PATTERNS),
-       text=st.text(alphabet="abcx01-9 {}\":k.\n", max_size=8))
+@given(pattern=st.sampled_from(PATTERNS), text=st.text(alphabet='abcx01-9 {}":k.\n', max_size=8))
 def test_regex_fsm_agrees_with_python_re(pattern, text):
     assert RegexFSM(pattern).fullmatch(text) == bool(re.fullmatch(pattern, text))
 
@@ -121,15 +129,29 @@ def test_regex_fsm_rejects_non_strings():
 
 
 def test_json_schema_regex_matches_json_dumps_and_python_re():
-    schema = {"type": "object", "properties": {
-        "city": {"type": "string"}, "temp": {"type": "number"}, "rain": {"type": "boolean"},
-        "note": {"type": "null"}, "unit": {"enum": ["C", "F"]},
-        "days": {"type": "array", "items": {"type": "integer"}},
-        "geo": {"type": "object", "properties": {"lat": {"type": "number"}}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "temp": {"type": "number"},
+            "rain": {"type": "boolean"},
+            "note": {"type": "null"},
+            "unit": {"enum": ["C", "F"]},
+            "days": {"type": "array", "items": {"type": "integer"}},
+            "geo": {"type": "object", "properties": {"lat": {"type": "number"}}},
+        },
+    }
     pattern = json_schema_regex(schema)
     fsm = RegexFSM(pattern)
-    good = {"city": "Oslo", "temp": -3.5, "rain": False, "note": None, "unit": "C",
-            "days": [1, 2, 30], "geo": {"lat": 59.9}}
+    good = {
+        "city": "Oslo",
+        "temp": -3.5,
+        "rain": False,
+        "note": None,
+        "unit": "C",
+        "days": [1, 2, 30],
+        "geo": {"lat": 59.9},
+    }
     assert fsm.fullmatch(json.dumps(good)) and re.fullmatch(pattern, json.dumps(good))
     for key, value in (("unit", "K"), ("days", [1.5]), ("temp", "warm"), ("rain", 0)):
         bad = json.dumps(good | {key: value})
@@ -148,18 +170,25 @@ EOS = len(VOCAB) - 1
 
 def untrained_model(seed=0):
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=len(VOCAB), block_size=64, n_layer=1, n_head=2,
-                         n_embd=16)).eval()
+    return GPT(
+        GPTConfig(vocab_size=len(VOCAB), block_size=64, n_layer=1, n_head=2, n_embd=16)
+    ).eval()
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_constrained_generation_always_matches_the_schema(seed):
-    schema = {"type": "object", "properties": {"a": {"type": "integer"},
-                                               "b": {"type": "boolean"}}}
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "boolean"}}}
     pattern = json_schema_regex(schema)
     tokens, text, complete = constrained_generate(
-        untrained_model(seed), torch.tensor([[0]]), VOCAB, pattern, 40, eos_id=EOS,
-        temperature=1.0, generator=torch.Generator().manual_seed(seed))
+        untrained_model(seed),
+        torch.tensor([[0]]),
+        VOCAB,
+        pattern,
+        40,
+        eos_id=EOS,
+        temperature=1.0,
+        generator=torch.Generator().manual_seed(seed),
+    )
     if complete:
         assert re.fullmatch(pattern, text)
         obj = json.loads(text)
@@ -170,15 +199,17 @@ def test_constrained_generation_always_matches_the_schema(seed):
 
 
 def test_constrained_generation_without_eos_stops_at_the_first_full_match():
-    tokens, text, complete = constrained_generate(untrained_model(), torch.tensor([[1, 2]]),
-                                                  VOCAB, "(true|false)", 10)
+    tokens, text, complete = constrained_generate(
+        untrained_model(), torch.tensor([[1, 2]]), VOCAB, "(true|false)", 10
+    )
     assert complete and text in ("true", "false") and tokens.shape[1] <= 2 + 5
 
 
 def test_constrained_generation_stops_when_nothing_is_allowed():
     vocab = ["a"] * (len(VOCAB) - 1) + ["<eos>"]
-    tokens, text, complete = constrained_generate(untrained_model(), torch.tensor([[0]]),
-                                                  vocab, "b", 5, eos_id=EOS)
+    tokens, text, complete = constrained_generate(
+        untrained_model(), torch.tensor([[0]]), vocab, "b", 5, eos_id=EOS
+    )
     assert text == "" and not complete and tokens.shape == (1, 1)
 
 
@@ -199,8 +230,9 @@ def test_constrained_generate_rejects_bad_input():
 
 # ---------------------------------------------------------- in-context learning
 def test_random_function_batch_is_consistent():
-    tokens, seen = random_function_batch(16, 10, n_symbols=5,
-                                         generator=torch.Generator().manual_seed(0))
+    tokens, seen = random_function_batch(
+        16, 10, n_symbols=5, generator=torch.Generator().manual_seed(0)
+    )
     x, pair = tokens[:, 0::2], tokens[:, 1::2] - 5
     assert torch.equal(pair // 5, x)
     for b in range(16):  # the same x always maps to the same f(x) within a sequence

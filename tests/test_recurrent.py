@@ -113,7 +113,13 @@ def test_detach_state_cuts_graph_and_keeps_values():
 
 def test_bad_input_raises_naming_the_argument():
     with pytest.raises(ValueError, match="nonlinearity"):
-        rnn_cell(torch.ones(1, 1), torch.ones(1, 1), torch.ones(1, 1), torch.ones(1, 1), nonlinearity="gelu")
+        rnn_cell(
+            torch.ones(1, 1),
+            torch.ones(1, 1),
+            torch.ones(1, 1),
+            torch.ones(1, 1),
+            nonlinearity="gelu",
+        )
     with pytest.raises(ValueError, match="nonlinearity"):
         RNNCell(2, 3, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="nonlinearity"):

@@ -11,8 +11,10 @@ def _synthetic_runs(constants, noise, seed=0):
     g = torch.Generator().manual_seed(seed)
     N = torch.logspace(7, 10, 8, dtype=torch.float64).repeat_interleave(6)  # 8 sizes
     D = N * torch.logspace(0.5, 2.5, 6, dtype=torch.float64).repeat(8)  # 3-300 tok/param
-    L = torch.tensor([chinchilla_loss(n, d, **constants) for n, d in zip(N.tolist(), D.tolist())],
-                     dtype=torch.float64)
+    L = torch.tensor(
+        [chinchilla_loss(n, d, **constants) for n, d in zip(N.tolist(), D.tolist())],
+        dtype=torch.float64,
+    )
     return N, D, L * torch.exp(noise * torch.randn(L.shape, generator=g, dtype=torch.float64))
 
 
@@ -52,8 +54,9 @@ def test_explicit_grid_and_prediction():
 def test_power_law_recovers_frontier_with_noise():
     g = torch.Generator().manual_seed(0)
     C = torch.logspace(10, 18, 12, dtype=torch.float64)
-    L = (1.5 + 40.0 * C**-0.15) * torch.exp(0.002 * torch.randn(12, generator=g,
-                                                               dtype=torch.float64))
+    L = (1.5 + 40.0 * C**-0.15) * torch.exp(
+        0.002 * torch.randn(12, generator=g, dtype=torch.float64)
+    )
     fit = fit_power_law(C, L)
     assert fit.alpha == pytest.approx(0.15, abs=0.03)
     assert fit.E == pytest.approx(1.5, abs=0.1)

@@ -38,8 +38,7 @@ def test_published_constants():
     assert KAPLAN["N_e"] == 1.3e9 and KAPLAN["p_N"] == 0.73
     # Hoffmann et al. 2022, eq. 10; Besiroglu et al. 2024, Table 1.
     assert CHINCHILLA == {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
-    assert BESIROGLU == {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478,
-                         "beta": 0.3658}
+    assert BESIROGLU == {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
     assert PF_DAY == 8.64e19
 
 
@@ -112,10 +111,15 @@ def test_twenty_tokens_rule_reproduces_table_3_within_ten_percent():
         assert d == pytest.approx(tokens, rel=0.10)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"n_params": 0}, "n_params"), ({"n_tokens": -1.0}, "n_tokens"),
-    ({"compute": 0.0}, "compute"), ({"n_params": float("nan")}, "n_params"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"n_params": 0}, "n_params"),
+        ({"n_tokens": -1.0}, "n_tokens"),
+        ({"compute": 0.0}, "compute"),
+        ({"n_params": float("nan")}, "n_params"),
+    ],
+)
 def test_kaplan_loss_rejects_non_positive(kwargs, name):
     with pytest.raises(ValueError, match=name):
         kaplan_loss(**kwargs)

@@ -57,28 +57,55 @@ def _hf_count(model_cls, config):
 # n_kv_heads 8, ffn 28672), Mistral 7B (Jiang et al. 2023, Table 1). The expected
 # numbers are those of transformers' own models, built on the meta device.
 PUBLISHED = [
-    (GPTConfig.gpt2("gpt2"), transformers.GPT2LMHeadModel,
-     transformers.GPT2Config(), 124_439_808),
-    (GPTConfig.gpt2("gpt2-medium"), transformers.GPT2LMHeadModel,
-     transformers.GPT2Config(n_embd=1024, n_layer=24, n_head=16), 354_823_168),
-    (llama_7b(), transformers.LlamaForCausalLM,
-     transformers.LlamaConfig(), 6_738_415_616),
-    (llama_13b(), transformers.LlamaForCausalLM,
-     transformers.LlamaConfig(hidden_size=5120, intermediate_size=13824,
-                              num_hidden_layers=40, num_attention_heads=40), 13_015_864_320),
-    (llama2_70b(), transformers.LlamaForCausalLM,
-     transformers.LlamaConfig(hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
-                              num_attention_heads=64, num_key_value_heads=8), 68_976_648_192),
-    (mistral_7b(), transformers.MistralForCausalLM,
-     transformers.MistralConfig(hidden_size=4096, intermediate_size=14336,
-                                num_hidden_layers=32, num_attention_heads=32,
-                                num_key_value_heads=8, vocab_size=32000), 7_241_732_096),
+    (GPTConfig.gpt2("gpt2"), transformers.GPT2LMHeadModel, transformers.GPT2Config(), 124_439_808),
+    (
+        GPTConfig.gpt2("gpt2-medium"),
+        transformers.GPT2LMHeadModel,
+        transformers.GPT2Config(n_embd=1024, n_layer=24, n_head=16),
+        354_823_168,
+    ),
+    (llama_7b(), transformers.LlamaForCausalLM, transformers.LlamaConfig(), 6_738_415_616),
+    (
+        llama_13b(),
+        transformers.LlamaForCausalLM,
+        transformers.LlamaConfig(
+            hidden_size=5120, intermediate_size=13824, num_hidden_layers=40, num_attention_heads=40
+        ),
+        13_015_864_320,
+    ),
+    (
+        llama2_70b(),
+        transformers.LlamaForCausalLM,
+        transformers.LlamaConfig(
+            hidden_size=8192,
+            intermediate_size=28672,
+            num_hidden_layers=80,
+            num_attention_heads=64,
+            num_key_value_heads=8,
+        ),
+        68_976_648_192,
+    ),
+    (
+        mistral_7b(),
+        transformers.MistralForCausalLM,
+        transformers.MistralConfig(
+            hidden_size=4096,
+            intermediate_size=14336,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            vocab_size=32000,
+        ),
+        7_241_732_096,
+    ),
 ]
 
 
-@pytest.mark.parametrize("config, hf_cls, hf_config, published", PUBLISHED,
-                         ids=["gpt2", "gpt2-medium", "llama-7b", "llama-13b", "llama-2-70b",
-                              "mistral-7b"])
+@pytest.mark.parametrize(
+    "config, hf_cls, hf_config, published",
+    PUBLISHED,
+    ids=["gpt2", "gpt2-medium", "llama-7b", "llama-13b", "llama-2-70b", "mistral-7b"],
+)
 def test_published_counts_match_transformers(config, hf_cls, hf_config, published):
     assert count_parameters(config) == published
     assert _hf_count(hf_cls, hf_config) == published

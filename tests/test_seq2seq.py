@@ -13,7 +13,11 @@ def test_additive_attention_matches_the_bahdanau_formula():
     context, w = attn(q, keys)
     # e_j = v^T tanh(W q + U k_j), written out per position
     e = torch.stack(
-        [attn.v.weight @ torch.tanh(attn.W.weight @ q[0] + attn.U.weight @ keys[0, j] + attn.U.bias) for j in range(6)]
+        [
+            attn.v.weight
+            @ torch.tanh(attn.W.weight @ q[0] + attn.U.weight @ keys[0, j] + attn.U.bias)
+            for j in range(6)
+        ]
     ).squeeze(-1)
     torch.testing.assert_close(w[0], torch.softmax(e, 0))
     torch.testing.assert_close(context[0], w[0] @ keys[0])
@@ -64,7 +68,9 @@ def test_learns_to_reverse_with_an_anti_diagonal_alignment():
         src = torch.randint(1, V, (32, S), generator=g)
         tgt = src.flip(1)
         tgt_in = torch.cat([torch.zeros(32, 1, dtype=torch.long), tgt[:, :-1]], 1)
-        loss = torch.nn.functional.cross_entropy(model(src, tgt_in)[0].reshape(-1, V), tgt.reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            model(src, tgt_in)[0].reshape(-1, V), tgt.reshape(-1)
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -27,7 +27,7 @@ def test_corpus_has_79_topics_and_about_465k_characters():
     assert len(topics) == 79
     assert list(topics) == sorted(topics)
     assert sum(map(len, topics.values())) == 464970
-    assert "The \"while\" statement" in topics["while"]
+    assert 'The "while" statement' in topics["while"]
 
 
 def test_split_is_deterministic_disjoint_and_covers_every_topic():
@@ -41,7 +41,7 @@ def test_split_is_deterministic_disjoint_and_covers_every_topic():
             assert text[cut:].strip("\n") in val
     # the validation tail of a long topic does not occur in the training split
     tail = python_docs_topics()["formatstrings"]
-    tail = tail[corpus._split_point(tail):].strip("\n")
+    tail = tail[corpus._split_point(tail) :].strip("\n")
     assert tail[:200] not in train
 
 

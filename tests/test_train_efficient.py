@@ -64,7 +64,8 @@ def test_activation_memory_korthikanti():
     # tensor parallel t: sbh(10 + 24/t + 5as/(ht))
     t = 8
     assert activation_memory(s, b, h, L, a, tensor_parallel=t) == pytest.approx(
-        L * sbh * (10 + 24 / t + 5 * a * s / (h * t)))
+        L * sbh * (10 + 24 / t + 5 * a * s / (h * t))
+    )
 
 
 def test_activation_memory_bad_input():
@@ -78,8 +79,9 @@ def test_activation_memory_bad_input():
 
 def _model(seed=0, dropout=0.0):
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32,
-                         dropout=dropout)).double()
+    return GPT(
+        GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=dropout)
+    ).double()
 
 
 def _grads(model):
@@ -143,6 +145,7 @@ def test_train_step_equals_a_step_of_the_plain_loop():
     train_step(model, opt, batch, micro_batches=2, checkpointing=True, grad_clip=0.5)
     # reference: one full batch, plain forward, clip, step
     from fmref.train.objectives import causal_lm_loss
+
     opt_twin.zero_grad()
     causal_lm_loss(twin(batch), batch).backward()
     torch.nn.utils.clip_grad_norm_(twin.parameters(), 0.5)

@@ -36,7 +36,9 @@ def test_encoder_layer_matches_torch_with_copied_weights(norm_first, activation)
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_layer_matches_torch_with_copied_weights(norm_first):
     torch.manual_seed(0)
-    theirs = torch.nn.TransformerDecoderLayer(16, 2, 24, dropout=0.0, batch_first=True, norm_first=norm_first)
+    theirs = torch.nn.TransformerDecoderLayer(
+        16, 2, 24, dropout=0.0, batch_first=True, norm_first=norm_first
+    )
     ours = DecoderLayer.from_torch(theirs, n_heads=2)
     y, memory = torch.randn(2, 6, 16), torch.randn(2, 4, 16)
     causal = torch.nn.Transformer.generate_square_subsequent_mask(6)
@@ -62,7 +64,9 @@ def test_pre_norm_gradients_reach_the_input_undamped():
     norms = {}
     for norm_first in (False, True):
         torch.manual_seed(0)
-        layers = torch.nn.Sequential(*[EncoderLayer(16, 4, 32, norm_first=norm_first) for _ in range(12)])
+        layers = torch.nn.Sequential(
+            *[EncoderLayer(16, 4, 32, norm_first=norm_first) for _ in range(12)]
+        )
         x = (torch.randn(4, 8, 16) * 5).requires_grad_()
         layers(x).pow(2).sum().backward()
         norms[norm_first] = x.grad.norm().item()
@@ -71,7 +75,9 @@ def test_pre_norm_gradients_reach_the_input_undamped():
 
 def test_transformer_is_causal_in_the_target_and_respects_source_padding():
     torch.manual_seed(0)
-    cfg = TransformerConfig(11, 13, d_model=16, n_heads=2, n_layers=2, d_ff=32, dropout=0.0, max_len=20)
+    cfg = TransformerConfig(
+        11, 13, d_model=16, n_heads=2, n_layers=2, d_ff=32, dropout=0.0, max_len=20
+    )
     model = Transformer(cfg).eval()
     src, tgt = torch.randint(11, (2, 6)), torch.randint(13, (2, 5))
     logits = model(src, tgt)
@@ -81,13 +87,17 @@ def test_transformer_is_causal_in_the_target_and_respects_source_padding():
     mask = torch.tensor([[True] * 4 + [False] * 2] * 2)
     src2 = src.clone()
     src2[:, 4:] = 0
-    torch.testing.assert_close(model(src, tgt, mask), model(src2, tgt, mask))  # padding is invisible
+    torch.testing.assert_close(
+        model(src, tgt, mask), model(src2, tgt, mask)
+    )  # padding is invisible
     assert model.lm_head.weight is model.tgt_emb.weight
 
 
 def test_greedy_decode_matches_argmax_of_teacher_forcing():
     torch.manual_seed(0)
-    cfg = TransformerConfig(9, 9, d_model=16, n_heads=2, n_layers=1, d_ff=32, dropout=0.0, norm_first=True)
+    cfg = TransformerConfig(
+        9, 9, d_model=16, n_heads=2, n_layers=1, d_ff=32, dropout=0.0, norm_first=True
+    )
     model = Transformer(cfg).eval()
     src = torch.randint(9, (2, 5))
     out = model.greedy_decode(src, bos=0, max_len=4)
@@ -96,8 +106,13 @@ def test_greedy_decode_matches_argmax_of_teacher_forcing():
 
 
 def test_shared_layers_universal_transformer_has_one_layer_of_parameters():
-    base = dict(src_vocab=10, tgt_vocab=10, d_model=16, n_heads=2, n_layers=4, d_ff=32, tie_embeddings=False)
-    shared, separate = Transformer(TransformerConfig(**base, share_layers=True)), Transformer(TransformerConfig(**base))
+    base = dict(
+        src_vocab=10, tgt_vocab=10, d_model=16, n_heads=2, n_layers=4, d_ff=32, tie_embeddings=False
+    )
+    shared, separate = (
+        Transformer(TransformerConfig(**base, share_layers=True)),
+        Transformer(TransformerConfig(**base)),
+    )
     n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     per_layer = n(separate.encoder[0]) + n(separate.decoder[0])
     assert n(separate) - n(shared) == 3 * per_layer
@@ -136,9 +151,13 @@ def test_relative_position_bias_is_translation_invariant_and_usable_as_mask():
     assert layer(torch.randn(1, 6, 8), position_bias=bias).shape == (1, 6, 8)
     pad = torch.tensor([[True] * 5 + [False]])[:, None, None, :]
     assert layer(torch.randn(1, 6, 8), attn_mask=pad, position_bias=bias).isfinite().all()
-    assert layer(torch.randn(1, 6, 8), attn_mask=torch.zeros(1, 1, 1, 6), position_bias=bias).shape == (1, 6, 8)
+    assert layer(
+        torch.randn(1, 6, 8), attn_mask=torch.zeros(1, 1, 1, 6), position_bias=bias
+    ).shape == (1, 6, 8)
     # offset: a single query at position 5 sees the last row of the full bias
-    torch.testing.assert_close(RelativePositionBias(2, bidirectional=False)(1, 6, offset=5).shape, (1, 2, 1, 6))
+    torch.testing.assert_close(
+        RelativePositionBias(2, bidirectional=False)(1, 6, offset=5).shape, (1, 2, 1, 6)
+    )
 
 
 def test_memory_attention_equals_full_causal_attention_over_the_window():
@@ -166,7 +185,9 @@ def test_bad_input_raises_naming_the_argument():
         relative_position_bucket(torch.arange(3), num_buckets=32, max_distance=4)
     with pytest.raises(ValueError, match="mem_len"):
         MemoryAttention(8, 2, mem_len=-1)
-    model = Transformer(TransformerConfig(5, 5, d_model=8, n_heads=2, n_layers=1, d_ff=8, max_len=4))
+    model = Transformer(
+        TransformerConfig(5, 5, d_model=8, n_heads=2, n_layers=1, d_ff=8, max_len=4)
+    )
     with pytest.raises(ValueError, match="max_len"):
         model(torch.zeros(1, 5, dtype=torch.long), torch.zeros(1, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="src"):

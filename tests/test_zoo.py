@@ -13,8 +13,16 @@ def fresh_cache(tmp_path, monkeypatch):
 
 
 def test_tiny_gpt_is_trained_once_and_cached(fresh_cache, monkeypatch):
-    quick = dict(steps=4, warmup=1, eval_interval=2, eval_batches=1, vocab_size=300,
-                 n_layer=1, n_embd=16, batch_size=2)
+    quick = dict(
+        steps=4,
+        warmup=1,
+        eval_interval=2,
+        eval_batches=1,
+        vocab_size=300,
+        n_layer=1,
+        n_embd=16,
+        batch_size=2,
+    )
     calls = []
     original = zoo._train_tiny_gpt
 

@@ -304,11 +304,15 @@ class MLP:
     def __init__(self, n_in, sizes, seed=0):
         dims = [n_in, *sizes]
         if not sizes or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
-            raise ValueError(f"n_in and sizes must be positive ints (sizes non-empty), got "
-                             f"n_in={n_in!r}, sizes={sizes!r}")
+            raise ValueError(
+                f"n_in and sizes must be positive ints (sizes non-empty), got "
+                f"n_in={n_in!r}, sizes={sizes!r}"
+            )
         rng = random.Random(seed)
-        self.layers = [Layer(dims[i], dims[i + 1], nonlin=i < len(sizes) - 1, rng=rng)
-                       for i in range(len(sizes))]
+        self.layers = [
+            Layer(dims[i], dims[i + 1], nonlin=i < len(sizes) - 1, rng=rng)
+            for i in range(len(sizes))
+        ]
 
     def __call__(self, x):
         for layer in self.layers:

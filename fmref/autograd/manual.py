@@ -63,11 +63,14 @@ def linear_backward(x, weight, grad_out):
     for name, t in (("x", x), ("weight", weight), ("grad_out", grad_out)):
         _check_tensor(name, t)
     if weight.dim() != 2 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"weight must have shape (d_out, {x.shape[-1]}), "
-                         f"got {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must have shape (d_out, {x.shape[-1]}), got {tuple(weight.shape)}"
+        )
     if grad_out.shape != (*x.shape[:-1], weight.shape[0]):
-        raise ValueError(f"grad_out must have shape {(*x.shape[:-1], weight.shape[0])}, "
-                         f"got {tuple(grad_out.shape)}")
+        raise ValueError(
+            f"grad_out must have shape {(*x.shape[:-1], weight.shape[0])}, "
+            f"got {tuple(grad_out.shape)}"
+        )
     g2 = grad_out.reshape(-1, weight.shape[0])  # (N, d_out), N = all leading dims
     x2 = x.reshape(-1, weight.shape[1])  # (N, d_in)
     grad_x = grad_out @ weight  # (..., d_in)
@@ -119,8 +122,10 @@ def cross_entropy_backward(logits, targets):
     if targets.dtype.is_floating_point or targets.dtype == torch.bool:
         raise TypeError(f"targets must be an integer tensor, got {targets.dtype}")
     if logits.dim() != 2 or targets.shape != logits.shape[:1]:
-        raise ValueError(f"logits must be (N, V) and targets (N,), got {tuple(logits.shape)} "
-                         f"and {tuple(targets.shape)}")
+        raise ValueError(
+            f"logits must be (N, V) and targets (N,), got {tuple(logits.shape)} "
+            f"and {tuple(targets.shape)}"
+        )
     probs = torch.softmax(logits, dim=-1)  # (N, V)
     probs[torch.arange(len(targets)), targets] -= 1.0  # p - onehot(t)
     return probs / logits.shape[0]
@@ -189,7 +194,8 @@ def layer_norm_backward(x, weight, grad_out, eps=1e-5):
     rstd = (x.var(-1, unbiased=False, keepdim=True) + eps).rsqrt()  # (..., 1), 1/sigma
     xhat = (x - mu) * rstd  # (..., C)
     ghat = grad_out * weight  # dL/dxhat
-    grad_x = rstd * (ghat - ghat.mean(-1, keepdim=True)
-                     - xhat * (ghat * xhat).mean(-1, keepdim=True))
+    grad_x = rstd * (
+        ghat - ghat.mean(-1, keepdim=True) - xhat * (ghat * xhat).mean(-1, keepdim=True)
+    )
     lead = tuple(range(x.dim() - 1))
     return grad_x, (grad_out * xhat).sum(lead), grad_out.sum(lead)

@@ -40,8 +40,9 @@ def _compress(w, method, group_size):
     return dequantize_nf4(q), q.nbytes()
 
 
-def compress_weights(model, method, group_size=None, skip=("wte", "wpe", "lm_head",
-                                                               "tok_embeddings", "output")):
+def compress_weights(
+    model, method, group_size=None, skip=("wte", "wpe", "lm_head", "tok_embeddings", "output")
+):
     """A copy of ``model`` whose linear layers carry ``method``-compressed weights.
 
     Parameters
@@ -97,8 +98,12 @@ def compress_weights(model, method, group_size=None, skip=("wte", "wpe", "lm_hea
             module.weight.copy_(w_hat.to(module.weight.dtype))
             params += module.weight.numel()
             nbytes += b
-    return model, {"params": params, "bytes": nbytes, "fp32_bytes": 4 * params,
-                   "bits_per_parameter": 8 * nbytes / params if params else float("nan")}
+    return model, {
+        "params": params,
+        "bytes": nbytes,
+        "fp32_bytes": 4 * params,
+        "bits_per_parameter": 8 * nbytes / params if params else float("nan"),
+    }
 
 
 @torch.no_grad()
@@ -141,8 +146,9 @@ def lm_perplexity(model, ids, block_size=None, max_windows=None):
         block_size = getattr(config, "block_size", None) or config.max_seq_len
     n = (ids.numel() - 1) // block_size
     if n < 1:
-        raise ValueError(f"ids must hold at least block_size + 1 = {block_size + 1} tokens, "
-                         f"got {ids.numel()}")
+        raise ValueError(
+            f"ids must hold at least block_size + 1 = {block_size + 1} tokens, got {ids.numel()}"
+        )
     n = n if max_windows is None else min(n, max_windows)
     x = ids[: n * block_size].reshape(n, block_size)  # (n, T)
     y = ids[1 : n * block_size + 1].reshape(n, block_size)  # (n, T) next tokens

@@ -19,8 +19,7 @@ from torch.nn import functional as F
 __all__ = ["distillation_loss"]
 
 
-def distillation_loss(student_logits, teacher_logits, temperature=2.0, alpha=0.5,
-                      labels=None):
+def distillation_loss(student_logits, teacher_logits, temperature=2.0, alpha=0.5, labels=None):
     """Hinton et al.'s distillation loss, averaged over positions.
 
     Parameters
@@ -67,8 +66,10 @@ def distillation_loss(student_logits, teacher_logits, temperature=2.0, alpha=0.5
     torch.Size([1, 3])
     """
     if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"teacher_logits must have the shape of student_logits "
-                         f"{tuple(student_logits.shape)}, got {tuple(teacher_logits.shape)}")
+        raise ValueError(
+            f"teacher_logits must have the shape of student_logits "
+            f"{tuple(student_logits.shape)}, got {tuple(teacher_logits.shape)}"
+        )
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     if not 0.0 <= alpha <= 1.0:
@@ -79,6 +80,5 @@ def distillation_loss(student_logits, teacher_logits, temperature=2.0, alpha=0.5
     soft = F.kl_div(s, t, log_target=True, reduction="batchmean") * temperature**2
     if labels is None:
         return soft
-    hard = F.cross_entropy(student_logits.reshape(-1, vocab), labels.reshape(-1),
-                           ignore_index=-100)
+    hard = F.cross_entropy(student_logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=-100)
     return alpha * soft + (1 - alpha) * hard

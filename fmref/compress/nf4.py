@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["nf4_codebook", "NF4Tensor", "quantize_nf4", "dequantize_nf4",
-           "nf4_bits_per_parameter"]
+__all__ = ["nf4_codebook", "NF4Tensor", "quantize_nf4", "dequantize_nf4", "nf4_bits_per_parameter"]
 
 # Outermost quantile used by QLoRA: halfway between 1 - 1/(2*15) and 1 - 1/(2*16),
 # so that the largest level is finite (bitsandbytes' create_normal_map(offset=0.9677083)).
@@ -222,9 +221,16 @@ def quantize_nf4(w, group_size=64, double_quant=True, dq_group_size=256):
     levels = nf4_codebook()  # (16,)
     normed = groups / absmax[:, None]  # in [-1, 1]
     codes = (normed.unsqueeze(-1) - levels).abs().argmin(dim=-1).to(torch.uint8)  # nearest
-    q = NF4Tensor(codes=codes, absmax=absmax, absmax_codes=None, absmax_scales=None,
-                  absmax_mean=0.0, shape=tuple(w.shape), group_size=group_size,
-                  dq_group_size=dq_group_size)
+    q = NF4Tensor(
+        codes=codes,
+        absmax=absmax,
+        absmax_codes=None,
+        absmax_scales=None,
+        absmax_mean=0.0,
+        shape=tuple(w.shape),
+        group_size=group_size,
+        dq_group_size=dq_group_size,
+    )
     if double_quant:
         mean = absmax.mean()
         centred = absmax - mean  # (n_groups,)

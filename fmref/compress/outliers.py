@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from fmref.compress.quant import quantize_absmax
 
-__all__ = ["int8_matmul", "outlier_columns", "llm_int8_matmul", "smoothquant_scales",
-           "smooth"]
+__all__ = ["int8_matmul", "outlier_columns", "llm_int8_matmul", "smoothquant_scales", "smooth"]
 
 
 def _check_pair(x, w):
@@ -182,8 +181,10 @@ def smoothquant_scales(x_absmax, w_absmax, alpha=0.5):
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     if x_absmax.shape != w_absmax.shape:
-        raise ValueError(f"w_absmax must have the shape of x_absmax {tuple(x_absmax.shape)}, "
-                         f"got {tuple(w_absmax.shape)}")
+        raise ValueError(
+            f"w_absmax must have the shape of x_absmax {tuple(x_absmax.shape)}, "
+            f"got {tuple(w_absmax.shape)}"
+        )
     s = x_absmax.clamp_min(1e-5) ** alpha / w_absmax.clamp_min(1e-5) ** (1 - alpha)
     return s.clamp_min(1e-5)
 

@@ -25,8 +25,11 @@ def _check_w(w):
 
 
 def _check_sparsity(sparsity):
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) \
-            or not 0.0 <= sparsity < 1.0:
+    if (
+        isinstance(sparsity, bool)
+        or not isinstance(sparsity, (int, float))
+        or not 0.0 <= sparsity < 1.0
+    ):
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
 
 
@@ -181,8 +184,10 @@ def wanda_score(w, x):
     """
     _check_w(w)
     if w.dim() != 2 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"x must have last dimension in={w.shape[-1]} of w (out, in), "
-                         f"got x {tuple(x.shape)}, w {tuple(w.shape)}")
+        raise ValueError(
+            f"x must have last dimension in={w.shape[-1]} of w (out, in), "
+            f"got x {tuple(x.shape)}, w {tuple(w.shape)}"
+        )
     norms = x.reshape(-1, x.shape[-1]).float().norm(dim=0)  # (in,)
     return w.abs() * norms
 

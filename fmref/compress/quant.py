@@ -269,10 +269,15 @@ def quantize_groupwise(w, bits=4, group_size=128):
     """
     _check(w, bits)
     n = w.shape[-1] if w.dim() else 0
-    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1 \
-            or n % group_size:
-        raise ValueError(f"group_size must be a positive int dividing the last dimension "
-                         f"{n}, got {group_size!r}")
+    if (
+        isinstance(group_size, bool)
+        or not isinstance(group_size, int)
+        or group_size < 1
+        or n % group_size
+    ):
+        raise ValueError(
+            f"group_size must be a positive int dividing the last dimension {n}, got {group_size!r}"
+        )
     groups = w.reshape(*w.shape[:-1], n // group_size, group_size)  # (..., G, group_size)
     codes, scales = quantize_absmax(groups, bits, dim=-1)  # scales (..., G, 1)
     return codes.reshape(w.shape), scales.squeeze(-1)
@@ -310,8 +315,10 @@ def dequantize_groupwise(codes, scales, group_size=128):
     """
     n = codes.shape[-1]
     if scales.shape[-1] * group_size != n:
-        raise ValueError(f"scales must have {n // group_size} groups of group_size="
-                         f"{group_size}, got {scales.shape[-1]}")
+        raise ValueError(
+            f"scales must have {n // group_size} groups of group_size="
+            f"{group_size}, got {scales.shape[-1]}"
+        )
     groups = codes.reshape(*codes.shape[:-1], -1, group_size).float()  # (..., G, g)
     return (groups * scales.unsqueeze(-1)).reshape(codes.shape)
 
@@ -418,5 +425,7 @@ class QuantLinear(nn.Module):
         return F.linear(x, self.dequantized_weight().to(x.dtype), self.bias)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bits={self.bits}, group_size={self.group_size}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bits={self.bits}, group_size={self.group_size}"
+        )

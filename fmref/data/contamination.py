@@ -167,6 +167,7 @@ def find_contaminated(items, docs, n=13, threshold=None):
         raise ValueError(f"threshold must be in (0, 1] or None, got {threshold!r}")
     index = build_ngram_index(docs, n)
     fractions = [overlap_fraction(item, index, n) for item in items]
-    flagged = [i for i, f in enumerate(fractions)
-               if (f > 0 if threshold is None else f >= threshold)]
+    flagged = [
+        i for i, f in enumerate(fractions) if (f > 0 if threshold is None else f >= threshold)
+    ]
     return flagged, fractions

@@ -20,8 +20,15 @@ import numpy as np
 
 from fmref.data.dedup import normalize_text
 
-__all__ = ["shingles", "jaccard", "minhash_signature", "estimate_jaccard", "lsh_params",
-           "candidate_pairs", "near_duplicates"]
+__all__ = [
+    "shingles",
+    "jaccard",
+    "minhash_signature",
+    "estimate_jaccard",
+    "lsh_params",
+    "candidate_pairs",
+    "near_duplicates",
+]
 
 _PRIME = (1 << 31) - 1  # Mersenne prime 2^31 - 1: a*x + b stays below 2^62 in int64
 
@@ -153,9 +160,17 @@ def minhash_signature(text, num_perm=128, shingle=5, seed=0):
     a, b = _coefficients(num_perm, seed)
     if not items:
         return np.full(num_perm, _PRIME, dtype=np.int64)
-    x = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=4).digest(), "little")
-         for s in sorted(items)), dtype=np.int64, count=len(items)) % _PRIME  # (S,)
+    x = (
+        np.fromiter(
+            (
+                int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=4).digest(), "little")
+                for s in sorted(items)
+            ),
+            dtype=np.int64,
+            count=len(items),
+        )
+        % _PRIME
+    )  # (S,)
     hashes = (a[:, None] * x[None, :] + b[:, None]) % _PRIME  # (num_perm, S)
     return hashes.min(axis=1)
 
@@ -190,8 +205,10 @@ def estimate_jaccard(sig_a, sig_b):
     """
     sig_a, sig_b = np.asarray(sig_a), np.asarray(sig_b)
     if sig_a.shape != sig_b.shape or sig_a.ndim != 1 or sig_a.size == 0:
-        raise ValueError("sig_a and sig_b must be non-empty 1-D signatures of the same length, "
-                         f"got shapes {sig_a.shape} and {sig_b.shape}")
+        raise ValueError(
+            "sig_a and sig_b must be non-empty 1-D signatures of the same length, "
+            f"got shapes {sig_a.shape} and {sig_b.shape}"
+        )
     return float(np.mean(sig_a == sig_b))
 
 
@@ -287,8 +304,9 @@ def candidate_pairs(signatures, bands, rows):
     buckets = defaultdict(list)
     for i, sig in enumerate(signatures):
         if len(sig) < bands * rows:
-            raise ValueError(f"signatures must have at least bands*rows={bands * rows} values, "
-                             f"got {len(sig)}")
+            raise ValueError(
+                f"signatures must have at least bands*rows={bands * rows} values, got {len(sig)}"
+            )
         for band in range(bands):
             key = (band, tuple(sig[band * rows : (band + 1) * rows].tolist()))
             buckets[key].append(i)
@@ -352,5 +370,8 @@ def near_duplicates(docs, threshold=0.8, num_perm=128, shingle=5, seed=0, bands=
             raise ValueError(f"bands must be an int in [1, num_perm={num_perm}], got {bands!r}")
         rows = num_perm // bands
     sigs = [minhash_signature(d, num_perm, shingle, seed) for d in docs]
-    return sorted((i, j) for i, j in candidate_pairs(sigs, bands, rows)
-                  if estimate_jaccard(sigs[i], sigs[j]) >= threshold)
+    return sorted(
+        (i, j)
+        for i, j in candidate_pairs(sigs, bands, rows)
+        if estimate_jaccard(sigs[i], sigs[j]) >= threshold
+    )

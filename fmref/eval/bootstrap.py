@@ -16,8 +16,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BootstrapResult", "bootstrap_ci", "PairedResult", "paired_bootstrap",
-           "mcnemar", "required_items"]
+__all__ = [
+    "BootstrapResult",
+    "bootstrap_ci",
+    "PairedResult",
+    "paired_bootstrap",
+    "mcnemar",
+    "required_items",
+]
 
 
 class BootstrapResult(NamedTuple):

@@ -23,8 +23,9 @@ def _as_inputs(confidences, correct):
     if conf.numel() == 0:
         raise ValueError("confidences must hold at least one prediction, got none")
     if corr.shape != conf.shape:
-        raise ValueError(f"correct must have {conf.numel()} entries like confidences, "
-                         f"got {corr.numel()}")
+        raise ValueError(
+            f"correct must have {conf.numel()} entries like confidences, got {corr.numel()}"
+        )
     if bool(((conf < 0) | (conf > 1)).any()):
         raise ValueError("confidences must lie in [0, 1]")
     return conf, corr.to(torch.float64)
@@ -70,8 +71,12 @@ def reliability_bins(confidences, correct, n_bins=15):
     count = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, idx, torch.ones_like(conf))
     hits = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, idx, corr)
     total_conf = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, idx, conf)
-    return {"edges": edges, "count": count, "accuracy": hits / count,
-            "confidence": total_conf / count}
+    return {
+        "edges": edges,
+        "count": count,
+        "accuracy": hits / count,
+        "confidence": total_conf / count,
+    }
 
 
 def expected_calibration_error(confidences, correct, n_bins=15):
@@ -167,8 +172,10 @@ def fit_temperature(logits, labels, low=0.05, high=20.0, iters=100):
     logits = torch.as_tensor(logits, dtype=torch.float64)
     labels = torch.as_tensor(labels)
     if logits.dim() != 2 or logits.shape[0] == 0 or labels.shape != logits.shape[:1]:
-        raise ValueError(f"logits must be (N, K) with N > 0 and labels (N,), got "
-                         f"{tuple(logits.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"logits must be (N, K) with N > 0 and labels (N,), got "
+            f"{tuple(logits.shape)} and {tuple(labels.shape)}"
+        )
     if not 0 < low < high:
         raise ValueError(f"low and high must satisfy 0 < low < high, got {low}, {high}")
 

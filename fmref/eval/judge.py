@@ -117,8 +117,13 @@ def judge_pairs(judge, items, swap=True):
     winners = [w for w, _ in results]
     n = len(results)
     counts = Counter(winners)
-    return {"winners": winners, "win_rate_a": counts["a"] / n, "win_rate_b": counts["b"] / n,
-            "tie_rate": counts["tie"] / n, "consistency": sum(c for _, c in results) / n}
+    return {
+        "winners": winners,
+        "win_rate_a": counts["a"] / n,
+        "win_rate_b": counts["b"] / n,
+        "tie_rate": counts["tie"] / n,
+        "consistency": sum(c for _, c in results) / n,
+    }
 
 
 def cohen_kappa(labels_1, labels_2):
@@ -160,8 +165,10 @@ def cohen_kappa(labels_1, labels_2):
     """
     labels_1, labels_2 = list(labels_1), list(labels_2)
     if not labels_1 or len(labels_1) != len(labels_2):
-        raise ValueError("labels_1 and labels_2 must be non-empty and of equal length, got "
-                         f"{len(labels_1)} and {len(labels_2)}")
+        raise ValueError(
+            "labels_1 and labels_2 must be non-empty and of equal length, got "
+            f"{len(labels_1)} and {len(labels_2)}"
+        )
     n = len(labels_1)
     p_o = sum(x == y for x, y in zip(labels_1, labels_2)) / n
     c1, c2 = Counter(labels_1), Counter(labels_2)

@@ -53,13 +53,15 @@ def continuation_logprob(model, context_ids, continuation_ids):
     """
     context_ids, continuation_ids = list(context_ids), list(continuation_ids)
     if not context_ids or not continuation_ids:
-        raise ValueError("context_ids and continuation_ids must each hold at least one token, "
-                         f"got {len(context_ids)} and {len(continuation_ids)}")
+        raise ValueError(
+            "context_ids and continuation_ids must each hold at least one token, "
+            f"got {len(context_ids)} and {len(continuation_ids)}"
+        )
     ids = torch.tensor([context_ids + continuation_ids], dtype=torch.long)  # (1, T)
     logits = model(ids[:, :-1])  # (1, T-1, V): position t predicts token t+1
     logprobs = torch.log_softmax(logits.double(), dim=-1)[0]  # (T-1, V)
     start = len(context_ids) - 1  # the position that predicts the first answer token
-    targets = ids[0, len(context_ids):]  # (L,)
+    targets = ids[0, len(context_ids) :]  # (L,)
     picked = logprobs[start : start + len(continuation_ids)].gather(1, targets[:, None])
     return float(picked.sum())
 

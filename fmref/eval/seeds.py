@@ -44,12 +44,26 @@ def _train_one(settings, seed):
     val_ids = torch.tensor(list(python_docs("validation").encode("utf-8")), dtype=torch.long)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the initial weights
-        model = GPT(GPTConfig(vocab_size=256, block_size=s["block_size"], n_layer=s["n_layer"],
-                              n_head=s["n_head"], n_embd=s["n_embd"]))
-    config = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], block_size=s["block_size"],
-                         lr_max=s["lr_max"], lr_min=s["lr_min"], warmup=s["warmup"],
-                         eval_interval=s["eval_interval"], eval_batches=s["eval_batches"],
-                         seed=seed)  # the batch order
+        model = GPT(
+            GPTConfig(
+                vocab_size=256,
+                block_size=s["block_size"],
+                n_layer=s["n_layer"],
+                n_head=s["n_head"],
+                n_embd=s["n_embd"],
+            )
+        )
+    config = TrainConfig(
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        block_size=s["block_size"],
+        lr_max=s["lr_max"],
+        lr_min=s["lr_min"],
+        warmup=s["warmup"],
+        eval_interval=s["eval_interval"],
+        eval_batches=s["eval_batches"],
+        seed=seed,
+    )  # the batch order
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a model this small gains nothing from threads, and loses when shared
     try:
@@ -97,9 +111,14 @@ def seed_runs(seeds=(0, 1, 2, 3, 4), **overrides):
     if unknown:
         raise ValueError(f"overrides must be among {sorted(SEED_RUN_SETTINGS)}, got {unknown}")
     settings = {**SEED_RUN_SETTINGS, **overrides}
-    return {int(seed): cached("tiny-gpt-seed", {**settings, "seed": int(seed)},
-                              lambda seed=seed: _train_one(settings, int(seed)))
-            for seed in seeds}
+    return {
+        int(seed): cached(
+            "tiny-gpt-seed",
+            {**settings, "seed": int(seed)},
+            lambda seed=seed: _train_one(settings, int(seed)),
+        )
+        for seed in seeds
+    }
 
 
 def spread(values):
@@ -133,5 +152,10 @@ def spread(values):
         raise ValueError(f"values must hold at least two numbers, got {len(values)}")
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return {"mean": mean, "std": std, "min": min(values), "max": max(values),
-            "range": max(values) - min(values)}
+    return {
+        "mean": mean,
+        "std": std,
+        "min": min(values),
+        "max": max(values),
+        "range": max(values) - min(values),
+    }

@@ -110,8 +110,7 @@ class BatchingReport:
     timeline: list = field(default_factory=list, repr=False)
 
 
-def poisson_trace(n_requests, rate, prompt_len=(16, 256), output_len=(16, 256),
-                  generator=None):
+def poisson_trace(n_requests, rate, prompt_len=(16, 256), output_len=(16, 256), generator=None):
     """A trace of requests with Poisson arrivals and uniform lengths.
 
     Parameters
@@ -149,8 +148,7 @@ def poisson_trace(n_requests, rate, prompt_len=(16, 256), output_len=(16, 256),
         raise ValueError(f"rate must be a number > 0, got {rate!r}")
     for name, (lo, hi) in (("prompt_len", prompt_len), ("output_len", output_len)):
         if not 1 <= lo <= hi:
-            raise ValueError(f"{name} must be a range (lo, hi) with 1 <= lo <= hi, "
-                             f"got {(lo, hi)}")
+            raise ValueError(f"{name} must be a range (lo, hi) with 1 <= lo <= hi, got {(lo, hi)}")
     gaps = torch.empty(n_requests).exponential_(rate, generator=generator)  # (N,)
     arrivals = torch.cumsum(gaps, 0) - gaps[0]  # first request at t = 0
     prompts = torch.randint(prompt_len[0], prompt_len[1] + 1, (n_requests,), generator=generator)
@@ -160,8 +158,11 @@ def poisson_trace(n_requests, rate, prompt_len=(16, 256), output_len=(16, 256),
 
 def _report(policy, requests, timeline, used_time, reserved_time):
     first = [r[3] - r[1] for r in timeline]
-    tpot = [(r[4] - r[3]) / (requests[r[0]].output_len - 1)
-            for r in timeline if requests[r[0]].output_len > 1]
+    tpot = [
+        (r[4] - r[3]) / (requests[r[0]].output_len - 1)
+        for r in timeline
+        if requests[r[0]].output_len > 1
+    ]
     makespan = max(r[4] for r in timeline) - min(r.arrival for r in requests)
     tokens = sum(r.output_len for r in requests)
     return BatchingReport(
@@ -195,8 +196,11 @@ def _static(requests, max_batch, cost, max_new_tokens):
         finish = {j: t for j in batch if requests[j].output_len == 1}
         for step in range(1, max(requests[j].output_len for j in batch)):
             dt = cost(len(batch))  # finished sequences still occupy their slot
-            used = sum(requests[j].prompt_len + min(step, requests[j].output_len)
-                       for j in batch if j not in finish)
+            used = sum(
+                requests[j].prompt_len + min(step, requests[j].output_len)
+                for j in batch
+                if j not in finish
+            )
             used_time, reserved_time = used_time + used * dt, reserved_time + reserved * dt
             t += dt
             for j in batch:
@@ -216,9 +220,12 @@ def _continuous(requests, max_batch, cost, tokens_per_block, kv_capacity_tokens)
         if not running:
             t = max(t, requests[waiting[0]].arrival)
         joined = []
-        while (waiting and len(running) + len(joined) < max_batch
-               and requests[waiting[0]].arrival <= t
-               and pool.blocks_needed(requests[waiting[0]].prompt_len + 1) <= pool.n_free):
+        while (
+            waiting
+            and len(running) + len(joined) < max_batch
+            and requests[waiting[0]].arrival <= t
+            and pool.blocks_needed(requests[waiting[0]].prompt_len + 1) <= pool.n_free
+        ):
             j = waiting.pop(0)
             pool.allocate(j, requests[j].prompt_len)
             joined.append(j)
@@ -245,8 +252,15 @@ def _continuous(requests, max_batch, cost, tokens_per_block, kv_capacity_tokens)
     return timeline, used_time, reserved_time
 
 
-def simulate_batching(requests, policy="continuous", max_batch=8, cost=None,
-                      max_new_tokens=None, tokens_per_block=16, kv_capacity_tokens=None):
+def simulate_batching(
+    requests,
+    policy="continuous",
+    max_batch=8,
+    cost=None,
+    max_new_tokens=None,
+    tokens_per_block=16,
+    kv_capacity_tokens=None,
+):
     """Replay ``requests`` through a server that batches with ``policy``.
 
     Parameters
@@ -310,18 +324,21 @@ def simulate_batching(requests, policy="continuous", max_batch=8, cost=None,
     longest_out = max(r.output_len for r in requests)
     max_new_tokens = longest_out if max_new_tokens is None else max_new_tokens
     if max_new_tokens < longest_out:
-        raise ValueError(f"max_new_tokens must be >= the longest output_len {longest_out}, "
-                         f"got {max_new_tokens}")
+        raise ValueError(
+            f"max_new_tokens must be >= the longest output_len {longest_out}, got {max_new_tokens}"
+        )
     if policy == "static":
         timeline, used, reserved = _static(requests, max_batch, cost, max_new_tokens)
     else:
         longest = max(r.prompt_len + r.output_len for r in requests)
         if kv_capacity_tokens is None:
-            kv_capacity_tokens = max_batch * (max(r.prompt_len for r in requests)
-                                              + max_new_tokens)
+            kv_capacity_tokens = max_batch * (max(r.prompt_len for r in requests) + max_new_tokens)
         if kv_capacity_tokens < longest:
-            raise ValueError(f"kv_capacity_tokens must hold the longest request ({longest} "
-                             f"tokens), got {kv_capacity_tokens}")
-        timeline, used, reserved = _continuous(requests, max_batch, cost, tokens_per_block,
-                                               kv_capacity_tokens)
+            raise ValueError(
+                f"kv_capacity_tokens must hold the longest request ({longest} "
+                f"tokens), got {kv_capacity_tokens}"
+            )
+        timeline, used, reserved = _continuous(
+            requests, max_batch, cost, tokens_per_block, kv_capacity_tokens
+        )
     return _report(policy, requests, timeline, used, reserved)

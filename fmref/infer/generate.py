@@ -44,13 +44,24 @@ def context_length(model):
     for name in ("block_size", "max_seq_len"):
         if hasattr(config, name):
             return getattr(config, name)
-    raise TypeError(f"model must have a config with block_size or max_seq_len, "
-                    f"got {type(model).__name__}")
+    raise TypeError(
+        f"model must have a config with block_size or max_seq_len, got {type(model).__name__}"
+    )
 
 
 @torch.no_grad()
-def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
-             use_cache=True, generator=None, sliding_window=False, kv_cache=None):
+def generate(
+    model,
+    idx,
+    max_new_tokens,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    use_cache=True,
+    generator=None,
+    sliding_window=False,
+    kv_cache=None,
+):
     """Extend each prompt of ``idx`` by ``max_new_tokens`` sampled tokens.
 
     Parameters
@@ -117,14 +128,18 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
         raise TypeError(f"idx must be an integer tensor (B, T), got {kind}")
     if idx.dim() != 2 or idx.shape[1] < 1:
         raise ValueError(f"idx must have shape (B, T) with T >= 1, got {tuple(idx.shape)}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-            or max_new_tokens < 0:
+    if (
+        isinstance(max_new_tokens, bool)
+        or not isinstance(max_new_tokens, int)
+        or max_new_tokens < 0
+    ):
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     ctx = context_length(model)
     if idx.shape[1] + max_new_tokens > ctx and not sliding_window:
         raise ValueError(
             f"max_new_tokens={max_new_tokens} after a prompt of {idx.shape[1]} exceeds the "
-            f"context length {ctx}; shorten them or pass sliding_window=True")
+            f"context length {ctx}; shorten them or pass sliding_window=True"
+        )
     was_training = model.training
     model.eval()
     cache = None
@@ -139,7 +154,7 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
                 if out.shape[1] - start > ctx:  # window full: rebuild from the last ctx
                     cache.reset()
                     start = out.shape[1] - ctx
-                fresh = out[:, start + cache.length:]  # (B, T_new): not yet in the cache
+                fresh = out[:, start + cache.length :]  # (B, T_new): not yet in the cache
                 logits = model(fresh, kv_cache=cache)  # (B, T_new, V)
             nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B,)
             out = torch.cat([out, nxt.unsqueeze(-1)], dim=1)  # (B, T + 1)

@@ -66,11 +66,19 @@ def kv_cache_bytes(n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_v
     >>> kv_cache_bytes(32, 32, 128, seq_len=2048) / 2**30  # one full 2,048-token context, GiB
     1.0
     """
-    for name, value in (("n_layers", n_layers), ("n_kv_heads", n_kv_heads),
-                        ("d_head", d_head), ("seq_len", seq_len), ("batch", batch)):
+    for name, value in (
+        ("n_layers", n_layers),
+        ("n_kv_heads", n_kv_heads),
+        ("d_head", d_head),
+        ("seq_len", seq_len),
+        ("batch", batch),
+    ):
         _positive_int(name, value)
-    if isinstance(bytes_per_value, bool) or not isinstance(bytes_per_value, (int, float)) \
-            or bytes_per_value <= 0:
+    if (
+        isinstance(bytes_per_value, bool)
+        or not isinstance(bytes_per_value, (int, float))
+        or bytes_per_value <= 0
+    ):
         raise ValueError(f"bytes_per_value must be a number > 0, got {bytes_per_value!r}")
     return 2 * n_layers * n_kv_heads * d_head * seq_len * batch * bytes_per_value
 
@@ -103,11 +111,23 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2):
     320.0
     """
     if hasattr(config, "n_layer") and hasattr(config, "n_embd"):  # GPTConfig
-        return kv_cache_bytes(config.n_layer, config.n_head, config.n_embd // config.n_head,
-                              seq_len, batch, bytes_per_value)
+        return kv_cache_bytes(
+            config.n_layer,
+            config.n_head,
+            config.n_embd // config.n_head,
+            seq_len,
+            batch,
+            bytes_per_value,
+        )
     if hasattr(config, "n_layers") and hasattr(config, "n_kv_heads"):  # LlamaConfig
-        return kv_cache_bytes(config.n_layers, config.n_kv_heads, config.dim // config.n_heads,
-                              seq_len, batch, bytes_per_value)
+        return kv_cache_bytes(
+            config.n_layers,
+            config.n_kv_heads,
+            config.dim // config.n_heads,
+            seq_len,
+            batch,
+            bytes_per_value,
+        )
     raise TypeError(f"config must be a GPTConfig or LlamaConfig, got {type(config).__name__}")
 
 

@@ -91,15 +91,23 @@ def roofline(flops, bytes, peak_flops, bandwidth):  # noqa: A002 (the model's ow
     >>> p.bound, p.intensity, p.ridge, round(p.time * 1e3, 2)  # ms
     ('memory', 1.0, 156.0, 7.0)
     """
-    for name, value in (("flops", flops), ("bytes", bytes), ("peak_flops", peak_flops),
-                        ("bandwidth", bandwidth)):
+    for name, value in (
+        ("flops", flops),
+        ("bytes", bytes),
+        ("peak_flops", peak_flops),
+        ("bandwidth", bandwidth),
+    ):
         _positive(name, value)
     intensity = flops / bytes
     ridge = peak_flops / bandwidth
     time = max(flops / peak_flops, bytes / bandwidth)
-    return RooflinePoint(intensity=intensity, ridge=ridge,
-                         attainable_flops=min(peak_flops, intensity * bandwidth),
-                         time=time, bound="memory" if intensity < ridge else "compute")
+    return RooflinePoint(
+        intensity=intensity,
+        ridge=ridge,
+        attainable_flops=min(peak_flops, intensity * bandwidth),
+        time=time,
+        bound="memory" if intensity < ridge else "compute",
+    )
 
 
 def forward_cost(n_params, n_tokens, bytes_per_param=2, kv_bytes=0):

@@ -18,8 +18,9 @@ def _check_logits(logits):
         kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise TypeError(f"logits must be a floating-point tensor (..., vocab), got {kind}")
     if logits.dim() < 1 or logits.shape[-1] < 1:
-        raise ValueError(f"logits must have shape (..., vocab) with vocab >= 1, got "
-                         f"{tuple(logits.shape)}")
+        raise ValueError(
+            f"logits must have shape (..., vocab) with vocab >= 1, got {tuple(logits.shape)}"
+        )
 
 
 def top_k_filter(logits, k):
@@ -158,8 +159,11 @@ def sampling_probs(logits, temperature=1.0, top_k=None, top_p=None):
     tensor([1., 0., 0.])
     """
     _check_logits(logits)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not temperature >= 0:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not temperature >= 0
+    ):
         raise ValueError(f"temperature must be a float >= 0, got {temperature!r}")
     logits = logits.float()
     if temperature == 0:

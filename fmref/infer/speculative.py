@@ -116,8 +116,17 @@ def _draw(probs, generator):
 
 
 @torch.no_grad()
-def speculative_generate(target, draft, idx, max_new_tokens, gamma=4, temperature=1.0,
-                         top_k=None, top_p=None, generator=None):
+def speculative_generate(
+    target,
+    draft,
+    idx,
+    max_new_tokens,
+    gamma=4,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    generator=None,
+):
     """Sample ``max_new_tokens`` tokens from ``target``, proposed by ``draft``.
 
     Parameters
@@ -179,18 +188,25 @@ def speculative_generate(target, draft, idx, max_new_tokens, gamma=4, temperatur
         raise ValueError(f"idx must have shape (1, T) (one prompt), got {shape}")
     if isinstance(gamma, bool) or not isinstance(gamma, int) or gamma < 1:
         raise ValueError(f"gamma must be an int >= 1, got {gamma!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-            or max_new_tokens < 0:
+    if (
+        isinstance(max_new_tokens, bool)
+        or not isinstance(max_new_tokens, int)
+        or max_new_tokens < 0
+    ):
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     if target.config.vocab_size != draft.config.vocab_size:
-        raise ValueError(f"draft must share the target's vocab_size={target.config.vocab_size}, "
-                         f"got {draft.config.vocab_size}")
+        raise ValueError(
+            f"draft must share the target's vocab_size={target.config.vocab_size}, "
+            f"got {draft.config.vocab_size}"
+        )
     total = idx.shape[1] + max_new_tokens
     for name, model in (("target", target), ("draft", draft)):
         if total > context_length(model):
-            raise ValueError(f"max_new_tokens={max_new_tokens} after a prompt of "
-                             f"{idx.shape[1]} exceeds the {name}'s context length "
-                             f"{context_length(model)}")
+            raise ValueError(
+                f"max_new_tokens={max_new_tokens} after a prompt of "
+                f"{idx.shape[1]} exceeds the {name}'s context length "
+                f"{context_length(model)}"
+            )
 
     def probs(logits):  # (T, V) -> (T, V)
         return sampling_probs(logits, temperature, top_k, top_p)
@@ -208,14 +224,14 @@ def speculative_generate(target, draft, idx, max_new_tokens, gamma=4, temperatur
         # 1. The draft proposes g tokens, one forward pass each.
         drafts, q = [], []  # tokens, and their draft distributions (V,)
         for _ in range(g):
-            fresh = torch.tensor([seq[d_cache.length:] + drafts[-1:]])  # (1, T_new)
+            fresh = torch.tensor([seq[d_cache.length :] + drafts[-1:]])  # (1, T_new)
             q_i = probs(draft(fresh, kv_cache=d_cache)[0, -1:])[0]  # (V,)
             stats.draft_calls += 1
             drafts.append(_draw(q_i, generator).item())
             q.append(q_i)
         # 2. The target scores every draft in one pass: g + 1 distributions.
-        fresh = torch.tensor([seq[t_cache.length:] + drafts])  # (1, T_new)
-        p = probs(target(fresh, kv_cache=t_cache)[0, -(g + 1):])  # (g + 1, V)
+        fresh = torch.tensor([seq[t_cache.length :] + drafts])  # (1, T_new)
+        p = probs(target(fresh, kv_cache=t_cache)[0, -(g + 1) :])  # (g + 1, V)
         stats.target_calls += 1
         stats.drafted += g
         # 3. Accept draft i with probability min(1, p/q); on rejection resample.

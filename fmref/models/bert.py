@@ -93,8 +93,15 @@ class BertConfig:
     attention_probs_dropout_prob: float = 0.1  # attention weights
 
     def __post_init__(self):
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -149,9 +156,11 @@ class BertEmbeddings(nn.Module):
 
     def forward(self, input_ids, token_type_ids):
         pos = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
-        x = (self.word_embeddings(input_ids)  # (B, T, C)
-             + self.position_embeddings(pos)  # (T, C), broadcast over B
-             + self.token_type_embeddings(token_type_ids))  # (B, T, C)
+        x = (
+            self.word_embeddings(input_ids)  # (B, T, C)
+            + self.position_embeddings(pos)  # (T, C), broadcast over B
+            + self.token_type_embeddings(token_type_ids)
+        )  # (B, T, C)
         return self.dropout(self.norm(x))
 
 

@@ -131,8 +131,15 @@ class LlamaConfig:
     def __post_init__(self):
         if self.n_kv_heads is None:
             self.n_kv_heads = self.n_heads
-        for name in ("vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads",
-                     "hidden_dim", "max_seq_len"):
+        for name in (
+            "vocab_size",
+            "dim",
+            "n_layers",
+            "n_heads",
+            "n_kv_heads",
+            "hidden_dim",
+            "max_seq_len",
+        ):
             _check_positive_int(name, getattr(self, name))
         if self.sliding_window is not None:
             _check_positive_int("sliding_window", self.sliding_window)
@@ -294,8 +301,12 @@ class LlamaBlock(nn.Module):
         is_causal = attn_mask is None  # an explicit mask (sliding window) is already causal
         h = self.attention_norm(x)  # (B, T, C)
         x = x + self.attention(
-            h, attn_mask=attn_mask, is_causal=is_causal, kv_cache=kv_cache,
-            layer_idx=self.layer_idx, rope=rope,
+            h,
+            attn_mask=attn_mask,
+            is_causal=is_causal,
+            kv_cache=kv_cache,
+            layer_idx=self.layer_idx,
+            rope=rope,
         )
         return x + self.feed_forward(self.ffn_norm(x))  # (B, T, C)
 
@@ -448,8 +459,9 @@ class Llama(nn.Module):
             )
         attn_mask = None
         if self.config.sliding_window is not None:
-            attn_mask = causal_mask(t, past + t, window=self.config.sliding_window,
-                                    device=idx.device)  # (T, past + T)
+            attn_mask = causal_mask(
+                t, past + t, window=self.config.sliding_window, device=idx.device
+            )  # (T, past + T)
         x = self.tok_embeddings(idx)  # (B, T, C)
         for layer in self.layers:
             x = layer(x, self.rope, attn_mask=attn_mask, kv_cache=kv_cache)
@@ -577,8 +589,16 @@ def llama_7b():
     >>> f"{count_parameters(cfg):,}"
     '6,738,415,616'
     """
-    return LlamaConfig(vocab_size=32000, dim=4096, n_layers=32, n_heads=32, n_kv_heads=32,
-                       hidden_dim=11008, max_seq_len=2048, norm_eps=1e-6)
+    return LlamaConfig(
+        vocab_size=32000,
+        dim=4096,
+        n_layers=32,
+        n_heads=32,
+        n_kv_heads=32,
+        hidden_dim=11008,
+        max_seq_len=2048,
+        norm_eps=1e-6,
+    )
 
 
 def llama_13b():
@@ -600,8 +620,16 @@ def llama_13b():
     >>> f"{count_parameters(llama_13b()):,}"
     '13,015,864,320'
     """
-    return LlamaConfig(vocab_size=32000, dim=5120, n_layers=40, n_heads=40, n_kv_heads=40,
-                       hidden_dim=13824, max_seq_len=2048, norm_eps=1e-6)
+    return LlamaConfig(
+        vocab_size=32000,
+        dim=5120,
+        n_layers=40,
+        n_heads=40,
+        n_kv_heads=40,
+        hidden_dim=13824,
+        max_seq_len=2048,
+        norm_eps=1e-6,
+    )
 
 
 def llama2_70b():
@@ -628,8 +656,16 @@ def llama2_70b():
     >>> f"{count_parameters(cfg):,}"
     '68,976,648,192'
     """
-    return LlamaConfig(vocab_size=32000, dim=8192, n_layers=80, n_heads=64, n_kv_heads=8,
-                       hidden_dim=28672, max_seq_len=4096, norm_eps=1e-5)
+    return LlamaConfig(
+        vocab_size=32000,
+        dim=8192,
+        n_layers=80,
+        n_heads=64,
+        n_kv_heads=8,
+        hidden_dim=28672,
+        max_seq_len=4096,
+        norm_eps=1e-5,
+    )
 
 
 def mistral_7b():
@@ -656,6 +692,14 @@ def mistral_7b():
     >>> f"{count_parameters(cfg):,}"
     '7,241,732,096'
     """
-    return LlamaConfig(vocab_size=32000, dim=4096, n_layers=32, n_heads=32, n_kv_heads=8,
-                       hidden_dim=14336, max_seq_len=8192, norm_eps=1e-5,
-                       sliding_window=4096)
+    return LlamaConfig(
+        vocab_size=32000,
+        dim=4096,
+        n_layers=32,
+        n_heads=32,
+        n_kv_heads=8,
+        hidden_dim=14336,
+        max_seq_len=8192,
+        norm_eps=1e-5,
+        sliding_window=4096,
+    )

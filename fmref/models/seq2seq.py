@@ -79,7 +79,9 @@ class AdditiveAttention(nn.Module):
         scores = self.v(torch.tanh(self.W(query).unsqueeze(1) + self.U(keys))).squeeze(-1)  # (B, S)
         if mask is not None:
             if mask.shape != scores.shape:
-                raise ValueError(f"mask must have shape (B, S) = {tuple(scores.shape)}, got {tuple(mask.shape)}")
+                raise ValueError(
+                    f"mask must have shape (B, S) = {tuple(scores.shape)}, got {tuple(mask.shape)}"
+                )
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores, dim=-1)  # (B, S)
         context = (weights.unsqueeze(-1) * keys).sum(dim=1)  # (B, key_dim)

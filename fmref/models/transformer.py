@@ -64,7 +64,9 @@ class _Layer(nn.Module):
     def __init__(self, d_model, n_heads, d_ff, dropout, norm_first, activation, n_sublayers):
         super().__init__()
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            )
         self.norm_first, self.activation = norm_first, activation
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
         self.linear1 = nn.Linear(d_model, d_ff)
@@ -83,8 +85,13 @@ class _Layer(nn.Module):
 
     @classmethod
     def _from_torch(cls, layer, n_heads, **kwargs):
-        ours = cls(layer.linear1.in_features, n_heads, layer.linear1.out_features,
-                   norm_first=layer.norm_first, **kwargs)
+        ours = cls(
+            layer.linear1.in_features,
+            n_heads,
+            layer.linear1.out_features,
+            norm_first=layer.norm_first,
+            **kwargs,
+        )
         with torch.no_grad():
             _copy_mha(ours.self_attn, layer.self_attn)
             if hasattr(layer, "multihead_attn"):
@@ -145,7 +152,7 @@ class EncoderLayer(_Layer):
         return self._sublayer(x, self.norm2, self._ff)
 
     @classmethod
-    def from_torch(cls, layer: nn.TransformerEncoderLayer, n_heads: int) -> "EncoderLayer":
+    def from_torch(cls, layer: nn.TransformerEncoderLayer, n_heads: int) -> EncoderLayer:
         """Copy the weights of a ``batch_first`` :class:`torch.nn.TransformerEncoderLayer`."""
         return cls._from_torch(layer, n_heads)
 
@@ -197,11 +204,13 @@ class DecoderLayer(_Layer):
         """``y`` ``(B, T, C)`` target so far, ``memory`` ``(B, S, C)`` encoder output,
         ``memory_mask`` broadcastable to ``(B, H, T, S)`` (True = real source token)."""
         y = self._sublayer(y, self.norm1, lambda h: self.self_attn(h, is_causal=True))
-        y = self._sublayer(y, self.norm2, lambda h: self.multihead_attn(h, context=memory, attn_mask=memory_mask))
+        y = self._sublayer(
+            y, self.norm2, lambda h: self.multihead_attn(h, context=memory, attn_mask=memory_mask)
+        )
         return self._sublayer(y, self.norm3, self._ff)
 
     @classmethod
-    def from_torch(cls, layer: nn.TransformerDecoderLayer, n_heads: int) -> "DecoderLayer":
+    def from_torch(cls, layer: nn.TransformerDecoderLayer, n_heads: int) -> DecoderLayer:
         """Copy the weights of a ``batch_first`` :class:`torch.nn.TransformerDecoderLayer`."""
         return cls._from_torch(layer, n_heads)
 
@@ -211,8 +220,11 @@ def _merge(attn_mask, position_bias):
         return attn_mask
     if attn_mask is None:
         return position_bias
-    return position_bias.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool \
+    return (
+        position_bias.masked_fill(~attn_mask, float("-inf"))
+        if attn_mask.dtype == torch.bool
         else position_bias + attn_mask
+    )
 
 
 @dataclass
@@ -262,7 +274,9 @@ class Transformer(nn.Module):
     --------
     >>> import torch
     >>> from fmref.models.transformer import Transformer, TransformerConfig
-    >>> cfg = TransformerConfig(src_vocab=20, tgt_vocab=20, d_model=32, n_heads=4, n_layers=2, d_ff=64)
+    >>> cfg = TransformerConfig(
+    ...     src_vocab=20, tgt_vocab=20, d_model=32, n_heads=4, n_layers=2, d_ff=64
+    ... )
     >>> model = Transformer(cfg)
     >>> src, tgt_in = torch.randint(20, (2, 7)), torch.randint(20, (2, 5))
     >>> model(src, tgt_in).shape  # (B, T, V)
@@ -297,9 +311,13 @@ class Transformer(nn.Module):
         if ids.dim() != 2 or ids.dtype != torch.long:
             raise ValueError(f"{name} must be a (B, T) tensor of token ids (torch.long)")
         if ids.shape[1] > self.config.max_len:
-            raise ValueError(f"{name} must have at most max_len={self.config.max_len} tokens, got {ids.shape[1]}")
+            raise ValueError(
+                f"{name} must have at most max_len={self.config.max_len} tokens, got {ids.shape[1]}"
+            )
         # section 3.4: embeddings are multiplied by sqrt(d_model) before adding positions
-        return self.drop(emb(ids) * math.sqrt(self.config.d_model) + self.pe[: ids.shape[1]])  # (B, T, C)
+        return self.drop(
+            emb(ids) * math.sqrt(self.config.d_model) + self.pe[: ids.shape[1]]
+        )  # (B, T, C)
 
     def encode(self, src, src_mask=None):
         """Encoder output ``(B, S, C)``; ``src_mask`` ``(B, S)`` is True at real tokens."""
@@ -332,7 +350,9 @@ class Transformer(nn.Module):
         return out[:, 1:]
 
 
-def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+def relative_position_bucket(
+    relative_position, bidirectional=True, num_buckets=32, max_distance=128
+):
     """T5's bucket of a relative position ``key - query``: exact when small, logarithmic when large.
 
     Half of the buckets (per direction) hold the distances ``0 .. max_exact - 1``
@@ -387,7 +407,9 @@ def relative_position_bucket(relative_position, bidirectional=True, num_buckets=
         dist = rel.abs()
     else:
         dist = (-rel).clamp_min(0)  # only the past counts in a decoder
-    log_ratio = torch.log(dist.float().clamp_min(1) / max_exact) / math.log(max_distance / max_exact)
+    log_ratio = torch.log(dist.float().clamp_min(1) / max_exact) / math.log(
+        max_distance / max_exact
+    )
     large = (max_exact + (log_ratio * (n - max_exact)).long()).clamp_max(n - 1)
     return buckets + torch.where(dist < max_exact, dist, large)
 
@@ -424,7 +446,11 @@ class RelativePositionBias(nn.Module):
 
     def __init__(self, n_heads, num_buckets=32, max_distance=128, bidirectional=True):
         super().__init__()
-        self.num_buckets, self.max_distance, self.bidirectional = num_buckets, max_distance, bidirectional
+        self.num_buckets, self.max_distance, self.bidirectional = (
+            num_buckets,
+            max_distance,
+            bidirectional,
+        )
         self.relative_attention_bias = nn.Embedding(num_buckets, n_heads)  # T5's name
 
     def forward(self, t_q, t_k, offset=0):
@@ -432,7 +458,9 @@ class RelativePositionBias(nn.Module):
         device = self.relative_attention_bias.weight.device
         q_pos = torch.arange(t_q, device=device)[:, None] + offset
         k_pos = torch.arange(t_k, device=device)[None, :]
-        buckets = relative_position_bucket(k_pos - q_pos, self.bidirectional, self.num_buckets, self.max_distance)
+        buckets = relative_position_bucket(
+            k_pos - q_pos, self.bidirectional, self.num_buckets, self.max_distance
+        )
         return self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)  # (1, H, Tq, Tk)
 
 
@@ -486,6 +514,10 @@ class MemoryAttention(nn.Module):
     def forward(self, x, memory=None):
         """``x`` ``(B, T, C)``, ``memory`` ``(B, M, C)`` or None; returns output and new memory."""
         context = x if memory is None else torch.cat([memory.detach(), x], dim=1)  # (B, M + T, C)
-        out = self.attn(x, context=context, is_causal=True)  # bottom-right: query i sees M + i + 1 keys
-        new_memory = context[:, max(0, context.shape[1] - self.mem_len) :].detach() if self.mem_len else None
+        out = self.attn(
+            x, context=context, is_causal=True
+        )  # bottom-right: query i sees M + i + 1 keys
+        new_memory = (
+            context[:, max(0, context.shape[1] - self.mem_len) :].detach() if self.mem_len else None
+        )
         return out, new_memory

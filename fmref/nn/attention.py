@@ -96,9 +96,7 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, *, scale=None):
     tensor([1., 0., 0.])
     """
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"k must have the head dimension of q ({q.shape[-1]}), got {k.shape[-1]}"
-        )
+        raise ValueError(f"k must have the head dimension of q ({q.shape[-1]}), got {k.shape[-1]}")
     if attn_mask is not None and is_causal:
         raise ValueError("attn_mask must be None when is_causal=True (torch's rule)")
     d = q.shape[-1]
@@ -174,9 +172,7 @@ def scaled_dot_product_attention(
     True
     """
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"v must have as many positions as k ({k.shape[-2]}), got {v.shape[-2]}"
-        )
+        raise ValueError(f"v must have as many positions as k ({k.shape[-2]}), got {v.shape[-2]}")
     weights = attention_weights(q, k, attn_mask, is_causal, scale=scale)  # (..., Tq, Tk)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)

@@ -23,18 +23,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["conv_output_size", "conv2d", "max_pool2d", "receptive_field", "Conv2d", "CNNConfig", "SmallCNN"]
+__all__ = [
+    "conv_output_size",
+    "conv2d",
+    "max_pool2d",
+    "receptive_field",
+    "Conv2d",
+    "CNNConfig",
+    "SmallCNN",
+]
 
 
 def _pair(value, name):
     if isinstance(value, int):
         value = (value, value)
-    if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+    if not (
+        isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value)
+    ):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     return value
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+def conv_output_size(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
     r"""Output length of a convolution along one axis.
 
     .. math:: \left\lfloor \frac{n + 2p - d(k - 1) - 1}{s} \right\rfloor + 1
@@ -76,7 +88,8 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
     span = dilation * (kernel - 1) + 1
     if span > size + 2 * padding:
         raise ValueError(
-            f"kernel (dilated size {span}) must not be larger than the padded input ({size + 2 * padding})"
+            f"kernel (dilated size {span}) must not be larger than the padded input "
+            f"({size + 2 * padding})"
         )
     return (size + 2 * padding - span) // stride + 1
 
@@ -123,14 +136,24 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     if weight.dim() != 4:
         raise ValueError(f"weight must have shape (C_out, C_in, kH, kW), got {tuple(weight.shape)}")
     if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight must have C_in={x.shape[1]} input channels, got {weight.shape[1]}")
-    stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
+        raise ValueError(
+            f"weight must have C_in={x.shape[1]} input channels, got {weight.shape[1]}"
+        )
+    stride, padding, dilation = (
+        _pair(stride, "stride"),
+        _pair(padding, "padding"),
+        _pair(dilation, "dilation"),
+    )
     B, _, H, W = x.shape
     C_out, C_in, kH, kW = weight.shape
     H_out = conv_output_size(H, kH, stride[0], padding[0], dilation[0])
     W_out = conv_output_size(W, kW, stride[1], padding[1], dilation[1])
-    cols = F.unfold(x, (kH, kW), dilation=dilation, padding=padding, stride=stride)  # (B, C_in*kH*kW, L)
-    out = weight.reshape(C_out, C_in * kH * kW) @ cols  # (B, C_out, L): one shared kernel for every L
+    cols = F.unfold(
+        x, (kH, kW), dilation=dilation, padding=padding, stride=stride
+    )  # (B, C_in*kH*kW, L)
+    out = (
+        weight.reshape(C_out, C_in * kH * kW) @ cols
+    )  # (B, C_out, L): one shared kernel for every L
     if bias is not None:
         out = out + bias.view(1, C_out, 1)
     return out.view(B, C_out, H_out, W_out)
@@ -178,7 +201,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     W_out = conv_output_size(W, kernel_size[1], stride[1], padding[1])
     if any(padding):
         x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), value=float("-inf"))
-    cols = F.unfold(x.reshape(B * C, 1, *x.shape[-2:]), kernel_size, stride=stride)  # (B*C, kH*kW, L)
+    cols = F.unfold(
+        x.reshape(B * C, 1, *x.shape[-2:]), kernel_size, stride=stride
+    )  # (B*C, kH*kW, L)
     return cols.amax(dim=1).view(B, C, H_out, W_out)
 
 
@@ -219,8 +244,15 @@ def receptive_field(layers) -> int:
     """
     rf, jump = 1, 1
     for layer in layers:
-        if not (isinstance(layer, tuple) and len(layer) in (2, 3) and all(isinstance(v, int) and v >= 1 for v in layer)):
-            raise ValueError(f"layers must hold (kernel, stride[, dilation]) tuples of positive ints, got {layer!r}")
+        if not (
+            isinstance(layer, tuple)
+            and len(layer) in (2, 3)
+            and all(isinstance(v, int) and v >= 1 for v in layer)
+        ):
+            raise ValueError(
+                f"layers must hold (kernel, stride[, dilation]) tuples of positive ints, "
+                f"got {layer!r}"
+            )
         k, s = layer[0], layer[1]
         d = layer[2] if len(layer) == 3 else 1
         rf += d * (k - 1) * jump
@@ -258,10 +290,14 @@ class Conv2d(nn.Module):
     True
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True):
+    def __init__(
+        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True
+    ):
         super().__init__()
         if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"in_channels and out_channels must be >= 1, got {in_channels}, {out_channels}")
+            raise ValueError(
+                f"in_channels and out_channels must be >= 1, got {in_channels}, {out_channels}"
+            )
         kH, kW = _pair(kernel_size, "kernel_size")
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kH, kW))

@@ -395,14 +395,18 @@ def linear_attention(q, k, v, causal=False, eps=1e-6):
         z = phi_k.sum(dim=-2)  # (..., d)
         return (phi_q @ kv) / ((phi_q * z.unsqueeze(-2)).sum(-1, keepdim=True) + eps)
     if q.shape[-2] != k.shape[-2]:
-        raise ValueError(f"causal=True needs as many queries as keys, got q {q.shape[-2]} and k {k.shape[-2]}")
+        raise ValueError(
+            f"causal=True needs as many queries as keys, got q {q.shape[-2]} and k {k.shape[-2]}"
+        )
     kv = torch.cumsum(phi_k.unsqueeze(-1) * v.unsqueeze(-2), dim=-3)  # (..., T, d, d_v) prefix sums
     z = torch.cumsum(phi_k, dim=-2)  # (..., T, d)
     num = (phi_q.unsqueeze(-2) @ kv).squeeze(-2)  # (..., T, d_v)
     return num / ((phi_q * z).sum(-1, keepdim=True) + eps)
 
 
-def attention_memory_bytes(seq_len, d_head=64, n_heads=1, batch=1, tile_size=None, bytes_per_element=4):
+def attention_memory_bytes(
+    seq_len, d_head=64, n_heads=1, batch=1, tile_size=None, bytes_per_element=4
+):
     """Bytes of the attention intermediates: the score matrix, or one tile of it.
 
     Naive attention holds the scores and the softmax weights, two ``T x T``
@@ -440,8 +444,13 @@ def attention_memory_bytes(seq_len, d_head=64, n_heads=1, batch=1, tile_size=Non
     >>> round(attention_memory_bytes(4096, tile_size=128) / 2**20, 3)
     1.156
     """
-    for name, value in (("seq_len", seq_len), ("d_head", d_head), ("n_heads", n_heads),
-                        ("batch", batch), ("bytes_per_element", bytes_per_element)):
+    for name, value in (
+        ("seq_len", seq_len),
+        ("d_head", d_head),
+        ("n_heads", n_heads),
+        ("batch", batch),
+        ("bytes_per_element", bytes_per_element),
+    ):
         _positive_int(value, name)
     if tile_size is None:
         per_head = 2 * seq_len * seq_len

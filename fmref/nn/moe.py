@@ -267,7 +267,8 @@ class MoE(nn.Module):
         self.n_experts, self.top_k, self.capacity_factor = n_experts, top_k, capacity_factor
         self.router = nn.Linear(d_model, n_experts, bias=False)
         self.experts = nn.ModuleList(
-            nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model)) for _ in range(n_experts)
+            nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
+            for _ in range(n_experts)
         )
 
     def forward(self, x):
@@ -283,12 +284,15 @@ class MoE(nn.Module):
         shape = x.shape
         tokens = x.reshape(-1, shape[-1])  # (N, C)
         n = tokens.shape[0]
-        probs, gates, index = top_k_gating(self.router(tokens), self.top_k)  # (N, E), (N, k), (N, k)
+        probs, gates, index = top_k_gating(
+            self.router(tokens), self.top_k
+        )  # (N, E), (N, k), (N, k)
         one_hot = F.one_hot(index, self.n_experts)  # (N, k, E)
         keep = torch.ones_like(gates, dtype=torch.bool)  # (N, k)
         if self.capacity_factor is not None:
             cap = expert_capacity(n, self.n_experts, self.top_k, self.capacity_factor)
-            # position of each assignment in its expert's queue: choice 1 of all tokens, then choice 2 ...
+            # position of each assignment in its expert's queue:
+            # choice 1 of all tokens, then choice 2 ...
             order = one_hot.transpose(0, 1).reshape(-1, self.n_experts)  # (k*N, E)
             position = (torch.cumsum(order, dim=0) - 1) * order  # (k*N, E)
             position = position.sum(-1).view(self.top_k, n).T  # (N, k)

@@ -236,7 +236,9 @@ class RNNCell(_CellBase):
 
     mode = "rnn"
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias)
@@ -244,7 +246,9 @@ class RNNCell(_CellBase):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         h = self._zeros(x) if h is None else h
-        return rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+        return rnn_cell(
+            x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity
+        )
 
 
 class LSTMCell(_CellBase):
@@ -315,7 +319,9 @@ class GRUCell(_CellBase):
 class _RecurrentBase(nn.Module):
     mode = "rnn"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True, dropout=0.0):
+    def __init__(
+        self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True, dropout=0.0
+    ):
         super().__init__()
         _check_sizes(input_size, hidden_size)
         if not isinstance(num_layers, int) or num_layers < 1:
@@ -329,7 +335,9 @@ class _RecurrentBase(nn.Module):
             d_in = input_size if layer == 0 else hidden_size
             # torch's names: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...
             self.register_parameter(f"weight_ih_l{layer}", nn.Parameter(torch.empty(g, d_in)))
-            self.register_parameter(f"weight_hh_l{layer}", nn.Parameter(torch.empty(g, hidden_size)))
+            self.register_parameter(
+                f"weight_hh_l{layer}", nn.Parameter(torch.empty(g, hidden_size))
+            )
             if bias:
                 self.register_parameter(f"bias_ih_l{layer}", nn.Parameter(torch.empty(g)))
                 self.register_parameter(f"bias_hh_l{layer}", nn.Parameter(torch.empty(g)))
@@ -440,8 +448,16 @@ class RNN(_RecurrentBase):
 
     mode = "rnn"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True,
-                 dropout=0.0, nonlinearity="tanh"):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=True,
+        dropout=0.0,
+        nonlinearity="tanh",
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout)

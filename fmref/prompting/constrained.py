@@ -82,7 +82,7 @@ class _Parser:
                 end = self.p.find("}", self.i)
                 if end < 0:
                     raise self.error("unclosed '{'")
-                body, self.i = self.p[self.i:end], end + 1
+                body, self.i = self.p[self.i : end], end + 1
                 lo, _, hi = body.partition(",")
                 try:
                     m = int(lo)
@@ -267,8 +267,9 @@ class RegexFSM:
     def step(self, states, text):
         """States after reading ``text`` from ``states``; empty when no match is possible."""
         for ch in text:
-            moved = {t for s in states for pred, t in self._edges[s]
-                     if pred is not None and pred(ch)}
+            moved = {
+                t for s in states for pred, t in self._edges[s] if pred is not None and pred(ch)
+            }
             if not moved:
                 return frozenset()
             states = self._closure(moved)
@@ -351,8 +352,10 @@ def json_schema_regex(schema):
         props = schema.get("properties", {})
         fields = [f"{_literal(json.dumps(k))}: {json_schema_regex(v)}" for k, v in props.items()]
         return "\\{" + ", ".join(fields) + "\\}"
-    raise ValueError(f"schema type must be string, integer, number, boolean, null, array "
-                     f"or object (or an enum), got {kind!r}")
+    raise ValueError(
+        f"schema type must be string, integer, number, boolean, null, array "
+        f"or object (or an enum), got {kind!r}"
+    )
 
 
 def allowed_token_mask(fsm, states, vocab, eos_id=None):
@@ -394,8 +397,18 @@ def allowed_token_mask(fsm, states, vocab, eos_id=None):
 
 
 @torch.no_grad()
-def constrained_generate(model, idx, vocab, pattern, max_new_tokens, eos_id=None,
-                         temperature=0.0, top_k=None, top_p=None, generator=None):
+def constrained_generate(
+    model,
+    idx,
+    vocab,
+    pattern,
+    max_new_tokens,
+    eos_id=None,
+    temperature=0.0,
+    top_k=None,
+    top_p=None,
+    generator=None,
+):
     """Generate text that matches ``pattern``, by masking the logits at every step.
 
     Parameters
@@ -455,11 +468,14 @@ def constrained_generate(model, idx, vocab, pattern, max_new_tokens, eos_id=None
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[0] != 1:
         raise ValueError("idx must have shape (1, T)")
     if len(vocab) != model.config.vocab_size:
-        raise ValueError(f"vocab must have vocab_size={model.config.vocab_size} entries, "
-                         f"got {len(vocab)}")
+        raise ValueError(
+            f"vocab must have vocab_size={model.config.vocab_size} entries, got {len(vocab)}"
+        )
     if idx.shape[1] + max_new_tokens > context_length(model):
-        raise ValueError(f"max_new_tokens={max_new_tokens} after a prompt of {idx.shape[1]} "
-                         f"exceeds the context length {context_length(model)}")
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} after a prompt of {idx.shape[1]} "
+            f"exceeds the context length {context_length(model)}"
+        )
     cache, out = model.make_kv_cache(), idx
     states, text = fsm.start(), ""
     logits = model(idx, kv_cache=cache)[:, -1]  # (1, V)

@@ -78,8 +78,9 @@ def random_function_batch(batch, n_pairs, n_symbols=8, generator=None):
 
 
 def _config(n_symbols, n_pairs):
-    return GPTConfig(vocab_size=n_symbols + n_symbols**2, block_size=2 * n_pairs, n_layer=1,
-                     n_head=2, n_embd=48)
+    return GPTConfig(
+        vocab_size=n_symbols + n_symbols**2, block_size=2 * n_pairs, n_layer=1, n_head=2, n_embd=48
+    )
 
 
 def _loss(model, tokens):
@@ -87,8 +88,7 @@ def _loss(model, tokens):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1::2].reshape(-1))
 
 
-def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=0,
-                    use_cache=True):
+def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=0, use_cache=True):
     """Train (or load from :mod:`fmref.zoo`'s cache) the tiny in-context learner.
 
     A 1-layer, 2-head GPT of width 48, trained with AdamW to predict each pair
@@ -131,16 +131,23 @@ def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=
     >>> model.config.vocab_size, model.training  # 4 inputs and 16 pairs
     (20, False)
     """
-    settings = dict(n_symbols=n_symbols, n_pairs=n_pairs, steps=steps, batch=batch, lr=lr,
-                    seed=seed)
+    settings = dict(
+        n_symbols=n_symbols, n_pairs=n_pairs, steps=steps, batch=batch, lr=lr, seed=seed
+    )
 
     def train():
         torch.manual_seed(seed)
         g = torch.Generator().manual_seed(seed)
         model = GPT(_config(n_symbols, n_pairs))
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (
-            1 + torch.cos(torch.tensor(torch.pi * s / steps)).item()))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt,
+            lambda s: (
+                min(1.0, (s + 1) / 50)
+                * 0.5
+                * (1 + torch.cos(torch.tensor(torch.pi * s / steps)).item())
+            ),
+        )
         model.train()
         for _ in range(steps):
             tokens, _ = random_function_batch(batch, n_pairs, n_symbols, g)

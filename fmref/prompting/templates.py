@@ -56,9 +56,11 @@ class PromptTemplate:
             if name is None:
                 continue
             if not name.isidentifier() or spec or conversion:
-                raise ValueError(f"template fields must be plain names like {{text}}, "
-                                 f"got {{{name}{'!' + conversion if conversion else ''}"
-                                 f"{':' + spec if spec else ''}}}")
+                raise ValueError(
+                    f"template fields must be plain names like {{text}}, "
+                    f"got {{{name}{'!' + conversion if conversion else ''}"
+                    f"{':' + spec if spec else ''}}}"
+                )
             if name not in fields:
                 fields.append(name)
         self.template, self.fields = template, tuple(fields)
@@ -138,8 +140,15 @@ def _count_words(text):
     return len(text.split())
 
 
-def few_shot_prompt(instruction, examples, query, max_tokens, count_tokens=None,
-                    example_template="Input: {input}\nOutput: {output}", separator="\n\n"):
+def few_shot_prompt(
+    instruction,
+    examples,
+    query,
+    max_tokens,
+    count_tokens=None,
+    example_template="Input: {input}\nOutput: {output}",
+    separator="\n\n",
+):
     """Instruction, as many demonstrations as fit in ``max_tokens``, then the query.
 
     Demonstrations are added in the order given (put the most relevant first)
@@ -199,8 +208,10 @@ def few_shot_prompt(instruction, examples, query, max_tokens, count_tokens=None,
     tail = template.format(input=query, output="").rstrip()
     parts = [instruction] if instruction else []
     if count(separator.join(parts + [tail])) > max_tokens:
-        raise ValueError(f"max_tokens={max_tokens} is too small for the instruction and query "
-                         f"({count(separator.join(parts + [tail]))} tokens)")
+        raise ValueError(
+            f"max_tokens={max_tokens} is too small for the instruction and query "
+            f"({count(separator.join(parts + [tail]))} tokens)"
+        )
     n = 0
     for example in examples:
         shot = template.format(**example)

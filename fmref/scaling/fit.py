@@ -192,8 +192,9 @@ def _batched_lbfgs(x0, objective, max_iter, history=10):
             alphas.append(a_i)
         if s_hist:
             sy, yy = (s_hist[-1] * y_hist[-1]).sum(1), (y_hist[-1] ** 2).sum(1)
-            gamma = torch.where((sy > 1e-20) & (yy > 0), sy / yy.clamp_min(1e-300),
-                                torch.ones_like(sy))
+            gamma = torch.where(
+                (sy > 1e-20) & (yy > 0), sy / yy.clamp_min(1e-300), torch.ones_like(sy)
+            )
             q = gamma[:, None] * q
         for s_i, y_i, rho_i, a_i in zip(s_hist, y_hist, rho_hist, reversed(alphas)):
             b_i = rho_i * (y_i * q).sum(1)
@@ -311,15 +312,28 @@ def fit_scaling_law(n_params, n_tokens, losses, delta=1e-3, grid="small", max_it
     logN, logD, logL = N.log(), D.log(), L.log()
 
     def objective(p):  # p: (S, 5) = (alpha, beta, e, a, b) per start
-        terms = torch.stack([p[:, 3:4] - p[:, 0:1] * logN, p[:, 4:5] - p[:, 1:2] * logD,
-                             p[:, 2:3].expand(-1, logN.numel())])  # (3, S, n)
+        terms = torch.stack(
+            [
+                p[:, 3:4] - p[:, 0:1] * logN,
+                p[:, 4:5] - p[:, 1:2] * logD,
+                p[:, 2:3].expand(-1, logN.numel()),
+            ]
+        )  # (3, S, n)
         return huber(torch.logsumexp(terms, dim=0) - logL, delta).sum(1)  # (S,)
 
     x, f = _batched_lbfgs(torch.tensor(starts, dtype=torch.float64), objective, max_iter)
     best, best_value = _best(x, f)
     alpha, beta, e, a, b = best.tolist()
-    fit = ScalingLawFit(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=alpha, beta=beta,
-                        residuals=torch.zeros(0), objective=best_value, n_starts=len(starts))
+    fit = ScalingLawFit(
+        E=math.exp(e),
+        A=math.exp(a),
+        B=math.exp(b),
+        alpha=alpha,
+        beta=beta,
+        residuals=torch.zeros(0),
+        objective=best_value,
+        n_starts=len(starts),
+    )
     fit.residuals = logL - torch.log(fit.predict(N, D))
     return fit
 
@@ -379,11 +393,13 @@ def fit_power_law(compute, losses, delta=1e-3, max_iter=500):
     log_c0 = C.log().mean()
     x, logL = C.log() - log_c0, L.log()
     floor = float(L.min())
-    starts = list(itertools.product(
-        [math.log(0.3 * floor), math.log(0.7 * floor), math.log(0.95 * floor)],  # e
-        [math.log(0.05 * floor), math.log(0.3 * floor), math.log(floor)],  # k
-        [0.05, 0.3, 1.0],  # alpha
-    ))
+    starts = list(
+        itertools.product(
+            [math.log(0.3 * floor), math.log(0.7 * floor), math.log(0.95 * floor)],  # e
+            [math.log(0.05 * floor), math.log(0.3 * floor), math.log(floor)],  # k
+            [0.05, 0.3, 1.0],  # alpha
+        )
+    )
 
     def objective(p):  # p: (S, 3) = (e, k, alpha) per start
         terms = torch.stack([p[:, 0:1].expand(-1, x.numel()), p[:, 1:2] - p[:, 2:3] * x])
@@ -392,7 +408,12 @@ def fit_power_law(compute, losses, delta=1e-3, max_iter=500):
     xs, f = _batched_lbfgs(torch.tensor(starts, dtype=torch.float64), objective, max_iter)
     best, best_value = _best(xs, f)
     e, k, alpha = best.tolist()
-    fit = PowerLawFit(E=math.exp(e), a=math.exp(k + alpha * float(log_c0)), alpha=alpha,
-                      residuals=torch.zeros(0), objective=best_value)
+    fit = PowerLawFit(
+        E=math.exp(e),
+        a=math.exp(k + alpha * float(log_c0)),
+        alpha=alpha,
+        residuals=torch.zeros(0),
+        objective=best_value,
+    )
     fit.residuals = logL - torch.log(fit.predict(C))
     return fit

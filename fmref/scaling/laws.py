@@ -39,10 +39,14 @@ PF_DAY = 1e15 * 24 * 3600
 #: Kaplan et al. 2020, equations 1.1-1.3 and Table 6 (N: non-embedding
 #: parameters, D: tokens, C_min: PF-days; loss in nats per token on WebText2).
 KAPLAN = {
-    "alpha_N": 0.076, "N_c": 8.8e13,  # eq. 1.1
-    "alpha_D": 0.095, "D_c": 5.4e13,  # eq. 1.2
-    "alpha_C": 0.050, "C_c": 3.1e8,  # eq. 1.3, compute-efficient frontier C_min
-    "N_e": 1.3e9, "p_N": 0.73,  # Table 6 / Figure 14: N_opt = N_e * C_min^p_N
+    "alpha_N": 0.076,
+    "N_c": 8.8e13,  # eq. 1.1
+    "alpha_D": 0.095,
+    "D_c": 5.4e13,  # eq. 1.2
+    "alpha_C": 0.050,
+    "C_c": 3.1e8,  # eq. 1.3, compute-efficient frontier C_min
+    "N_e": 1.3e9,
+    "p_N": 0.73,  # Table 6 / Figure 14: N_opt = N_e * C_min^p_N
 }
 
 #: Hoffmann et al. 2022, Section 3.3, equation (10): the rounded Approach 3 fit.

@@ -35,9 +35,7 @@ __all__ = ["BPETokenizer", "PRETOKENIZE_PATTERN"]
 
 #: GPT-2's pre-tokenisation pattern, written for Python's :mod:`re`
 #: (``[^\W\d_]`` stands for GPT-2's ``\p{L}``, ``\d`` for ``\p{N}``).
-PRETOKENIZE_PATTERN = (
-    r"'(?:s|t|re|ve|m|ll|d)| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|_+|\s+(?!\S)|\s+"
-)
+PRETOKENIZE_PATTERN = r"'(?:s|t|re|ve|m|ll|d)| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|_+|\s+(?!\S)|\s+"
 _CHUNK = re.compile(PRETOKENIZE_PATTERN)
 
 
@@ -117,9 +115,7 @@ class BPETokenizer:
             a, b = (int(x) for x in pair)
             new_id = 256 + i
             if not (0 <= a < new_id and 0 <= b < new_id):
-                raise ValueError(
-                    f"merges[{i}] = {tuple(pair)} must refer to ids below {new_id}"
-                )
+                raise ValueError(f"merges[{i}] = {tuple(pair)} must refer to ids below {new_id}")
             self._merges.append((a, b))
             self._vocab.append(self._vocab[a] + self._vocab[b])
         self._ranks = {pair: i for i, pair in enumerate(self._merges)}
@@ -290,8 +286,7 @@ class BPETokenizer:
             raise TypeError(f"{argname} must be ints, got {type(token_id).__name__}")
         if not 0 <= token_id < self.vocab_size:
             raise ValueError(
-                f"{argname} must be in range(0, {self.vocab_size}) (the vocabulary), "
-                f"got {token_id}"
+                f"{argname} must be in range(0, {self.vocab_size}) (the vocabulary), got {token_id}"
             )
 
     # ------------------------------------------------------------------ encode/decode

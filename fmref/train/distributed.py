@@ -102,12 +102,24 @@ def make_model(seq_len=32, n_layer=2, n_head=2, n_embd=64, seed=0):
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return GPT(GPTConfig(vocab_size=256, block_size=seq_len, n_layer=n_layer,
-                             n_head=n_head, n_embd=n_embd))
+        return GPT(
+            GPTConfig(
+                vocab_size=256, block_size=seq_len, n_layer=n_layer, n_head=n_head, n_embd=n_embd
+            )
+        )
 
 
-def train(steps=10, global_batch=16, seq_len=32, n_sequences=256, lr=1e-3, seed=0, zero=False,
-          distributed=True, model_kwargs=None):
+def train(
+    steps=10,
+    global_batch=16,
+    seq_len=32,
+    n_sequences=256,
+    lr=1e-3,
+    seed=0,
+    zero=False,
+    distributed=True,
+    model_kwargs=None,
+):
     """Train a byte-level GPT data-parallel over the process group, or in one process.
 
     With ``distributed=True`` a process group must be initialised (for example
@@ -166,19 +178,20 @@ def train(steps=10, global_batch=16, seq_len=32, n_sequences=256, lr=1e-3, seed=
         raise RuntimeError("distributed=True needs an initialised process group (use torchrun)")
     world, rank = (dist.get_world_size(), dist.get_rank()) if distributed else (1, 0)
     if global_batch % world:
-        raise ValueError(f"global_batch must be divisible by the world size {world}, "
-                         f"got {global_batch}")
+        raise ValueError(
+            f"global_batch must be divisible by the world size {world}, got {global_batch}"
+        )
     dataset = byte_dataset(n_sequences, seq_len)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-    loader = DataLoader(dataset, batch_size=global_batch // world, sampler=sampler,
-                        drop_last=True)
+    loader = DataLoader(dataset, batch_size=global_batch // world, sampler=sampler, drop_last=True)
     model = make_model(seq_len, seed=seed, **(model_kwargs or {}))
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     if zero and distributed:
         from torch.distributed.optim import ZeroRedundancyOptimizer
 
-        optimizer = ZeroRedundancyOptimizer(model.parameters(), optimizer_class=torch.optim.AdamW,
-                                            lr=lr, weight_decay=0.0)
+        optimizer = ZeroRedundancyOptimizer(
+            model.parameters(), optimizer_class=torch.optim.AdamW, lr=lr, weight_decay=0.0
+        )
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     history = {"loss": [], "world_size": world}
@@ -230,8 +243,10 @@ def main(argv=None):
     >>> summary["world_size"], summary["steps"]
     (1, 2)
     """
-    parser = argparse.ArgumentParser(prog="python -m fmref.train.distributed",
-                                     description="Data-parallel training of a byte-level GPT.")
+    parser = argparse.ArgumentParser(
+        prog="python -m fmref.train.distributed",
+        description="Data-parallel training of a byte-level GPT.",
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--global-batch", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=32)
@@ -247,13 +262,24 @@ def main(argv=None):
     if launched:
         dist.init_process_group("gloo")  # env:// from torchrun; CPU tensors
     try:
-        model, history = train(steps=args.steps, global_batch=args.global_batch,
-                               seq_len=args.seq_len, lr=args.lr, seed=args.seed, zero=args.zero,
-                               distributed=dist.is_initialized())
+        model, history = train(
+            steps=args.steps,
+            global_batch=args.global_batch,
+            seq_len=args.seq_len,
+            lr=args.lr,
+            seed=args.seed,
+            zero=args.zero,
+            distributed=dist.is_initialized(),
+        )
         rank = dist.get_rank() if dist.is_initialized() else 0
-        summary = {"world_size": history["world_size"], "steps": args.steps,
-                   "seconds": history["seconds"], "first_loss": history["loss"][0],
-                   "final_loss": history["loss"][-1], "zero": args.zero}
+        summary = {
+            "world_size": history["world_size"],
+            "steps": args.steps,
+            "seconds": history["seconds"],
+            "first_loss": history["loss"][0],
+            "final_loss": history["loss"][-1],
+            "zero": args.zero,
+        }
         if rank == 0:
             if args.out:
                 torch.save({"state_dict": model.state_dict(), "history": history}, args.out)

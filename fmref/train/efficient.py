@@ -130,8 +130,9 @@ def zero_memory_per_gpu(n_params, n_gpus, stage, k=12, bytes_param=2, bytes_grad
     return (p + g + o) / n_gpus
 
 
-def activation_memory(seq_len, batch, hidden, n_layers, n_heads, checkpointing="none",
-                      tensor_parallel=1):
+def activation_memory(
+    seq_len, batch, hidden, n_layers, n_heads, checkpointing="none", tensor_parallel=1
+):
     """Bytes of activations a GPT-style Transformer keeps for the backward pass (16-bit).
 
     Korthikanti et al. count, per layer, with sequence length ``s``, micro-batch
@@ -181,9 +182,16 @@ def activation_memory(seq_len, batch, hidden, n_layers, n_heads, checkpointing="
     selective    76.5 GiB
     full          4.5 GiB
     """
-    s, b, h, L, a = (_positive_int(n, v) for n, v in (
-        ("seq_len", seq_len), ("batch", batch), ("hidden", hidden),
-        ("n_layers", n_layers), ("n_heads", n_heads)))
+    s, b, h, L, a = (
+        _positive_int(n, v)
+        for n, v in (
+            ("seq_len", seq_len),
+            ("batch", batch),
+            ("hidden", hidden),
+            ("n_layers", n_layers),
+            ("n_heads", n_heads),
+        )
+    )
     t = _positive_int("tensor_parallel", tensor_parallel)
     if checkpointing is True or checkpointing is False:
         checkpointing = "full" if checkpointing else "none"
@@ -329,8 +337,9 @@ def accumulate_gradients(model, batch, micro_batches=1, precision="fp32", checkp
     return total
 
 
-def train_step(model, optimizer, batch, micro_batches=1, precision="fp32", checkpointing=False,
-               grad_clip=0.0):
+def train_step(
+    model, optimizer, batch, micro_batches=1, precision="fp32", checkpointing=False, grad_clip=0.0
+):
     """One optimizer step with the memory-saving options; mirrors a step of ``train``.
 
     Zero the gradients, :func:`accumulate_gradients` over ``micro_batches``,

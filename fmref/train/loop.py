@@ -105,9 +105,7 @@ class TrainConfig:
         if not 0 <= self.warmup <= self.steps:
             raise ValueError(f"warmup must be in [0, steps={self.steps}], got {self.warmup}")
         if not 0 <= self.lr_min <= self.lr_max:
-            raise ValueError(
-                f"lr_min must be in [0, lr_max={self.lr_max}], got {self.lr_min}"
-            )
+            raise ValueError(f"lr_min must be in [0, lr_max={self.lr_max}], got {self.lr_min}")
 
 
 def cosine_schedule(step: int, warmup: int, total: int, lr_max: float, lr_min: float) -> float:
@@ -414,13 +412,23 @@ def train(
             max_norm = config.grad_clip if config.grad_clip > 0 else math.inf
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
             optimizer.step()
-            for key, value in (("step", step + 1), ("lr", lr), ("train_loss", loss.item()),
-                               ("grad_norm", grad_norm.item())):
+            for key, value in (
+                ("step", step + 1),
+                ("lr", lr),
+                ("train_loss", loss.item()),
+                ("grad_norm", grad_norm.item()),
+            ):
                 history[key].append(value)
             done = step + 1
             if val_data is not None and (done % config.eval_interval == 0 or done == config.steps):
-                val = evaluate(model, val_data, config.batch_size, config.block_size,
-                               config.eval_batches, loss_fn)
+                val = evaluate(
+                    model,
+                    val_data,
+                    config.batch_size,
+                    config.block_size,
+                    config.eval_batches,
+                    loss_fn,
+                )
                 history["val_step"].append(done)
                 history["val_loss"].append(val)
             if config.log_interval and (done % config.log_interval == 0 or done == config.steps):

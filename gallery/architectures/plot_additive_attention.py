@@ -38,7 +38,7 @@ def batch(n):
 model = Seq2Seq(Seq2SeqConfig(V, V, emb_dim=16, hidden_size=32, attn_dim=32))
 opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 losses = []
-for step in range(200):
+for _step in range(200):
     src, tgt_in, tgt = batch(32)
     logits, _ = model(src, tgt_in)  # (B, S, V)
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1))
@@ -72,7 +72,9 @@ for ax, w, title in [
 axes[0].set_xticks(range(S), [str(t) for t in src[0].tolist()])
 axes[0].set_yticks(range(S), [str(t) for t in tokens[0].tolist()])
 fig.colorbar(im, ax=axes, label="alignment weight", shrink=0.8)
-fig.suptitle(f"Reversal: attention finds the anti-diagonal by itself ({accuracy:.0%} tokens correct)")
+fig.suptitle(
+    f"Reversal: attention finds the anti-diagonal by itself ({accuracy:.0%} tokens correct)"
+)
 
 # %%
 # Training curve

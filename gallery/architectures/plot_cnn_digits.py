@@ -31,7 +31,9 @@ torch.manual_seed(0)
 digits = load_digits()
 x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8)
 y = torch.tensor(digits.target)
-idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=0.25, random_state=0, stratify=digits.target)
+idx_train, idx_test = train_test_split(
+    np.arange(len(y)), test_size=0.25, random_state=0, stratify=digits.target
+)
 x_train, y_train, x_test, y_test = x[idx_train], y[idx_train], x[idx_test], y[idx_test]
 print(f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}")
 
@@ -45,7 +47,7 @@ model = SmallCNN()
 print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
 opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 losses = []
-for step in range(60):
+for _step in range(60):
     loss = torch.nn.functional.cross_entropy(model(x_train), y_train)
     opt.zero_grad()
     loss.backward()
@@ -69,8 +71,15 @@ ax.imshow(cm, cmap="Blues")
 for i in range(10):
     for j in range(10):
         if cm[i, j]:
-            ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=8,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                cm[i, j],
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+            )
 ax.set_xticks(range(10))
 ax.set_yticks(range(10))
 ax.set_xlabel("predicted digit")
@@ -88,5 +97,7 @@ for ax, kernel in zip(axes.flat, w):
     ax.imshow(kernel, cmap="RdBu_r", vmin=-w.abs().max(), vmax=w.abs().max())
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("The 16 first-layer kernels (red positive, blue negative): one 3x3 detector per channel")
+fig.suptitle(
+    "The 16 first-layer kernels (red positive, blue negative): one 3x3 detector per channel"
+)
 plt.show()

@@ -33,8 +33,12 @@ print(f"fp32 perplexity {base:.2f} on {ids.numel() - 1} validation tokens")
 # int3 and int2 are not among :func:`compress_weights`' methods; we apply
 # :func:`~fmref.compress.quant.quantize_groupwise` to the same layers by hand.
 points = []
-for label, method, group in [("bf16", "bf16", None), ("int8", "int8", None),
-                             ("int4 g32", "int4", 32), ("NF4 g64", "nf4", 64)]:
+for label, method, group in [
+    ("bf16", "bf16", None),
+    ("int8", "int8", None),
+    ("int4 g32", "int4", 32),
+    ("NF4 g64", "nf4", 64),
+]:
     small, report = compress_weights(model, method, group_size=group)
     points.append((label, report["bits_per_parameter"], lm_perplexity(small, ids)))
 for bits in (3, 2):
@@ -46,8 +50,10 @@ for bits in (3, 2):
                 module.weight.copy_(dequantize_groupwise(codes, scales, 32))
     points.append((f"int{bits} g32", bits + 16 / 32, lm_perplexity(small, ids)))
 for label, bpp, ppl in points:
-    print(f"{label:>9}: {bpp:5.2f} bits per parameter, perplexity {ppl:7.2f} "
-          f"({100 * (ppl / base - 1):+.1f}%)")
+    print(
+        f"{label:>9}: {bpp:5.2f} bits per parameter, perplexity {ppl:7.2f} "
+        f"({100 * (ppl / base - 1):+.1f}%)"
+    )
 
 # %%
 # The trade-off

@@ -45,8 +45,10 @@ ax.vlines(nf4, 0, 0.9 * density.max(), color="C0", label="NF4 levels (16)")
 ax.vlines(int4, 0, 0.45 * density.max(), color="C1", label="int4 absmax levels (15)")
 ax.set_xlabel("normalised weight")
 ax.set_yticks([])
-ax.set_title(f"NF4 crowds its levels where the weights are: error {err_nf4 / w.norm():.3f} "
-             f"vs {err_int4 / w.norm():.3f}")
+ax.set_title(
+    f"NF4 crowds its levels where the weights are: error {err_nf4 / w.norm():.3f} "
+    f"vs {err_int4 / w.norm():.3f}"
+)
 ax.legend(fontsize=8, loc="upper right")
 fig.tight_layout()
 plt.show()

@@ -30,8 +30,14 @@ torch.manual_seed(0)
 
 q, k, v = torch.randn(3, 1, 1000, 64).unbind(0)  # (B, N, d), N not a multiple of 128
 for causal in (False, True):
-    diff = (tiled_attention(q, k, v, tile_size=128, is_causal=causal)
-            - scaled_dot_product_attention(q, k, v, is_causal=causal)).abs().max()
+    diff = (
+        (
+            tiled_attention(q, k, v, tile_size=128, is_causal=causal)
+            - scaled_dot_product_attention(q, k, v, is_causal=causal)
+        )
+        .abs()
+        .max()
+    )
     print(f"is_causal={causal}: max |tiled - naive| = {diff:.1e}")
 
 # %%
@@ -49,8 +55,11 @@ bench = json.loads(path.read_text()) if path.exists() else None
 if bench:
     print(json.dumps(bench["machine"], indent=1))
     for r in bench["results"]:
-        print(f"N={r['n']:5d}: naive +{r['naive_peak_mib']:7.1f} MiB, tiled +{r['tiled_peak_mib']:5.2f} MiB"
-              f" ({r['memory_ratio']}x less), time tiled/naive = {r['time_ratio_tiled_over_naive']}")
+        print(
+            f"N={r['n']:5d}: naive +{r['naive_peak_mib']:7.1f} MiB, "
+            f"tiled +{r['tiled_peak_mib']:5.2f} MiB"
+            f" ({r['memory_ratio']}x less), time tiled/naive = {r['time_ratio_tiled_over_naive']}"
+        )
 
 # %%
 # Plot
@@ -61,15 +70,25 @@ if bench:
 ns = [1024, 2048, 4096, 8192]
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
 ax = axes[0]
-ax.loglog(ns, [attention_memory_bytes(n) / 2**20 for n in ns], "k--", label="model: naive, 2 N^2 floats")
-ax.loglog(ns, [attention_memory_bytes(n, tile_size=128) / 2**20 for n in ns], "k:",
-          label="model: tiled, 2 tiles + N (d + 2)")
+ax.loglog(
+    ns, [attention_memory_bytes(n) / 2**20 for n in ns], "k--", label="model: naive, 2 N^2 floats"
+)
+ax.loglog(
+    ns,
+    [attention_memory_bytes(n, tile_size=128) / 2**20 for n in ns],
+    "k:",
+    label="model: tiled, 2 tiles + N (d + 2)",
+)
 if bench:
     res = bench["results"]
     n_meas = [r["n"] for r in res]
     ax.loglog(n_meas, [r["naive_peak_mib"] for r in res], "o-", label="measured: naive (fmref)")
-    ax.loglog(n_meas, [max(r["tiled_peak_mib"], 0.01) for r in res], "s-", label="measured: tiled (fmref)")
-    ax.loglog(n_meas, [r["torch_sdpa_peak_mib"] for r in res], "^-", label="measured: torch SDPA (CPU)")
+    ax.loglog(
+        n_meas, [max(r["tiled_peak_mib"], 0.01) for r in res], "s-", label="measured: tiled (fmref)"
+    )
+    ax.loglog(
+        n_meas, [r["torch_sdpa_peak_mib"] for r in res], "^-", label="measured: torch SDPA (CPU)"
+    )
     axes[1].loglog(n_meas, [r["naive_s"] for r in res], "o-", label="naive (fmref)")
     axes[1].loglog(n_meas, [r["tiled_s"] for r in res], "s-", label="tiled (fmref, Python loop)")
     axes[1].loglog(n_meas, [r["torch_sdpa_s"] for r in res], "^-", label="torch SDPA (CPU)")

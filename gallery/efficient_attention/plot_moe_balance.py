@@ -33,7 +33,9 @@ def train(alpha, seed=0):
     centers = 2 * torch.randn(8, D, generator=g)  # 8 clusters of inputs
     history = []
     for _ in range(STEPS):
-        x = centers[torch.randint(8, (TOKENS,), generator=g)] + 0.5 * torch.randn(TOKENS, D, generator=g)
+        x = centers[torch.randint(8, (TOKENS,), generator=g)] + 0.5 * torch.randn(
+            TOKENS, D, generator=g
+        )
         with torch.no_grad():
             y = teacher(x)
         out, info = moe(x)  # info: RouterOutput
@@ -50,8 +52,10 @@ runs = {}
 for alpha in (0.0, 0.01):
     frac, info, mse = train(alpha)
     runs[alpha] = (frac, info)
-    print(f"alpha={alpha}: tokens per expert {info.tokens_per_expert.tolist()}, "
-          f"balancing loss {info.aux_loss.item():.3f}, task MSE {mse:.4f}")
+    print(
+        f"alpha={alpha}: tokens per expert {info.tokens_per_expert.tolist()}, "
+        f"balancing loss {info.aux_loss.item():.3f}, task MSE {mse:.4f}"
+    )
 
 # %%
 # Load per expert
@@ -61,11 +65,13 @@ for alpha in (0.0, 0.01):
 # share during training.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 width = 0.4
-for i, (alpha, (frac, info)) in enumerate(runs.items()):
+for i, (alpha, (frac, _info)) in enumerate(runs.items()):
     label = "no balancing loss" if alpha == 0 else f"balancing loss x {alpha}"
     axes[0].bar(torch.arange(E) + (i - 0.5) * width, frac[-1], width, label=label)
     axes[1].plot(frac.min(-1).values, color=f"C{i}", label=f"{label}: smallest share")
-    axes[1].plot(frac.max(-1).values, color=f"C{i}", linestyle="--", label=f"{label}: largest share")
+    axes[1].plot(
+        frac.max(-1).values, color=f"C{i}", linestyle="--", label=f"{label}: largest share"
+    )
 for ax in axes:
     ax.axhline(1 / E, color="k", linewidth=0.8, linestyle=":")
 axes[0].set_xlabel("expert")
@@ -77,6 +83,8 @@ axes[1].set_ylabel("share of assignments")
 axes[1].set_title("During training (dotted: even split 1/8)")
 axes[1].legend(fontsize=7)
 starved = {a: frac[-1].min().item() for a, (frac, _) in runs.items()}
-fig.suptitle(f"The balancing loss keeps every expert busy: least-used share "
-             f"{starved[0.0]:.1%} without it, {starved[0.01]:.1%} with it")
+fig.suptitle(
+    f"The balancing loss keeps every expert busy: least-used share "
+    f"{starved[0.0]:.1%} without it, {starved[0.01]:.1%} with it"
+)
 plt.show()

@@ -29,10 +29,14 @@ b = (difficulty < 0.62) | (rng.uniform(0, 1, 400) < 0.02)
 ra, rb = bootstrap_ci(a, seed=0), bootstrap_ci(b, seed=1)
 rd = paired_bootstrap(a, b, seed=2)
 only_a, only_b, p = mcnemar(a, b)
-print(f"A {ra.estimate:.3f} [{ra.low:.3f}, {ra.high:.3f}]  B {rb.estimate:.3f} "
-      f"[{rb.low:.3f}, {rb.high:.3f}]")
-print(f"A - B {rd.difference:.3f} [{rd.low:.3f}, {rd.high:.3f}], bootstrap p = {rd.p_value:.4f}; "
-      f"McNemar: {only_a} vs {only_b} items, p = {p:.2g}")
+print(
+    f"A {ra.estimate:.3f} [{ra.low:.3f}, {ra.high:.3f}]  B {rb.estimate:.3f} "
+    f"[{rb.low:.3f}, {rb.high:.3f}]"
+)
+print(
+    f"A - B {rd.difference:.3f} [{rd.low:.3f}, {rd.high:.3f}], bootstrap p = {rd.p_value:.4f}; "
+    f"McNemar: {only_a} vs {only_b} items, p = {p:.2g}"
+)
 
 # %%
 # The resampled distributions (recomputed here to draw them) and the sample sizes.
@@ -50,7 +54,10 @@ axes[1].axvspan(rd.low, rd.high, color="C2", alpha=0.15)
 axes[1].set(xlabel="accuracy of A minus B", title="The paired difference excludes 0")
 gaps = np.linspace(0.01, 0.1, 19)
 axes[2].loglog(gaps * 100, [required_items(0.7, 0.7 + g) for g in gaps], "o-", ms=3)
-axes[2].set(xlabel="gap to detect (accuracy points, from 70%)", ylabel="items needed",
-            title="Halving the gap quadruples the items")
+axes[2].set(
+    xlabel="gap to detect (accuracy points, from 70%)",
+    ylabel="items needed",
+    title="Halving the gap quadruples the items",
+)
 fig.tight_layout()
 plt.show()

@@ -55,14 +55,21 @@ fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
 ax0.plot(thresholds, [p for p, _ in scores], "o-", label="precision")
 ax0.plot(thresholds, [r for _, r in scores], "s-", label="recall")
 ax0.axhline(r_exact, color="0.5", ls="--", label="recall of exact hashing")
-ax0.set(xlabel="MinHash Jaccard threshold", ylabel="fraction", ylim=(0, 1.05),
-        title="A high threshold misses edited copies")
+ax0.set(
+    xlabel="MinHash Jaccard threshold",
+    ylabel="fraction",
+    ylim=(0, 1.05),
+    title="A high threshold misses edited copies",
+)
 ax0.legend(loc="lower left")
 b, r = lsh_params(0.8, 128)
 s = np.linspace(0, 1, 200)
 ax1.plot(s, 1 - (1 - s**r) ** b)
 ax1.axvline(0.8, color="0.5", ls="--")
-ax1.set(xlabel="Jaccard similarity of a pair", ylabel="probability of becoming a candidate",
-        title=f"LSH S-curve: {b} bands of {r} rows")
+ax1.set(
+    xlabel="Jaccard similarity of a pair",
+    ylabel="probability of becoming a candidate",
+    title=f"LSH S-curve: {b} bands of {r} rows",
+)
 fig.tight_layout()
 plt.show()

@@ -47,8 +47,10 @@ print(f"fitted temperature {T:.2f}; ECE {ece_before:.3f} before, {ece_after:.3f}
 # %%
 # Reliability diagrams: accuracy per confidence bin against the diagonal.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
-for ax, (conf, correct), name, ece in ((axes[0], before, "model", ece_before),
-                                       (axes[1], after, f"model / T, T = {T:.2f}", ece_after)):
+for ax, (conf, correct), name, ece in (
+    (axes[0], before, "model", ece_before),
+    (axes[1], after, f"model / T, T = {T:.2f}", ece_after),
+):
     bins = reliability_bins(conf, correct, n_bins=10)
     centres = (bins["edges"][:-1] + bins["edges"][1:]) / 2
     filled = bins["count"] > 0

@@ -23,21 +23,27 @@ torch.set_num_threads(2)
 runs = seed_runs(seeds=(0, 1, 2, 3, 4))
 final = [h["val_loss"][-1] for h in runs.values()]
 s = spread(final)
-print(f"final validation loss: mean {s['mean']:.3f}, std {s['std']:.3f}, "
-      f"range {s['range']:.3f} nats per byte")
+print(
+    f"final validation loss: mean {s['mean']:.3f}, std {s['std']:.3f}, "
+    f"range {s['range']:.3f} nats per byte"
+)
 
 # %%
 # Curves and final values.
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [2, 1]})
 for seed, h in runs.items():
     ax0.plot(h["val_step"], h["val_loss"], "o-", ms=3, label=f"seed {seed}")
-ax0.set(xlabel="training step", ylabel="validation loss (nats per byte)",
-        title="Same model, same data, five seeds")
+ax0.set(
+    xlabel="training step",
+    ylabel="validation loss (nats per byte)",
+    title="Same model, same data, five seeds",
+)
 ax0.legend()
 ax1.plot([0] * len(final), final, "o", ms=8, alpha=0.7)
 ax1.errorbar([0.3], [s["mean"]], yerr=[s["std"]], fmt="ks", capsize=6, label="mean ± std")
-ax1.set(xlim=(-0.5, 0.8), xticks=[], ylabel="final validation loss",
-        title=f"Spread: std {s['std']:.3f}")
+ax1.set(
+    xlim=(-0.5, 0.8), xticks=[], ylabel="final validation loss", title=f"Spread: std {s['std']:.3f}"
+)
 ax1.legend(loc="upper right")
 fig.tight_layout()
 plt.show()

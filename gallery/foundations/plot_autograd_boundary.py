@@ -48,8 +48,10 @@ for _ in range(60):
         p.data -= 0.5 * p.grad  # learning rate 0.5
     losses.append(loss.data)
     accuracies.append(sum((s.data > 0) == (t > 0) for s, t in zip(scores, y)) / len(y))
-print(f"{len(net.parameters())} parameters; final loss {losses[-1]:.3f}, "
-      f"accuracy {accuracies[-1]:.0%}")
+print(
+    f"{len(net.parameters())} parameters; final loss {losses[-1]:.3f}, "
+    f"accuracy {accuracies[-1]:.0%}"
+)
 
 # %%
 # The learned boundary: the sign of the network's output over a grid.
@@ -68,8 +70,11 @@ ax0.set(xlabel="$x_0$", ylabel="$x_1$", title="Boundary learned by the scalar en
 ax0.legend(loc="lower right")
 ax1.plot(losses, label="loss")
 ax1.plot(accuracies, label="training accuracy")
-ax1.set(xlabel="gradient-descent step", ylabel="value",
-        title="Loss falls as backward() drives each step")
+ax1.set(
+    xlabel="gradient-descent step",
+    ylabel="value",
+    title="Loss falls as backward() drives each step",
+)
 ax1.legend()
 fig.tight_layout()
 plt.show()

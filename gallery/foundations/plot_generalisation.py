@@ -53,20 +53,28 @@ decays = torch.logspace(-9, 1, 30, dtype=torch.float64).tolist()
 train_wd = [mse(fit(12, wd), x_train, y_train) for wd in decays]
 val_wd = [mse(fit(12, wd), x_val, y_val) for wd in decays]
 best = min(range(len(decays)), key=val_wd.__getitem__)
-print(f"best degree {degrees[val_err.index(min(val_err))]}; "
-      f"degree 12: validation MSE {val_err[-1]:.3f} without decay, "
-      f"{val_wd[best]:.3f} with lambda = {decays[best]:.1e}")
+print(
+    f"best degree {degrees[val_err.index(min(val_err))]}; "
+    f"degree 12: validation MSE {val_err[-1]:.3f} without decay, "
+    f"{val_wd[best]:.3f} with lambda = {decays[best]:.1e}"
+)
 
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
 ax0.semilogy(degrees, train_err, "o-", label="training")
 ax0.semilogy(degrees, val_err, "s-", label="validation")
-ax0.set(xlabel="polynomial degree (capacity)", ylabel="mean squared error",
-        title="More capacity: training error falls, validation rises")
+ax0.set(
+    xlabel="polynomial degree (capacity)",
+    ylabel="mean squared error",
+    title="More capacity: training error falls, validation rises",
+)
 ax0.legend()
 ax1.loglog(decays, train_wd, "o-", ms=3, label="training")
 ax1.loglog(decays, val_wd, "s-", ms=3, label="validation")
-ax1.set(xlabel="weight decay $\\lambda$ (degree 12)", ylabel="mean squared error",
-        title="A little weight decay restores generalisation")
+ax1.set(
+    xlabel="weight decay $\\lambda$ (degree 12)",
+    ylabel="mean squared error",
+    title="A little weight decay restores generalisation",
+)
 ax1.legend()
 fig.tight_layout()
 plt.show()

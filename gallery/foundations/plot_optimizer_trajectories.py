@@ -55,8 +55,11 @@ ax.contour(xs, ys, 0.01 * xs**2 + ys**2, levels=np.geomspace(0.01, 8, 12), color
 for name, (path, _) in runs.items():
     ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1, label=name)
 ax.plot(0, 0, "k*", ms=10)
-ax.set(xlabel="$x$ (shallow direction)", ylabel="$y$ (steep direction)",
-       title="Momentum and Adam cross the valley floor; gradient descent zig-zags")
+ax.set(
+    xlabel="$x$ (shallow direction)",
+    ylabel="$y$ (steep direction)",
+    title="Momentum and Adam cross the valley floor; gradient descent zig-zags",
+)
 ax.legend(loc="lower right")
 fig.tight_layout()
 
@@ -67,8 +70,12 @@ fig, ax = plt.subplots(figsize=(7, 4))
 for lr in (0.05, 0.5, 0.98, 1.02):
     _, losses = run(sgd_step, lr=lr, steps=80)
     ax.semilogy(losses, label=f"lr = {lr}")
-ax.set(xlabel="step", ylabel="loss (log scale)", ylim=(1e-4, 1e3),
-       title="Too small crawls, too large diverges: stability needs lr < 1")
+ax.set(
+    xlabel="step",
+    ylabel="loss (log scale)",
+    ylim=(1e-4, 1e3),
+    title="Too small crawls, too large diverges: stability needs lr < 1",
+)
 ax.legend()
 fig.tight_layout()
 plt.show()

@@ -18,12 +18,19 @@ import torch
 from fmref.infer.batching import poisson_trace, simulate_batching
 
 torch.set_num_threads(2)
-trace = poisson_trace(12, rate=8.0, prompt_len=(16, 128), output_len=(8, 96),
-                      generator=torch.Generator().manual_seed(3))
+trace = poisson_trace(
+    12,
+    rate=8.0,
+    prompt_len=(16, 128),
+    output_len=(8, 96),
+    generator=torch.Generator().manual_seed(3),
+)
 reports = [simulate_batching(trace, policy, max_batch=4) for policy in ("static", "continuous")]
 for r in reports:
-    print(f"{r.policy:>10}: TTFT {r.ttft:.2f} s, TPOT {1e3 * r.tpot:.1f} ms, "
-          f"throughput {r.throughput:.0f} tok/s, KV memory used {r.memory_utilization:.0%}")
+    print(
+        f"{r.policy:>10}: TTFT {r.ttft:.2f} s, TPOT {1e3 * r.tpot:.1f} ms, "
+        f"throughput {r.throughput:.0f} tok/s, KV memory used {r.memory_utilization:.0%}"
+    )
 
 # %%
 # Timelines
@@ -35,8 +42,9 @@ for ax, r in zip(axes, reports):
         ax.barh(i, first - start, left=start, color="C1")
         ax.barh(i, finish - first, left=first, color="C0")
     ax.set_ylabel("request")
-    ax.set_title(f"{r.policy}: mean time to first token {r.ttft:.2f} s, "
-                 f"{r.throughput:.0f} tokens/s")
+    ax.set_title(
+        f"{r.policy}: mean time to first token {r.ttft:.2f} s, {r.throughput:.0f} tokens/s"
+    )
     ax.invert_yaxis()
 axes[-1].set_xlabel("time (s)")
 fig.suptitle("Continuous batching starts requests sooner and finishes the trace earlier")

@@ -62,8 +62,10 @@ for n, f, c in zip(lengths, full_ms, cached_ms):
 # Same tokens either way
 # ----------------------
 prompt = torch.randint(0, config.vocab_size, (1, 8))
-same = torch.equal(generate(model, prompt, 32, temperature=0),
-                   generate(model, prompt, 32, temperature=0, use_cache=False))
+same = torch.equal(
+    generate(model, prompt, 32, temperature=0),
+    generate(model, prompt, 32, temperature=0, use_cache=False),
+)
 print("greedy tokens identical with and without the cache:", same)
 
 # %%

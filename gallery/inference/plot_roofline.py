@@ -24,8 +24,10 @@ points = {f"decode, batch {b}": forward_cost(n_params, b) for b in (1, 8, 64)}
 points["prefill, 2,048 tokens"] = forward_cost(n_params, 2048)
 for name, (flops, nbytes) in points.items():
     p = roofline(flops, nbytes, peak, bandwidth)
-    print(f"{name:>22}: intensity {p.intensity:7.1f} FLOP/B, {p.bound}-bound, "
-          f"{p.attainable_flops / 1e12:6.1f} TFLOP/s, {p.time * 1e3:7.2f} ms")
+    print(
+        f"{name:>22}: intensity {p.intensity:7.1f} FLOP/B, {p.bound}-bound, "
+        f"{p.attainable_flops / 1e12:6.1f} TFLOP/s, {p.time * 1e3:7.2f} ms"
+    )
 
 # %%
 # The roofline

@@ -18,8 +18,20 @@ import torch
 from fmref.infer.sampling import sample_next, sampling_probs
 
 torch.set_num_threads(2)
-words = ["mat", "floor", "sofa", "bed", "chair", "rug", "roof", "table", "box",
-         "moon", "piano", "idea"]
+words = [
+    "mat",
+    "floor",
+    "sofa",
+    "bed",
+    "chair",
+    "rug",
+    "roof",
+    "table",
+    "box",
+    "moon",
+    "piano",
+    "idea",
+]
 logits = torch.tensor([3.0, 2.4, 2.0, 1.7, 1.2, 1.0, 0.4, 0.2, 0.0, -1.0, -1.5, -2.5])
 for t in (0.5, 1.0, 1.5):
     p = sampling_probs(logits, temperature=t)
@@ -54,5 +66,7 @@ plt.show()
 g = torch.Generator().manual_seed(0)
 draws = sample_next(logits.expand(20000, -1), top_p=0.8, generator=g)
 freq = torch.bincount(draws, minlength=len(words)) / 20000
-print("largest |frequency - probability|:",
-      round((freq - sampling_probs(logits, top_p=0.8)).abs().max().item(), 4))
+print(
+    "largest |frequency - probability|:",
+    round((freq - sampling_probs(logits, top_p=0.8)).abs().max().item(), 4),
+)

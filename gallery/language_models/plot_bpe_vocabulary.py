@@ -34,8 +34,10 @@ tok = BPETokenizer.train(train, vocab_size=8192)
 print(f"trained {len(tok.merges)} merges in {time.perf_counter() - start:.2f} s")
 for i in range(12):
     a, b = tok.merges[i]
-    print(f"merge {i:2d}: {tok.token_bytes(a)!r:>8} + {tok.token_bytes(b)!r:<8}"
-          f" -> {tok.token_bytes(256 + i)!r}")
+    print(
+        f"merge {i:2d}: {tok.token_bytes(a)!r:>8} + {tok.token_bytes(b)!r:<8}"
+        f" -> {tok.token_bytes(256 + i)!r}"
+    )
 
 # %%
 # One sentence at growing vocabulary sizes
@@ -83,8 +85,9 @@ ax.set_xscale("log", base=2)
 ax.set_xlabel("vocabulary size (tokens, log scale)")
 ax.set_ylabel("parameters at width 768 (millions)")
 ax2 = ax.twinx()
-ax2.plot(grid, [val_bytes / r / 1000 for r in ratios], "o-", color="#4c72b0",
-         label="validation tokens")
+ax2.plot(
+    grid, [val_bytes / r / 1000 for r in ratios], "o-", color="#4c72b0", label="validation tokens"
+)
 ax2.set_ylabel("tokens for the validation split (thousands)")
 ax.set_title("A bigger vocabulary: more parameters, shorter sequences")
 fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.88))

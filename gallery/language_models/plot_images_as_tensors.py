@@ -28,8 +28,9 @@ print("normalised channel means:", normalize(img).mean(dim=(1, 2)).tolist())
 fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
 axes[0].imshow(img.permute(1, 2, 0))  # matplotlib wants (H, W, C)
 axes[0].set_title("RGB picture")
-for ax, c, name, cmap in zip(axes[1:], range(3), ["red", "green", "blue"],
-                             ["Reds", "Greens", "Blues"]):
+for ax, c, name, cmap in zip(
+    axes[1:], range(3), ["red", "green", "blue"], ["Reds", "Greens", "Blues"]
+):
     ax.imshow(img[c], cmap=cmap, vmin=0, vmax=1)
     ax.set_title(f"channel {c}: {name}")
 for ax in axes:
@@ -69,8 +70,9 @@ gx = filter2d(grey, sobel_x)[0, 0]  # (62, 62): no padding, no false edges at th
 gy = filter2d(grey, sobel_x.T)[0, 0]
 edges = (gx**2 + gy**2).sqrt()
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-for ax, image, title in zip(axes, [gx, gy, edges],
-                            ["horizontal change", "vertical change", "edge strength"]):
+for ax, image, title in zip(
+    axes, [gx, gy, edges], ["horizontal change", "vertical change", "edge strength"]
+):
     ax.imshow(image, cmap="gray")
     ax.set_title(title)
     ax.set_xticks([])

@@ -32,8 +32,7 @@ specials = ["[MASK]"] + [f"<extra_id_{i}>" for i in range(8)]
 tok = BPETokenizer.train(python_docs("train"), vocab_size=2048, special_tokens=specials)
 mask_id = tok.special_tokens["[MASK]"]
 sentinels = [tok.special_tokens[f"<extra_id_{i}>"] for i in range(8)]
-text = ("The while statement is used for repeated execution as long as an "
-        "expression is true.")
+text = "The while statement is used for repeated execution as long as an expression is true."
 ids = torch.tensor(tok.encode(text))  # (T,)
 print(len(ids), "tokens:", [tok.decode([i]) for i in ids.tolist()])
 
@@ -53,25 +52,46 @@ def show(ax, pieces, colors, title):
         ax.text(x + 0.5, 0.5, label, ha="center", va="center", fontsize=7)
 
 
-GREY, BLUE, ORANGE, GREEN, RED, PURPLE = ("#dddddd", "#8fb3e0", "#f2b26b", "#9bd49b",
-                                          "#e58c8c", "#c6a7e0")
+GREY, BLUE, ORANGE, GREEN, RED, PURPLE = (
+    "#dddddd",
+    "#8fb3e0",
+    "#f2b26b",
+    "#9bd49b",
+    "#e58c8c",
+    "#c6a7e0",
+)
 
 # %%
 # Causal, masked and span corruption side by side
 # -----------------------------------------------
 g = torch.Generator().manual_seed(3)
-inputs, labels = mask_tokens(ids, mask_id, tok.vocab_size, mlm_probability=0.15,
-                             special_ids=[mask_id, *sentinels], generator=g)
-span_in, span_out = span_corruption(ids, sentinels, noise_density=0.15, mean_span_length=1.5,
-                                    generator=torch.Generator().manual_seed(0))
+inputs, labels = mask_tokens(
+    ids,
+    mask_id,
+    tok.vocab_size,
+    mlm_probability=0.15,
+    special_ids=[mask_id, *sentinels],
+    generator=g,
+)
+span_in, span_out = span_corruption(
+    ids,
+    sentinels,
+    noise_density=0.15,
+    mean_span_length=1.5,
+    generator=torch.Generator().manual_seed(0),
+)
 print("span input: ", [tok.decode([i]) for i in span_in.tolist()])
 print("span target:", [tok.decode([i]) for i in span_out.tolist()])
 assert torch.equal(merge_spans(span_in, span_out, sentinels), ids)
 
 fig, axes = plt.subplots(5, 1, figsize=(11, 5.2))
 words = [tok.decode([i]) for i in ids.tolist()]
-show(axes[0], words, [BLUE] * (len(words) - 1) + [GREY],
-     "Causal LM: every token but the last predicts the next one (blue)")
+show(
+    axes[0],
+    words,
+    [BLUE] * (len(words) - 1) + [GREY],
+    "Causal LM: every token but the last predicts the next one (blue)",
+)
 mlm_colors = []
 for orig, new, lab in zip(ids.tolist(), inputs.tolist(), labels.tolist()):
     if lab == -100:
@@ -82,21 +102,42 @@ for orig, new, lab in zip(ids.tolist(), inputs.tolist(), labels.tolist()):
         mlm_colors.append(RED)
     else:
         mlm_colors.append(GREEN)
-show(axes[1], [tok.decode([i]) for i in inputs.tolist()], mlm_colors,
-     "Masked LM input: predict the original at the coloured positions")
-show(axes[2], words, [GREY if lab == -100 else PURPLE for lab in labels.tolist()],
-     "Masked LM targets (the original tokens)")
-show(axes[3], [tok.decode([i]) for i in span_in.tolist()],
-     [PURPLE if i in sentinels else GREY for i in span_in.tolist()],
-     "Span corruption input: a sentinel replaces each dropped span")
-show(axes[4], [tok.decode([i]) for i in span_out.tolist()],
-     [PURPLE if i in sentinels else BLUE for i in span_out.tolist()],
-     "Span corruption target: each sentinel, then the span it replaced")
-fig.legend(handles=[Patch(color=ORANGE, label="[MASK] (80%)"),
-                    Patch(color=RED, label="random token (10%)"),
-                    Patch(color=GREEN, label="kept (10%)"),
-                    Patch(color=PURPLE, label="sentinel / target")],
-           loc="lower center", ncol=4, fontsize=8, frameon=False)
+show(
+    axes[1],
+    [tok.decode([i]) for i in inputs.tolist()],
+    mlm_colors,
+    "Masked LM input: predict the original at the coloured positions",
+)
+show(
+    axes[2],
+    words,
+    [GREY if lab == -100 else PURPLE for lab in labels.tolist()],
+    "Masked LM targets (the original tokens)",
+)
+show(
+    axes[3],
+    [tok.decode([i]) for i in span_in.tolist()],
+    [PURPLE if i in sentinels else GREY for i in span_in.tolist()],
+    "Span corruption input: a sentinel replaces each dropped span",
+)
+show(
+    axes[4],
+    [tok.decode([i]) for i in span_out.tolist()],
+    [PURPLE if i in sentinels else BLUE for i in span_out.tolist()],
+    "Span corruption target: each sentinel, then the span it replaced",
+)
+fig.legend(
+    handles=[
+        Patch(color=ORANGE, label="[MASK] (80%)"),
+        Patch(color=RED, label="random token (10%)"),
+        Patch(color=GREEN, label="kept (10%)"),
+        Patch(color=PURPLE, label="sentinel / target"),
+    ],
+    loc="lower center",
+    ncol=4,
+    fontsize=8,
+    frameon=False,
+)
 fig.suptitle("The same sentence under three pretraining objectives")
 fig.tight_layout(rect=(0, 0.05, 1, 0.97))
 plt.show()
@@ -119,8 +160,14 @@ print({k: round(v, 4) for k, v in shares.items()})
 fig, ax = plt.subplots(figsize=(6, 3.5))
 names = list(shares)
 ax.bar(names, [shares[n] for n in names], color=[GREY, ORANGE, RED, GREEN])
-ax.bar(names, [0.15, 0.8, 0.1, 0.1], fill=False, edgecolor="black", linestyle="--",
-       label="design: 15% selected; 80/10/10 of them")
+ax.bar(
+    names,
+    [0.15, 0.8, 0.1, 0.1],
+    fill=False,
+    edgecolor="black",
+    linestyle="--",
+    label="design: 15% selected; 80/10/10 of them",
+)
 ax.set_ylabel("fraction")
 ax.set_title("Measured shares match BERT's 15% and 80/10/10")
 ax.legend(fontsize=8)

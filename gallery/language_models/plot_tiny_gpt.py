@@ -31,8 +31,10 @@ torch.set_num_threads(2)
 
 model, tokenizer, history = tiny_gpt()
 n_params = sum(p.numel() for p in model.parameters())
-print(f"{n_params:,} parameters, vocabulary of {tokenizer.vocab_size} tokens, "
-      f"context of {model.config.block_size} tokens")
+print(
+    f"{n_params:,} parameters, vocabulary of {tokenizer.vocab_size} tokens, "
+    f"context of {model.config.block_size} tokens"
+)
 print(f"trained for {history['step'][-1]} steps in {history['seconds']:.0f} s")
 
 # %%
@@ -43,10 +45,11 @@ print(f"trained for {history['step'][-1]} steps in {history['seconds']:.0f} s")
 # :math:`\ln 768 \approx 6.6` nats, the loss of a uniform guess.
 steps, val_steps = history["step"], history["val_step"]
 losses = history["train_loss"]
-window = [losses[max(0, i - 9):i + 1] for i in range(len(losses))]  # the last 10 steps
+window = [losses[max(0, i - 9) : i + 1] for i in range(len(losses))]  # the last 10 steps
 smooth = [sum(w) / len(w) for w in window]
-fig, (ax, ax_lr) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True,
-                                gridspec_kw={"height_ratios": [3, 1]})
+fig, (ax, ax_lr) = plt.subplots(
+    2, 1, figsize=(7, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+)
 ax.plot(steps, history["train_loss"], color="#4c72b0", alpha=0.25, lw=0.8)
 ax.plot(steps, smooth, color="#4c72b0", label="training (10-step mean)")
 ax.plot(val_steps, history["val_loss"], "o-", color="#c44e52", label="validation")

@@ -66,8 +66,9 @@ axes[0].set_ylabel("activation")
 axes[0].set_title("GELU and SiLU are smooth ReLUs", fontsize=10)
 axes[0].legend(fontsize=7)
 gate, value = torch.meshgrid(z, z, indexing="ij")
-im = axes[1].imshow(F.silu(gate) * value, origin="lower", extent=(-4, 4, -4, 4),
-                    cmap="RdBu_r", vmin=-12, vmax=12)
+im = axes[1].imshow(
+    F.silu(gate) * value, origin="lower", extent=(-4, 4, -4, 4), cmap="RdBu_r", vmin=-12, vmax=12
+)
 axes[1].set_xlabel("value input  (W3 x)")
 axes[1].set_ylabel("gate input  (W1 x)")
 axes[1].set_title("silu(gate) * value: a negative gate closes the unit", fontsize=10)
@@ -90,8 +91,9 @@ def kv_bytes_per_token(cfg, n_kv_heads=None, bytes_per_number=2):
     return 2 * cfg.n_layers * n_kv * cfg.head_dim * bytes_per_number
 
 
-small = LlamaConfig(vocab_size=100, dim=64, n_layers=3, n_heads=8, n_kv_heads=2,
-                    hidden_dim=172, max_seq_len=64)
+small = LlamaConfig(
+    vocab_size=100, dim=64, n_layers=3, n_heads=8, n_kv_heads=2, hidden_dim=172, max_seq_len=64
+)
 model = Llama(small).eval()
 cache = model.make_kv_cache()
 with torch.no_grad():

@@ -52,8 +52,12 @@ parts = ["embeddings", "attention", "feed_forward", "norms", "head"]
 labels = ["embeddings", "attention", "feed-forward", "norms", "output head"]
 colors = ["#4c72b0", "#dd8452", "#55a868", "#8172b3", "#c44e52"]
 names = list(models)
-shares = np.array([[parameter_breakdown(models[n])[p] / count_parameters(models[n])
-                    for p in parts] for n in names])  # (models, parts)
+shares = np.array(
+    [
+        [parameter_breakdown(models[n])[p] / count_parameters(models[n]) for p in parts]
+        for n in names
+    ]
+)  # (models, parts)
 
 fig, ax = plt.subplots(figsize=(7.5, 4.6))
 left = np.zeros(len(names))
@@ -67,8 +71,9 @@ ax.set_xlim(0, 1.13)
 ax.set_xticks(np.linspace(0, 1, 6), [f"{x:.0%}" for x in np.linspace(0, 1, 6)])
 ax.set_xlabel("share of all parameters (total on the right)")
 ff_small, ff_big = shares[0, 2], shares[-1, 2]
-ax.set_title(f"Feed-forward share: {ff_small:.0%} of GPT-2 small, "
-             f"{ff_big:.0%} of LLaMA-2-70B", fontsize=11)
+ax.set_title(
+    f"Feed-forward share: {ff_small:.0%} of GPT-2 small, {ff_big:.0%} of LLaMA-2-70B", fontsize=11
+)
 ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.32), ncol=5, fontsize=8, frameon=False)
 fig.tight_layout()
 
@@ -94,8 +99,7 @@ ax.set_yscale("log")
 ax.set_xticks(x, big)
 ax.set_ylabel("memory of the weights (GB, log scale)")
 gb70 = count_parameters(models["LLaMA-2-70B"]) * 2 / 1e9
-ax.set_title(f"LLaMA-2-70B needs {gb70:.0f} GB in bfloat16: "
-             "more than one 80 GB GPU", fontsize=11)
+ax.set_title(f"LLaMA-2-70B needs {gb70:.0f} GB in bfloat16: more than one 80 GB GPU", fontsize=11)
 ax.legend(title="weights stored as", fontsize=8, loc="upper center")
 fig.tight_layout()
 

@@ -73,22 +73,35 @@ def run(width, steps):
     def fit():
         torch.manual_seed(0)
         model = GPT(config(width))
-        settings = TrainConfig(steps=steps, batch_size=BATCH, block_size=BLOCK, lr_max=5e-3,
-                               lr_min=5e-4, warmup=max(1, steps // 10), eval_interval=steps,
-                               eval_batches=16, seed=0)
+        settings = TrainConfig(
+            steps=steps,
+            batch_size=BATCH,
+            block_size=BLOCK,
+            lr_max=5e-3,
+            lr_min=5e-4,
+            warmup=max(1, steps // 10),
+            eval_interval=steps,
+            eval_batches=16,
+            seed=0,
+        )
         history = train(model, train_data, settings, val_data=val_data)
         return {"val_loss": history["val_loss"][-1], "seconds": history["seconds"]}
 
-    return cached("mini-scaling-study", {"width": width, "steps": steps, "batch": BATCH,
-                                         "block": BLOCK, "lr": 5e-3}, fit)
+    return cached(
+        "mini-scaling-study",
+        {"width": width, "steps": steps, "batch": BATCH, "block": BLOCK, "lr": 5e-3},
+        fit,
+    )
 
 
 results = []
 for C, width, n, steps in plan:
     r = run(width, steps)
     results.append((C, width, n, steps, r["val_loss"]))
-    print(f"C = {C:.0e}  width {width:3d}  N = {n:7,d}  {steps:4d} steps  "
-          f"val loss {r['val_loss']:.3f} nats/byte")
+    print(
+        f"C = {C:.0e}  width {width:3d}  N = {n:7,d}  {steps:4d} steps  "
+        f"val loss {r['val_loss']:.3f} nats/byte"
+    )
 
 # %%
 # The frontier
@@ -102,8 +115,9 @@ Cs = sorted(best)
 fit = fit_power_law(Cs, [best[c][1] for c in Cs])
 print(f"frontier: L(C) = {fit.E:.3f} + {fit.a:.3g} C^-{fit.alpha:.3f}")
 for c in Cs:
-    print(f"  C = {c:.0e}: best N = {best[c][0]:,d}, loss {best[c][1]:.3f}, "
-          f"fit {fit.predict(c):.3f}")
+    print(
+        f"  C = {c:.0e}: best N = {best[c][0]:,d}, loss {best[c][1]:.3f}, fit {fit.predict(c):.3f}"
+    )
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
 for C in budgets:
@@ -119,8 +133,7 @@ ax1.legend(fontsize=8)
 ax2.plot([r[0] for r in results], [r[4] for r in results], ".", color="0.6", label="all runs")
 ax2.plot(Cs, [best[c][1] for c in Cs], "o", label="best run per budget")
 grid = torch.logspace(8.8, 10.7, 50, dtype=torch.float64)
-ax2.plot(grid, fit.predict(grid), "-",
-         label=f"fit: {fit.E:.2f} + {fit.a:.3g}·C^-{fit.alpha:.2f}")
+ax2.plot(grid, fit.predict(grid), "-", label=f"fit: {fit.E:.2f} + {fit.a:.3g}·C^-{fit.alpha:.2f}")
 ax2.set_xscale("log")
 ax2.set_xlabel("training compute C = 6ND [FLOPs]")
 ax2.set_ylabel("validation loss [nats/byte]")

@@ -34,8 +34,10 @@ torch.set_num_threads(2)
 budgets = [1e18, 1e20, 1e22, 1e24]
 for C in budgets:
     n_opt, d_opt = compute_optimal(C)
-    print(f"C = {C:.0e}: N_opt = {n_opt:.3g}, D_opt = {d_opt:.3g}, "
-          f"{d_opt / n_opt:.0f} tokens per parameter")
+    print(
+        f"C = {C:.0e}: N_opt = {n_opt:.3g}, D_opt = {d_opt:.3g}, "
+        f"{d_opt / n_opt:.0f} tokens per parameter"
+    )
 
 # %%
 # Three allocations
@@ -60,11 +62,20 @@ ax1.legend(fontsize=8)
 
 C = np.logspace(18, 26, 50)
 ax2.plot(C, [compute_optimal(c)[0] for c in C], label="Chinchilla Approach 3 (closed form)")
-ax2.plot(C, [tokens_per_parameter_allocation(c)[0] for c in C], "--",
-         label="20 tokens per parameter")
+ax2.plot(
+    C, [tokens_per_parameter_allocation(c)[0] for c in C], "--", label="20 tokens per parameter"
+)
 ax2.plot(C, [kaplan_compute_optimal(c)[0] for c in C], ":", label="Kaplan et al. (N ∝ C^0.73)")
-table3 = [(400e6, 1.92e19), (1e9, 1.21e20), (10e9, 1.23e22), (67e9, 5.76e23),
-          (175e9, 3.85e24), (280e9, 9.90e24), (520e9, 3.43e25), (1e12, 1.27e26)]
+table3 = [
+    (400e6, 1.92e19),
+    (1e9, 1.21e20),
+    (10e9, 1.23e22),
+    (67e9, 5.76e23),
+    (175e9, 3.85e24),
+    (280e9, 9.90e24),
+    (520e9, 3.43e25),
+    (1e12, 1.27e26),
+]
 ax2.plot([c for _, c in table3], [n for n, _ in table3], "k.", label="Hoffmann et al., Table 3")
 ax2.set_xscale("log")
 ax2.set_yscale("log")
