@@ -37,14 +37,8 @@ torch_version = torch.__version__.split("+")[0]
 # "in progress" instead of failing on it. The list is empty when every chapter
 # issue has landed.
 in_progress = [
-    "chapters/03-rnn-and-cnn",
-    "chapters/04-early-transformer-variants",
-    "chapters/06-efficient-transformers",
     "chapters/07-parameter-efficient-tuning",
     "chapters/11-instruction-tuning-and-rlhf",
-    "chapters/13-efficient-llm-inference",
-    "chapters/14-compress-and-sparsify",
-    "chapters/15-llm-prompting",
     "chapters/19-multimodal-pretraining",
     "chapters/20-large-multimodal-models",
     "chapters/21-tool-augmentation",

@@ -100,6 +100,15 @@ class BatchingReport:
         Time-averaged KV tokens stored / KV token slots reserved, in ``(0, 1]``.
     timeline : list of tuple
         ``(request index, arrival, prefill start, first token, finish)`` per request.
+
+    Examples
+    --------
+    >>> from fmref.infer.batching import Request, simulate_batching
+    >>> report = simulate_batching([Request(0.0, 8, 4)], "continuous", max_batch=1)
+    >>> report.policy, len(report.timeline)
+    ('continuous', 1)
+    >>> report.ttft > 0, 0 < report.memory_utilization <= 1
+    (True, True)
     """
 
     policy: str

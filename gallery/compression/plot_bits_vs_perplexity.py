@@ -30,7 +30,8 @@ print(f"fp32 perplexity {base:.2f} on {ids.numel() - 1} validation tokens")
 # %%
 # Compress and evaluate
 # ---------------------
-# int3 and int2 are not among :func:`compress_weights`' methods; we apply
+# int3 and int2 are not among the methods of
+# :func:`~fmref.compress.apply.compress_weights`; we apply
 # :func:`~fmref.compress.quant.quantize_groupwise` to the same layers by hand.
 points = []
 for label, method, group in [
