@@ -26,10 +26,8 @@ Run: ``OMP_NUM_THREADS=2 python benchmarks/attention_memory.py`` (a few minutes 
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -39,33 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+
 OUT = ROOT / "docs" / "_data" / "benchmarks" / "attention_memory.json"
 LENGTHS = (1024, 2048, 4096, 8192)
 METHODS = ("naive", "tiled", "torch_sdpa")
 D_HEAD, TILE, REPEATS, BUDGET_S = 64, 128, 3, 10.0  # best of 3 runs, or of those that fit in 10 s
-
-
-def machine_info() -> dict:
-    """CPU model, core count, threads, torch version and date of this run."""
-    import torch
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": int(os.environ.get("OMP_NUM_THREADS", "2")),
-        "torch": torch.__version__.split("+")[0],
-        "python": platform.python_version(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
 
 
 def _function(method):
@@ -169,7 +146,7 @@ def main() -> dict:
         ),
         "d_head": D_HEAD,
         "tile_size": TILE,
-        "machine": machine_info(),
+        "machine": machine_info(torch_threads=int(os.environ.get("OMP_NUM_THREADS", "2"))),
         "results": results,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,7 @@ Run: ``python benchmarks/bpe_training.py`` (about a minute).
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
-import platform
 import sys
 import time
 from collections import Counter
@@ -33,32 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+
 OUT = ROOT / "docs" / "_data" / "benchmarks" / "bpe_training.json"
 MERGES = (1000, 2000, 4000)
 NAIVE_MERGES = 200
 REPEATS = 3
-
-
-def machine_info() -> dict:
-    """CPU model, core count, Python and torch versions and date of this run."""
-    import torch
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "date": datetime.date.today().isoformat(),
-        "timer": "process CPU time, best of 3",
-    }
 
 
 def cpu_time(fn) -> tuple[float, object]:
@@ -123,7 +100,7 @@ def main() -> dict:
         "incremental_s_per_merge": (fast - base) / NAIVE_MERGES,
         "speedup": (slow / NAIVE_MERGES) / max((fast - base) / NAIVE_MERGES, 1e-9),
     }
-    results["machine"] = machine_info()
+    results["machine"] = machine_info(timer="process CPU time, best of 3")
     return results
 
 

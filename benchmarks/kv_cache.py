@@ -17,10 +17,8 @@ run recomputes about half a million token positions).
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,30 +28,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+
 from fmref.infer.generate import generate  # noqa: E402
 from fmref.models.gpt import GPT, GPTConfig  # noqa: E402
 
 OUT = ROOT / "docs" / "_data" / "benchmarks" / "kv_cache.json"
-
-
-def machine_info() -> dict:
-    """CPU model, core count, threads, torch version and date of this run."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__.split("+")[0],
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
 
 
 def timed(fn):

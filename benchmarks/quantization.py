@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from kv_cache import machine_info  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 from fmref.compress.apply import compress_weights, lm_perplexity  # noqa: E402
 from fmref.text.corpus import python_docs  # noqa: E402

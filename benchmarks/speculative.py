@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from kv_cache import machine_info  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 from fmref.infer.generate import generate  # noqa: E402
 from fmref.infer.speculative import (  # noqa: E402

@@ -28,10 +28,8 @@ Run: ``python benchmarks/training_memory.py`` (a few minutes).
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -39,6 +37,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+
 OUT = ROOT / "docs" / "_data" / "benchmarks" / "training_memory.json"
 CONFIGS = {  # name: options of fmref.train.efficient.train_step
     "baseline": {},
@@ -48,28 +48,6 @@ CONFIGS = {  # name: options of fmref.train.efficient.train_step
 }
 MODEL = {"vocab_size": 256, "block_size": 256, "n_layer": 4, "n_head": 4, "n_embd": 256}
 BATCH, STEPS = 16, 3
-
-
-def machine_info() -> dict:
-    """CPU model, core count, threads, torch version and date of this run."""
-    import torch
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": int(os.environ.get("FMREF_BENCH_THREADS", "1")),
-        "torch": torch.__version__.split("+")[0],
-        "python": platform.python_version(),
-        "date": datetime.date.today().isoformat(),
-    }
 
 
 def max_rss_bytes() -> int:
@@ -199,7 +177,7 @@ def main() -> dict:
         "results": results,
         "ratios_to_baseline": ratios,
         "ddp": ddp,
-        "machine": machine_info(),
+        "machine": machine_info(torch_threads=int(os.environ.get("FMREF_BENCH_THREADS", "1"))),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")
