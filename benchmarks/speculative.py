@@ -63,7 +63,14 @@ def main() -> dict:
         start = time.process_time()
         generate(target, prompt, NEW, generator=torch.Generator().manual_seed(i))
         cpu_plain += time.process_time() - start
-        for field in ("drafted", "accepted", "target_calls", "draft_calls", "new_tokens"):
+        for field in (
+            "drafted",
+            "checked",
+            "accepted",
+            "target_calls",
+            "draft_calls",
+            "new_tokens",
+        ):
             setattr(total, field, getattr(total, field) + getattr(s, field))
     alpha = total.acceptance_rate
     report = {

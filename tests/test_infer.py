@@ -271,6 +271,9 @@ def test_speculative_output_distribution_is_the_targets():
         counts[out[0, 2] * V + out[0, 3]] += 1
         stats.accepted += s.accepted
         stats.drafted += s.drafted
+        stats.checked += s.checked
+        # checked drafts: the accepted ones plus at most one rejection per step
+        assert s.accepted <= s.checked <= min(s.drafted, s.accepted + s.target_calls)
 
     # Tolerance: exactness is rejected only below p = 0.001 (fixed seed: not flaky).
     def pvalue(probs):  # cells expected fewer than 5 times are pooled into one
@@ -283,6 +286,12 @@ def test_speculative_output_distribution_is_the_targets():
     # The same test rejects the draft's distribution: it has the power to fail.
     assert pvalue((q[1][:, None] * q).flatten()) < 1e-6
     assert 0.2 < stats.acceptance_rate < 0.95
+    # acceptance is per checked draft: at the first position alpha = sum min(p, q)
+    # = 1 - TV(p, q) (Leviathan et al. 2023, Definition 3.1); the second position's
+    # alpha depends on the first token, hence the loose tolerance on the pooled rate
+    alpha_first = torch.minimum(p[1], q[1]).sum().item()
+    assert stats.acceptance_rate > stats.accepted / stats.drafted
+    assert abs(stats.acceptance_rate - alpha_first) < 0.15
 
 
 def test_speculative_runs_on_real_models_with_sampling_filters():

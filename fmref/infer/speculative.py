@@ -31,6 +31,10 @@ class SpeculativeStats:
     ----------
     drafted : int, default 0
         Draft tokens proposed.
+    checked : int, default 0
+        Draft tokens the target verified: each step checks drafts in order up to
+        and including the first rejection, so the drafts after a rejection are
+        proposed but never checked.
     accepted : int, default 0
         Draft tokens the target accepted.
     target_calls : int, default 0
@@ -43,12 +47,15 @@ class SpeculativeStats:
     Examples
     --------
     >>> from fmref.infer.speculative import SpeculativeStats
-    >>> s = SpeculativeStats(drafted=8, accepted=6, target_calls=2, draft_calls=8, new_tokens=8)
+    >>> s = SpeculativeStats(
+    ...     drafted=8, checked=8, accepted=6, target_calls=2, draft_calls=8, new_tokens=8
+    ... )
     >>> s.acceptance_rate, s.tokens_per_target_call
     (0.75, 4.0)
     """
 
     drafted: int = 0  # draft tokens proposed
+    checked: int = 0  # of which the target verified (up to the first rejection)
     accepted: int = 0  # of which the target accepted
     target_calls: int = 0  # target forward passes
     draft_calls: int = 0  # draft forward passes
@@ -56,8 +63,12 @@ class SpeculativeStats:
 
     @property
     def acceptance_rate(self):
-        """Accepted / drafted (0 when nothing was drafted)."""
-        return self.accepted / self.drafted if self.drafted else 0.0
+        """Accepted / checked: the estimate of the per-token acceptance ``α``.
+
+        Drafts proposed after a rejection are never checked, so dividing by
+        ``drafted`` would understate ``α``; 0 when nothing was checked.
+        """
+        return self.accepted / self.checked if self.checked else 0.0
 
     @property
     def tokens_per_target_call(self):
@@ -237,6 +248,7 @@ def speculative_generate(
         # 3. Accept draft i with probability min(1, p/q); on rejection resample.
         n_ok = 0
         for i, x in enumerate(drafts):
+            stats.checked += 1
             if _rand(generator) * q[i][x] < p[i, x]:  # u < p(x) / q(x), without dividing
                 n_ok += 1
                 continue
