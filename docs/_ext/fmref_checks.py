@@ -379,6 +379,7 @@ def plain_references(app, what, name, obj, options, lines):
 
 def setup(app):
     app.add_config_value("in_progress", [], "env")
+    app.setup_extension("sphinx.ext.autodoc")  # for autodoc-process-docstring
     app.connect("autodoc-process-docstring", plain_references, priority=100)
     app.add_node(
         notrun_node,
