@@ -23,7 +23,7 @@ import torch
 
 from fmref.nn.recurrent import LSTMCell, RNNCell
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
 T, B, D, H = 100, 16, 8, 64

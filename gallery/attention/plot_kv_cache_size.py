@@ -20,7 +20,7 @@ import torch
 
 from fmref.nn.attention import KVCache, MultiHeadAttention
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
 

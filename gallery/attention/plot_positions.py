@@ -28,7 +28,7 @@ from fmref.nn.position import (
     sinusoidal_positions,
 )
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
 pe = sinusoidal_positions(64, 64)  # (max_len, d_model)

@@ -25,7 +25,7 @@ import torch
 from fmref.nn.attention import scaled_dot_product_attention
 from fmref.nn.efficient import attention_memory_bytes, tiled_attention
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
 q, k, v = torch.randn(3, 1, 1000, 64).unbind(0)  # (B, N, d), N not a multiple of 128

@@ -19,7 +19,7 @@ import torch
 
 from fmref.nn.moe import MoE
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 
 D, E, STEPS, TOKENS = 16, 8, 300, 256
 

@@ -24,7 +24,7 @@ from fmref.data.dedup import exact_duplicates, perturb
 from fmref.data.minhash import lsh_params, near_duplicates
 from fmref.text.corpus import python_docs_topics
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 docs = list(python_docs_topics().values())
 corpus, truth = list(docs), set()
 for i in range(0, 20, 2):  # 10 re-formatted copies

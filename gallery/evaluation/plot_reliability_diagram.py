@@ -25,7 +25,7 @@ from fmref.eval.calibration import (
     reliability_bins,
 )
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 g = torch.Generator().manual_seed(0)
 true_logits = torch.randn(20_000, 5, generator=g) * 1.5
 labels = torch.multinomial(torch.softmax(true_logits, -1), 1, generator=g).squeeze(1)

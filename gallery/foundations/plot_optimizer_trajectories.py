@@ -20,7 +20,7 @@ import torch
 
 from fmref.optim import adam_step, sgd_step
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 
 
 def loss_fn(w):

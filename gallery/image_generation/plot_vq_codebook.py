@@ -23,7 +23,7 @@ from fmref.generative.vq import VectorQuantizer, codebook_usage
 from fmref.models.vit import digits_split, patchify
 from fmref.zoo import cached
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
 x_train, _, x_test, _ = digits_split()
@@ -86,7 +86,7 @@ def train():
 
 
 result = cached("digits-patch-vqae", settings, train)
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 model = PatchVQAE()
 model.load_state_dict(result["vqae"])
 made = MADE(seq_len=16, vocab_size=settings["codes"], hidden=256)

@@ -17,7 +17,7 @@ import torch
 
 from fmref.infer.batching import poisson_trace, simulate_batching
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 trace = poisson_trace(
     12,
     rate=8.0,

@@ -27,7 +27,7 @@ from fmref.infer.generate import generate
 from fmref.text.corpus import python_docs
 from fmref.zoo import tiny_gpt
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 
 model, tokenizer, history = tiny_gpt()
 n_params = sum(p.numel() for p in model.parameters())

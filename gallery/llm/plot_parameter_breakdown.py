@@ -25,7 +25,7 @@ from fmref.models.gpt import GPTConfig
 from fmref.models.llama import llama2_70b, llama_7b, llama_13b, mistral_7b
 from fmref.scaling import count_parameters, parameter_breakdown
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 
 models = {
     "GPT-2 small": GPTConfig.gpt2("gpt2"),

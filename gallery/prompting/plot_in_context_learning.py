@@ -20,7 +20,7 @@ import torch
 
 from fmref.prompting.icl import icl_accuracy, train_icl_model
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 model = train_icl_model()  # 8 symbols, 12 pairs per sequence
 acc = icl_accuracy(model, n_sequences=1024, generator=torch.Generator().manual_seed(1))
 print(f"accuracy when x was demonstrated before: {acc['seen']:.3f}")

@@ -29,7 +29,7 @@ from fmref.scaling.laws import (
     tokens_per_parameter_allocation,
 )
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 
 budgets = [1e18, 1e20, 1e22, 1e24]
 for C in budgets:
