@@ -1,7 +1,7 @@
 """Scaled dot-product attention, causal masks, a key/value cache and multi-head attention.
 
 The readable reference for Chapter V: every step of
-``softmax(Q Kᵀ / √d) V`` is written out, and tests check it against
+``softmax(Q K^T / √d) V`` is written out, and tests check it against
 :func:`torch.nn.functional.scaled_dot_product_attention` and
 :class:`torch.nn.MultiheadAttention`.
 
@@ -47,7 +47,7 @@ def _check_mask(attn_mask, scores_shape, name="attn_mask"):
 
 
 def attention_weights(q, k, attn_mask=None, is_causal=False, *, scale=None):
-    """Attention weights ``softmax(q kᵀ · scale + mask)``.
+    """Attention weights ``softmax(q k^T · scale + mask)``.
 
     Parameters
     ----------
@@ -120,7 +120,7 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, *, scale=None):
 def scaled_dot_product_attention(
     q, k, v, attn_mask=None, is_causal=False, *, scale=None, dropout_p=0.0
 ):
-    """Scaled dot-product attention, ``softmax(q kᵀ / √d + mask) v``.
+    """Scaled dot-product attention, ``softmax(q k^T / √d + mask) v``.
 
     Same semantics as :func:`torch.nn.functional.scaled_dot_product_attention`,
     written out step by step.

@@ -3,11 +3,11 @@
 Every training sequence is a fresh random function ``f`` from ``K`` symbols to
 ``K`` symbols, written as ``x₁ (x₁, f(x₁)) x₂ (x₂, f(x₂)) ...``: each input token is
 followed by one token that names the pair, the demonstration. No function repeats, so
-the weights cannot memorise any of them: the only way to predict ``f(xᵢ)`` is to
+the weights cannot memorise any of them: the only way to predict ``f(x_i)`` is to
 find an earlier pair with the same ``x`` *in the prompt* and copy its answer.
 After training, the model infers functions it has never seen from the
 demonstrations in its context, and its accuracy follows the best possible curve:
-1 when ``xᵢ`` appeared before, ``1/K`` (a guess) when it did not. This is the
+1 when ``x_i`` appeared before, ``1/K`` (a guess) when it did not. This is the
 induction-head mechanism behind few-shot prompting (Olsson et al., 2022).
 
 Tokens ``0 .. K-1`` are inputs ``x``; token ``K + x K + y`` is the pair ``(x, y)``.
@@ -46,7 +46,7 @@ def random_function_batch(batch, n_pairs, n_symbols=8, generator=None):
         ``(batch, 2 * n_pairs)`` long: ``x`` in ``[0, K)`` at even positions, the
         pair ``K + x K + f(x)`` at odd positions.
     seen : torch.Tensor
-        Bool ``(batch, n_pairs)``: whether ``xᵢ`` already appeared in an earlier pair.
+        Bool ``(batch, n_pairs)``: whether ``x_i`` already appeared in an earlier pair.
 
     Raises
     ------
@@ -171,7 +171,7 @@ def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=
 
 @torch.no_grad()
 def icl_accuracy(model, n_sequences=512, generator=None):
-    """Accuracy of predicting ``f(xᵢ)`` at each pair position, on new random functions.
+    """Accuracy of predicting ``f(x_i)`` at each pair position, on new random functions.
 
     Parameters
     ----------
@@ -186,7 +186,7 @@ def icl_accuracy(model, n_sequences=512, generator=None):
     -------
     dict
         ``"by_position"``: accuracy at pair ``i`` (``i`` demonstrations before it),
-        ``(n_pairs,)``; ``"seen"``/``"unseen"``: accuracy when ``xᵢ`` did / did
+        ``(n_pairs,)``; ``"seen"``/``"unseen"``: accuracy when ``x_i`` did / did
         not appear earlier in the context; ``"optimal"``: the best possible
         accuracy at each position, ``P(seen) + P(unseen) / K``.
 

@@ -14,7 +14,7 @@ whose heads learn to look exactly where the next token to copy sits.
 # A hand-built sentence
 # ---------------------
 # Each word gets a one-hot vector of grammatical features. Attention scores are
-# ``q_i · k_j = f_i W_q W_kᵀ f_jᵀ``: with ``W_k`` the identity, ``W_q`` alone
+# ``q_i · k_j = f_i W_q W_k^T f_j^T``: with ``W_k`` the identity, ``W_q`` alone
 # says which feature of the query looks for which feature of the key. We let
 # pronouns look for animate nouns, verbs for nouns, and the adjective for the
 # pronoun it describes.
