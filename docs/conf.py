@@ -167,6 +167,8 @@ html_theme_options = {
     "home_page_in_toc": True,
 }
 html_last_updated_fmt = build_date
+# the date line of the PDF's title page carries the stamp too
+today = f"{build_date}, fmref {fmref.__version__}, PyTorch {torch_version}"
 html_copy_source = False
 rst_prolog = f"""
 .. |torch_version| replace:: {torch_version}
