@@ -81,7 +81,12 @@ def driver():
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     drv.set_page_load_timeout(60)
     yield drv
-    drv.quit()
+    # quit() can hang when chromium is slow to close; bound it, then kill the driver
+    closer = threading.Thread(target=drv.quit, daemon=True)
+    closer.start()
+    closer.join(timeout=30)
+    if closer.is_alive():
+        drv.service.process.kill()
 
 
 def pages_to_check(html_dir: Path) -> list[str]:
