@@ -85,40 +85,17 @@ def child(name: str) -> dict:
 
 def ddp_run(steps: int = 20) -> dict:
     """Two-process torchrun against one process: wall time and weight difference."""
-    import socket
     import tempfile
 
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from fmref.train.distributed import train
+    from fmref.train.distributed import torchrun_command, train
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ddp.pt"
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes",
-            "1",
-            "--nproc-per-node",
-            "2",
-            "--master-addr",
-            "127.0.0.1",
-            "--master-port",
-            str(port),
-            "-m",
-            "fmref.train.distributed",
-            "--steps",
-            str(steps),
-            "--zero",
-            "--out",
-            str(out),
-        ]
+        cmd = torchrun_command(2, "--steps", steps, "--zero", "--out", out)
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tmp)
         launch_seconds = time.perf_counter() - start

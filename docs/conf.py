@@ -65,6 +65,7 @@ extensions = [
     "sphinx-mathjax-offline",  # MathJax 3 served from _static: no CDN
     "fmref_api",  # writes docs/api/ from fmref's __all__
     "fmref_results",  # renders benchmark JSON (docs/_data/benchmarks)
+    "fmref_widgets",  # interactive figures computed by fmref (docs/_static/widgets)
     "fmref_checks",  # the manual's completeness checks
 ]
 
@@ -202,4 +203,8 @@ latex_elements = {
     "fontpkg": r"\setmainfont{FreeSerif}\setsansfont{FreeSans}"
     r"\setmonofont{FreeMono}",
     "sphinxsetup": "verbatimwrapslines=true, verbatimforcewraps=true",
+    # Chapters carry their numbers in their titles ("Chapter V. ..."), as in the HTML;
+    # LaTeX's own counter would also count the preface and notation pages and print
+    # "CHAPTER SEVEN" above Chapter V. So nothing is numbered by LaTeX.
+    "preamble": r"\setcounter{secnumdepth}{-1}",
 }

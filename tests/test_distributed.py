@@ -4,14 +4,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
 
-from fmref.train.distributed import byte_dataset, main, make_model, train
+from fmref.train.distributed import byte_dataset, main, make_model, torchrun_command, train
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.*")
@@ -84,28 +83,7 @@ def test_main_under_torchrun_variables(tmp_path, monkeypatch, capsys):
 def test_torchrun_two_processes_equal_single_process(tmp_path):
     out = tmp_path / "ddp.pt"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes",
-        "1",
-        "--nproc-per-node",
-        "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(_free_port()),
-        "-m",
-        "fmref.train.distributed",
-        "--steps",
-        "4",
-        "--global-batch",
-        "16",
-        "--zero",
-        "--out",
-        str(out),
-    ]
+    cmd = torchrun_command(2, "--steps", 4, "--global-batch", 16, "--zero", "--out", out)
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -115,3 +93,14 @@ def test_torchrun_two_processes_equal_single_process(tmp_path):
     # same global batches, gradients averaged by all-reduce: same weights up to rounding
     assert saved["history"]["loss"] == pytest.approx(ref_hist["loss"], abs=1e-5)
     assert _max_diff(saved["state_dict"], ref_model.state_dict()) < 1e-5
+
+
+def test_torchrun_command_rejects_a_bad_process_count():
+    with pytest.raises(ValueError, match="nproc_per_node"):
+        torchrun_command(0)
+
+
+def test_torchrun_command_picks_a_free_port():
+    cmd = torchrun_command(1, "--steps", 1)
+    port = int(cmd[cmd.index("--master-port") + 1])
+    assert 0 < port < 65536 and cmd[-2:] == ["--steps", "1"]

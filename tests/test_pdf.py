@@ -50,11 +50,15 @@ def test_title_page_and_a_chapter_heading_are_there(pages):
     title = " ".join(" ".join(pages[:2]).split())  # the title wraps across lines
     assert "Foundation Model Engineering, a Reference" in title
     assert "PyTorch" in title  # the build stamp (conf.py's ``today``)
-    # each chapter is a top-level LaTeX chapter, so its running header reads
-    # "CHAPTER n. CHAPTER V. SELF-ATTENTION ..." and never "2.7. Chapter V. ..."
+    # each chapter is a top-level LaTeX chapter (never "2.7. Chapter V. ..."), and
+    # LaTeX numbers nothing: the titles carry the manual's own numbers, so no
+    # "CHAPTER SEVEN" above Chapter V (the preface and notation would shift it)
+    # and no "CHAPTER 7." in a running header
     body = "\n".join(pages)
     assert re.search(r"Chapter V\.\s+Self-Attention and Transformers", body)
     assert not re.search(r"^\s*\d+\.\d+\.?\s+Chapter V\.", body, re.M)
+    assert not re.search(r"^\s*CHAPTER\s+[A-Z]+\s*$", body, re.M)
+    assert not re.search(r"CHAPTER\s+\d+", body)
 
 
 def test_no_broken_reference_marks(pages):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import sys
 import time
 
 import torch
@@ -33,7 +35,7 @@ from fmref.models.gpt import GPT, GPTConfig
 from fmref.text.corpus import python_docs
 from fmref.train.objectives import causal_lm_loss
 
-__all__ = ["byte_dataset", "make_model", "train", "main"]
+__all__ = ["byte_dataset", "make_model", "train", "main", "torchrun_command"]
 
 
 def byte_dataset(n_sequences=256, seq_len=32):
@@ -289,6 +291,58 @@ def main(argv=None):
         if launched:
             dist.destroy_process_group()
     return summary
+
+
+def torchrun_command(nproc_per_node=2, *args, master_port=None):
+    """The command that launches this module on ``nproc_per_node`` local processes.
+
+    One machine (``--nnodes 1``), rendezvous on 127.0.0.1 at ``master_port`` (a
+    free port when None), the current Python interpreter; ``args`` are passed to
+    :func:`main`. The benchmark and the tests run it with :mod:`subprocess`
+    (with ``OMP_NUM_THREADS=1`` and ``GLOO_SOCKET_IFNAME=lo`` in the environment).
+
+    Parameters
+    ----------
+    nproc_per_node : int
+        Number of processes (ranks), at least 1.
+    *args : str
+        Options for :func:`main`, e.g. ``"--steps", "20", "--zero"``.
+    master_port : int, optional
+        TCP port of the rendezvous; a free one is picked when None.
+
+    Returns
+    -------
+    list of str
+        The argument list for :func:`subprocess.run`.
+
+    Raises
+    ------
+    ValueError
+        If ``nproc_per_node`` is not a positive integer.
+
+    Examples
+    --------
+    >>> from fmref.train.distributed import torchrun_command
+    >>> cmd = torchrun_command(2, "--steps", "4", master_port=29500)
+    >>> cmd[1:7]
+    ['-m', 'torch.distributed.run', '--nnodes', '1', '--nproc-per-node', '2']
+    >>> cmd[7:]
+    ['--master-addr', '127.0.0.1', '--master-port', '29500', '-m', 'fmref.train.distributed',
+     '--steps', '4']
+    """
+    n = nproc_per_node
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"nproc_per_node must be a positive int, got {nproc_per_node!r}")
+    if master_port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            master_port = sock.getsockname()[1]
+    return [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nnodes", "1", "--nproc-per-node", str(nproc_per_node),
+        "--master-addr", "127.0.0.1", "--master-port", str(master_port),
+        "-m", "fmref.train.distributed", *map(str, args),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover - run by torchrun in a subprocess
