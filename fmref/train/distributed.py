@@ -298,7 +298,7 @@ def torchrun_command(nproc_per_node=2, *args, master_port=None):
 
     One machine (``--nnodes 1``), rendezvous on 127.0.0.1 at ``master_port`` (a
     free port when None), the current Python interpreter; ``args`` are passed to
-    :func:`main`. The benchmark and the tests run it with :mod:`subprocess`
+    :func:`main`. The benchmark and the tests run it with ``subprocess``
     (with ``OMP_NUM_THREADS=1`` and ``GLOO_SOCKET_IFNAME=lo`` in the environment).
 
     Parameters
@@ -313,7 +313,7 @@ def torchrun_command(nproc_per_node=2, *args, master_port=None):
     Returns
     -------
     list of str
-        The argument list for :func:`subprocess.run`.
+        The argument list for ``subprocess.run``.
 
     Raises
     ------
