@@ -1,0 +1,356 @@
+"""The interactive figures of the built HTML manual in headless chromium.
+
+For each widget (docs/_ext/fmref_widgets.py), on its chapter page served from
+127.0.0.1: the page makes no request outside the build folder and logs no
+console error; every control is a labelled, focusable <input>/<select> and Tab
+walks through them in order; keyboard input changes what is displayed, to the
+number fmref computes for the same input; the figure fits a 390 px wide phone
+screen. Screenshots of every widget at desktop and phone width are saved as
+``<html>/_screenshots/widget-NAME[-phone].png``. Each chapter page is loaded
+once. Skipped unless ``--html`` names a built manual.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+import torch
+from test_browser import (  # noqa: F401  (fixtures used by name)
+    CHROMEDRIVER,
+    CHROMIUM,
+    _outside,
+    driver,
+    html_dir,
+    pytestmark,
+    server,
+)
+
+PAGES = {  # in this order, so that a page shared by two widgets is loaded once
+    "attention": "chapters/05-self-attention-and-transformers.html",
+    "scaling": "chapters/10-scaling-law.html",
+    "sampling": "chapters/13-efficient-llm-inference.html",
+    "kv-cache": "chapters/13-efficient-llm-inference.html",
+    "quantization": "chapters/14-compress-and-sparsify.html",
+    "diffusion": "chapters/17-diffusion-models.html",
+}
+
+
+@pytest.fixture(scope="module")
+def opened(driver, server, html_dir):  # noqa: F811
+    """``open(page)``: load a page once, return the requests and console entries of that load."""
+    drv = driver
+    loads = {}
+
+    def open_page(page):
+        if page not in loads:
+            drv.get_log("performance")
+            drv.get_log("browser")
+            drv.get(f"{server}/{page}")
+            for _ in range(100):
+                ready = drv.execute_script(
+                    "return document.readyState === 'complete' && Array.from("
+                    "document.querySelectorAll('.fmref-widget')).every(w => w.dataset.ready)"
+                )
+                if ready:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.3)
+            requests = [
+                json.loads(e["message"])["message"]["params"]["request"]["url"]
+                for e in drv.get_log("performance")
+                if json.loads(e["message"])["message"]["method"] == "Network.requestWillBeSent"
+            ]
+            loads[page] = (requests, drv.get_log("browser"))
+        return loads[page]
+
+    return open_page
+
+
+def _root(drv, name):
+    from selenium.webdriver.common.by import By
+
+    return drv.find_element(By.CSS_SELECTOR, f'.fmref-widget[data-widget="{name}"]')
+
+
+def _value(root, key):
+    from selenium.webdriver.common.by import By
+
+    out = root.find_element(By.CSS_SELECTOR, f'output[data-key="{key}"]')
+    return out.get_attribute("data-value"), out.text
+
+
+def _keys(drv, element, *keys):
+    """Focus ``element`` with the keyboard's target and press ``keys``."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    drv.execute_script("arguments[0].focus()", element)
+    assert drv.switch_to.active_element == element
+    ActionChains(drv).send_keys(*keys).perform()
+    time.sleep(0.05)
+
+
+def _control(root, suffix):
+    from selenium.webdriver.common.by import By
+
+    return root.find_element(By.CSS_SELECTOR, f'[id$="-{suffix}"]')
+
+
+def _check_controls(drv, root):
+    """Every control is labelled and focusable, and Tab visits them in order."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    controls = drv.execute_script(
+        "return Array.from(arguments[0].querySelectorAll('input, select, button, textarea'))"
+        ".map(c => ({id: c.id, disabled: c.disabled, tab: c.tabIndex,"
+        " label: (c.labels && c.labels.length ? c.labels[0].textContent"
+        " : c.getAttribute('aria-label') || '').trim()}))",
+        root,
+    )
+    assert controls, "a widget without controls"
+    for c in controls:
+        assert c["label"], f"control {c['id']} has no label"
+        assert c["tab"] >= 0, f"control {c['id']} is not focusable"
+    enabled = [c["id"] for c in controls if not c["disabled"]]
+    drv.execute_script("document.getElementById(arguments[0]).focus()", enabled[0])
+    visited = [drv.execute_script("return document.activeElement.id")]
+    for _ in enabled[1:]:
+        ActionChains(drv).send_keys(Keys.TAB).perform()
+        visited.append(drv.execute_script("return document.activeElement.id"))
+    assert visited == enabled
+
+
+def _screenshots(drv, root, name, html_dir):  # noqa: F811
+    out = html_dir / "_screenshots"
+    out.mkdir(exist_ok=True)
+    figure = drv.execute_script("return arguments[0].closest('figure')", root)
+    drv.execute_script("arguments[0].scrollIntoView({block: 'start'})", figure)
+    figure.screenshot(str(out / f"widget-{name}.png"))
+    drv.set_window_size(390, 844)
+    try:
+        time.sleep(0.4)
+        sizes = drv.execute_script(
+            "const r = arguments[0].getBoundingClientRect(), e = document.documentElement;"
+            "return [r.right, e.clientWidth, arguments[1].scrollWidth, arguments[1].clientWidth,"
+            " e.scrollWidth]",
+            figure,
+            root,
+        )
+        assert sizes[0] <= sizes[1] + 0.5, f"{name} sticks out of a phone screen: {sizes}"
+        assert sizes[2] <= sizes[3] + 1, f"{name} overflows its box at phone width: {sizes}"
+        assert sizes[4] <= sizes[1], f"{name}'s page scrolls sideways at phone width: {sizes}"
+        drv.execute_script("arguments[0].scrollIntoView({block: 'start'})", figure)
+        figure.screenshot(str(out / f"widget-{name}-phone.png"))
+    finally:
+        drv.set_window_size(1280, 900)
+        time.sleep(0.2)
+    assert (out / f"widget-{name}.png").stat().st_size > 5000
+
+
+# -----------------------------------------------------------------------------
+# What each widget must show for a known input (the numbers come from fmref)
+# -----------------------------------------------------------------------------
+def _chapter_five_qk():
+    """The seven-token example of Chapter V, as the chapter computes it."""
+    tokens = "the cat sat on the mat .".split()
+    vocab = sorted(set(tokens))
+    g = torch.Generator().manual_seed(0)
+    E = torch.randn(len(vocab), 10, generator=g)
+    X = E[[vocab.index(t) for t in tokens]]
+    W_q, W_k, _ = (torch.randn(10, 10, generator=g) / 10**0.5 for _ in range(3))
+    return X @ W_q, X @ W_k
+
+
+def _bars(drv, root):
+    return drv.execute_script(
+        "return Array.from(arguments[0].querySelectorAll('svg.fmref-w-chart g[data-index]'))"
+        ".map(g => [parseInt(g.dataset.index), parseFloat(g.dataset.value)])",
+        root,
+    )
+
+
+def respond_attention(drv, root):
+    from selenium.webdriver.common.keys import Keys
+
+    from fmref.nn.attention import attention_weights
+
+    q, k = _chapter_five_qk()
+    bars = _bars(drv, root)  # query 2 ("sat"), temperature 1, no mask
+    want = attention_weights(q, k)[2]
+    assert [i for i, _ in bars] == list(range(7))
+    assert torch.allclose(torch.tensor([v for _, v in bars]), want, atol=1e-4)
+    assert _value(root, "best")[1] == '0.35 on key "." (6)'  # Chapter V's printed weight
+    _keys(drv, _control(root, "causal"), Keys.SPACE)
+    want = attention_weights(q, k, is_causal=True)[2]
+    got = torch.tensor([v for _, v in _bars(drv, root)])
+    assert torch.allclose(got, want, atol=1e-4) and got[3:].sum() == 0
+    _keys(drv, _control(root, "temperature"), *[Keys.ARROW_RIGHT] * 10)  # 1.0 -> 2.0
+    want = attention_weights(q, k, is_causal=True, scale=1 / (2 * math.sqrt(10)))[2]
+    assert torch.allclose(torch.tensor([v for _, v in _bars(drv, root)]), want, atol=1e-4)
+    _keys(drv, _control(root, "query"), Keys.ARROW_UP)  # query 1 ("cat")
+    assert _value(root, "best")[1].endswith("(0)")  # causal: "cat" sees "the" and itself
+
+
+def respond_sampling(drv, root):
+    from selenium.webdriver.common.keys import Keys
+
+    from fmref.infer.sampling import sampling_probs
+
+    data = json.loads(
+        drv.execute_script(
+            "return arguments[0].querySelector('script.fmref-widget-data').textContent", root
+        )
+    )
+    logits = torch.tensor(data["prompts"][0]["logits"])
+    vocab = logits.numel()
+    assert _value(root, "kept")[1] == f"{vocab} of {vocab}"
+
+    def shown_matches(top_k=None, top_p=None, temperature=1.0):
+        want = sampling_probs(logits, temperature, top_k, top_p)
+        for i, v in _bars(drv, root):
+            assert abs(v - want[i].item()) < 1e-5, (i, v, want[i].item())
+        assert int(_value(root, "kept")[0]) == int((want > 0).sum())
+
+    shown_matches()
+    _keys(drv, _control(root, "top-k"), Keys.HOME, *[Keys.ARROW_RIGHT] * 5)
+    assert _value(root, "kept")[1] == f"5 of {vocab}"
+    shown_matches(top_k=5)
+    _keys(drv, _control(root, "top-p"), Keys.ARROW_LEFT, Keys.ARROW_LEFT)  # 1 -> 0.9
+    shown_matches(top_k=5, top_p=0.9)
+    _keys(drv, _control(root, "temperature"), Keys.HOME)  # 0: greedy
+    assert _value(root, "kept")[1] == f"1 of {vocab}"
+    shown_matches(top_k=5, top_p=0.9, temperature=0.0)
+    _keys(drv, _control(root, "temperature"), *[Keys.ARROW_RIGHT] * 14)  # 0.7
+    shown_matches(top_k=5, top_p=0.9, temperature=0.7)
+
+
+def respond_kv_cache(drv, root):
+    from selenium.webdriver.common.keys import Keys
+
+    from fmref.infer.kv import kv_cache_bytes
+    from fmref.models.llama import llama2_70b, llama_7b
+    from fmref.scaling import count_parameters
+    from fmref.train.efficient import zero_memory_per_gpu
+
+    n = count_parameters(llama_7b())  # default: LLaMA-7B, 4,096 tokens, batch 8, fp16, 80 GiB
+    assert float(_value(root, "params")[0]) == n
+    assert float(_value(root, "weights")[0]) == 2 * n
+    assert float(_value(root, "kv")[0]) == kv_cache_bytes(32, 32, 128, 4096, 8, 2)
+    assert float(_value(root, "training")[0]) == zero_memory_per_gpu(n, 1, 0)
+    batch = _control(root, "batch")
+    drv.execute_script("arguments[0].focus()", batch)
+    batch.send_keys(Keys.CONTROL, "a", Keys.NULL, "32")  # select the 8, type 32
+    # Chapter XIII: a batch of 32 x 4,096 tokens needs 64 GiB of cache
+    assert _value(root, "kv")[1] == "64.00 GiB"
+    assert _value(root, "fits")[1] == "yes"  # 12.55 + 64 GiB <= 80 GiB
+    _keys(drv, _control(root, "preset"), Keys.ARROW_DOWN)  # LLaMA-2-70B
+    cfg = llama2_70b()
+    assert float(_value(root, "kv")[0]) == kv_cache_bytes(80, 8, 128, 4096, 32, 2)
+    assert float(_value(root, "weights")[0]) == 2 * count_parameters(cfg)
+    assert _value(root, "fits")[1] == "no"
+    _keys(drv, _control(root, "attention"), Keys.ARROW_UP)  # GQA -> MHA: 64 KV heads
+    assert float(_value(root, "kv")[0]) == kv_cache_bytes(80, 64, 128, 4096, 32, 2)
+
+
+def respond_scaling(drv, root):
+    from selenium.webdriver.common.keys import Keys
+
+    from fmref.scaling.laws import chinchilla_loss, compute_optimal, kaplan_compute_optimal
+
+    _keys(drv, _control(root, "compute"), *[Keys.ARROW_LEFT] * 15)  # 10^23.5 -> 10^22
+    assert _control(root, "compute").get_attribute("value") == "40"
+    rows = drv.execute_script(
+        "return Object.fromEntries(Array.from(arguments[0].querySelectorAll('tr[data-n]'))"
+        ".map(r => [r.dataset.allocation, [+r.dataset.n, +r.dataset.d, +r.dataset.loss]]))",
+        root,
+    )
+    for key, (n, d) in (("chinchilla", compute_optimal(1e22)),
+                        ("kaplan", kaplan_compute_optimal(1e22))):
+        assert rows[key][0] == pytest.approx(n, rel=1e-6)
+        assert rows[key][1] == pytest.approx(d, rel=1e-6)
+        assert rows[key][2] == pytest.approx(chinchilla_loss(n, d), rel=1e-6)
+
+
+def respond_diffusion(drv, root):
+    from selenium.webdriver.common.keys import Keys
+
+    from fmref.diffusion.schedules import alphas_cumprod, beta_schedule
+
+    def pixels():
+        return drv.execute_script(
+            "return Array.from(arguments[0].querySelectorAll('canvas')).map(c => c.toDataURL())",
+            root,
+        )
+
+    step = _control(root, "timestep")
+    assert step.get_attribute("value") == "11"  # t = 500
+    before = pixels()
+    lin = alphas_cumprod(beta_schedule("linear", 1000))[500].item()
+    cos = alphas_cumprod(beta_schedule("cosine", 1000))[500].item()
+    assert float(_value(root, "abar-linear")[0]) == pytest.approx(lin, abs=1e-6)
+    assert float(_value(root, "abar-cosine")[0]) == pytest.approx(cos, abs=1e-6)
+    assert _value(root, "abar-linear")[1] == "0.0778"  # Chapter XVII: 0.078 and 0.492
+    _keys(drv, step, Keys.END)  # t = 950
+    after = pixels()
+    assert all(a != b for a, b in zip(before, after))
+    assert float(_value(root, "abar-cosine")[0]) < 0.01
+    _keys(drv, step, Keys.HOME)  # x0: the data
+    assert _value(root, "abar-linear")[1] == "1.0000"
+    _keys(drv, step, *[Keys.ARROW_RIGHT] * 8)  # t = 350
+    assert float(_value(root, "abar-linear")[0]) == pytest.approx(
+        alphas_cumprod(beta_schedule("linear", 1000))[350].item(), abs=1e-6
+    )
+
+
+def respond_quantization(drv, root):
+    from selenium.webdriver.common.keys import Keys
+
+    from fmref.compress.quant import QuantLinear
+
+    weight = torch.randn(96, 384)  # the bytes depend on the shape only
+    assert float(_value(root, "bytes")[0]) == QuantLinear(
+        weight, bits=4, group_size=128
+    ).weight_nbytes()
+    rel4 = float(_value(root, "rel")[0])
+    _keys(drv, _control(root, "bits"), Keys.ARROW_RIGHT)  # 4 -> 8 bits
+    assert float(_value(root, "bytes")[0]) == QuantLinear(
+        weight, bits=8, group_size=128
+    ).weight_nbytes()
+    assert float(_value(root, "rel")[0]) < rel4 / 8
+    _keys(drv, _control(root, "group"), Keys.HOME)  # groups of 16: more scales
+    assert float(_value(root, "bits-per-weight")[0]) == 8 + 16 / 16
+    _keys(drv, _control(root, "bits"), Keys.ARROW_LEFT)  # 4 bits, groups of 16
+    assert float(_value(root, "rel")[0]) < rel4  # smaller groups than 128: smaller error
+
+
+RESPONSES = {
+    "attention": respond_attention,
+    "sampling": respond_sampling,
+    "kv-cache": respond_kv_cache,
+    "scaling": respond_scaling,
+    "diffusion": respond_diffusion,
+    "quantization": respond_quantization,
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_widget_works_offline_by_keyboard_and_fits_a_phone(
+    name, driver, opened, html_dir, server  # noqa: F811
+):
+    drv = driver
+    requests, console = opened(PAGES[name])
+    outside = [u for u in requests if _outside(u, html_dir, server)]
+    assert outside == [], f"{PAGES[name]} requested outside the build folder: {outside}"
+    assert any(u.endswith("fmref-widgets.js") or "fmref-widgets.js?" in u for u in requests)
+    errors = [e["message"] for e in console if e["level"] == "SEVERE"]
+    assert errors == [], f"{PAGES[name]} console errors: {errors}"
+    root = _root(drv, name)
+    assert root.get_attribute("data-ready") == "true"
+    _check_controls(drv, root)
+    RESPONSES[name](drv, root)
+    errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], f"{name}: console errors while operating it: {errors}"
+    _screenshots(drv, root, name, html_dir)
