@@ -38,7 +38,6 @@ torch_version = torch.__version__.split("+")[0]
 # issue has landed.
 in_progress = [
     "chapters/07-parameter-efficient-tuning",
-    "chapters/11-instruction-tuning-and-rlhf",
     "chapters/19-multimodal-pretraining",
     "chapters/20-large-multimodal-models",
     "chapters/21-tool-augmentation",
