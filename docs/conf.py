@@ -37,7 +37,6 @@ torch_version = torch.__version__.split("+")[0]
 # "in progress" instead of failing on it. The list is empty when every chapter
 # issue has landed.
 in_progress = [
-    "chapters/07-parameter-efficient-tuning",
     "chapters/19-multimodal-pretraining",
     "chapters/20-large-multimodal-models",
     "chapters/21-tool-augmentation",
