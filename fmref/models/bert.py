@@ -388,11 +388,61 @@ class Bert(nn.Module):
             hidden_dropout_prob=float(c.hidden_dropout_prob),
             attention_probs_dropout_prob=float(c.attention_probs_dropout_prob),
         )
-        src = hf_model.state_dict()
+        return cls.from_hf_state_dict(hf_model.state_dict(), config)
+
+    @classmethod
+    def from_hf_state_dict(cls, state_dict, config):
+        """Build a model from a transformers-style BERT state dict.
+
+        The names are those of ``transformers.BertModel`` (``encoder.layer.0.
+        attention.self.query.weight`` ...), with or without a ``bert.`` prefix,
+        as a ``model.safetensors`` checkpoint stores them; pooler and head
+        weights are ignored.
+
+        Parameters
+        ----------
+        state_dict : dict of str to torch.Tensor
+            The checkpoint's tensors.
+        config : BertConfig
+            The model's shape (from the checkpoint's ``config.json``).
+
+        Returns
+        -------
+        Bert
+            A model in eval mode.
+
+        Raises
+        ------
+        TypeError
+            If ``config`` is not a :class:`BertConfig`.
+        KeyError
+            If a weight the model needs is missing from ``state_dict``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from fmref.models.bert import Bert, BertConfig
+        >>> cfg = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1,
+        ...                  num_attention_heads=2, intermediate_size=16)
+        >>> hf_names = {"embeddings.word_embeddings.weight": torch.ones(50, 8)}
+        >>> Bert.from_hf_state_dict(hf_names, cfg)
+        Traceback (most recent call last):
+        ...
+        KeyError: 'state_dict lacks embeddings.position_embeddings.weight'
+        """
+        if not isinstance(config, BertConfig):
+            raise TypeError(f"config must be a BertConfig, got {type(config).__name__}")
+        src = {k.removeprefix("bert."): v for k, v in state_dict.items()}
+
+        def take(key):
+            if key not in src:
+                raise KeyError(f"state_dict lacks {key}")
+            return src[key]
+
         dst = {}
         for part in ("word", "position", "token_type"):
             key = f"embeddings.{part}_embeddings.weight"
-            dst[key] = src[key]  # same names in both models
+            dst[key] = take(key)  # same names in both models
         pairs = {
             "attention.q_proj": "attention.self.query",
             "attention.k_proj": "attention.self.key",
@@ -404,10 +454,10 @@ class Bert(nn.Module):
             "output_norm": "output.LayerNorm",
         }
         for kind in ("weight", "bias"):
-            dst[f"embeddings.norm.{kind}"] = src[f"embeddings.LayerNorm.{kind}"]
+            dst[f"embeddings.norm.{kind}"] = take(f"embeddings.LayerNorm.{kind}")
             for i in range(config.num_hidden_layers):
                 for ours, theirs in pairs.items():
-                    dst[f"layers.{i}.{ours}.{kind}"] = src[f"encoder.layer.{i}.{theirs}.{kind}"]
+                    dst[f"layers.{i}.{ours}.{kind}"] = take(f"encoder.layer.{i}.{theirs}.{kind}")
         model = cls(config)
         model.load_state_dict(dst)
         return model.eval()

@@ -1,0 +1,16 @@
+"""Retrieval augmentation: find passages, then let a model read them.
+
+The code of Chapter XXII. Import from the modules, for example
+``from fmref.rag.bm25 import BM25``:
+
+- :mod:`fmref.rag.chunk`: splitting documents into overlapping chunks of tokens;
+- :mod:`fmref.rag.bm25`: Okapi BM25 sparse retrieval (scores identical to ``rank_bm25``);
+- :mod:`fmref.rag.minilm`: the real all-MiniLM-L6-v2 sentence encoder loaded into
+  :class:`fmref.models.bert.Bert`;
+- :mod:`fmref.rag.dense`: exact inner-product search and reciprocal rank fusion;
+- :mod:`fmref.rag.ivf`: an inverted-file index, approximate search in a few k-means cells;
+- :mod:`fmref.rag.metrics`: recall@k, mean reciprocal rank and nDCG@k;
+- :mod:`fmref.rag.prompt`: a retrieval-augmented prompt with numbered citations;
+- :mod:`fmref.rag.evalset`: the manual's questions about the Python docs, with their
+  relevant topics.
+"""
