@@ -37,8 +37,6 @@ torch_version = torch.__version__.split("+")[0]
 # "in progress" instead of failing on it. The list is empty when every chapter
 # issue has landed.
 in_progress = [
-    "chapters/19-multimodal-pretraining",
-    "chapters/20-large-multimodal-models",
     "chapters/21-tool-augmentation",
 ]
 # While a chapter is written, its author checks it as if finished without editing
