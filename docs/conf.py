@@ -154,8 +154,9 @@ sphinx_gallery_conf = {
 # =============================================================================
 # Bibliography
 # =============================================================================
-# references.bib is the manual's bibliography; docs/bib/*.bib hold a chapter's new
-# entries while it is written (one file per author, so nobody edits the same file).
+# references.bib is the manual's one bibliography. While several people write
+# chapters at once, each may keep new entries in docs/bib/<name>.bib (so nobody
+# edits the same file); they are appended to references.bib when the chapter lands.
 bibtex_bibfiles = ["references.bib", *sorted(f"bib/{p.name}" for p in (DOCS / "bib").glob("*.bib"))]
 bibtex_default_style = "plain"
 bibtex_reference_style = "author_year"
