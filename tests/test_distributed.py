@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,12 @@ def one_rank_group(tmp_path):
     )
     yield
     dist.destroy_process_group()
+
+
+def _workers(proc):
+    """The workers' own lines of a torchrun's stderr (its summary traceback left out)."""
+    head = proc.stderr.split("Traceback (most recent call last)")[0]
+    return f"{head[-4000:]}\n...\n{proc.stderr[-1200:]}"
 
 
 def _max_diff(a, b):
@@ -84,8 +91,19 @@ def test_torchrun_two_processes_equal_single_process(tmp_path):
     out = tmp_path / "ddp.pt"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     cmd = torchrun_command(2, "--steps", 4, "--global-batch", 16, "--zero", "--out", out)
-    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    for attempt in (1, 2):
+        proc = subprocess.run(
+            cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        # A worker killed by a signal (gloo's C++ threads abort on a torn connection) is
+        # a crash of the launch, not a wrong result: say what the workers printed, and
+        # launch once more. Any other failure, or a second crash, fails the test.
+        crashed = proc.returncode != 0 and "Signal" in proc.stderr
+        if not crashed or attempt == 2:
+            break
+        message = f"torchrun crashed, relaunching; the workers said:\n{_workers(proc)}"
+        warnings.warn(message, stacklevel=2)
+    assert proc.returncode == 0, _workers(proc)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["world_size"] == 2
     saved = torch.load(out)

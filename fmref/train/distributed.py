@@ -20,6 +20,7 @@ on the whole global batch: the test checks that both end with the same weights.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import socket
@@ -287,6 +288,11 @@ def main(argv=None):
                 torch.save({"state_dict": model.state_dict(), "history": history}, args.out)
             if not args.quiet:
                 print(json.dumps(summary))
+        if launched:
+            # Free DDP's reducer and ZeRO's pending work while the group is alive, and
+            # let no rank close its connections while another still writes its file.
+            gc.collect()
+            dist.barrier()
     finally:
         if launched:
             dist.destroy_process_group()
