@@ -12,16 +12,25 @@ every environment at one folder under ``.tox`` so tests and the docs share it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["cache_dir", "source_hash", "cache_key", "cached", "TINY_GPT_SETTINGS", "tiny_gpt"]
+__all__ = [
+    "cache_dir",
+    "source_hash",
+    "cache_key",
+    "cached",
+    "one_thread",
+    "TINY_GPT_SETTINGS",
+    "tiny_gpt",
+]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -152,6 +161,38 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
     return result
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run a block, or a function it decorates, on one intra-op thread.
+
+    Everything :func:`cached` stores is computed this way, so that what is
+    stored does not depend on the thread count of whoever computes it first
+    (a float sum split over more threads is added in another order), and
+    because models this small gain nothing from threads on a shared machine.
+    The caller's setting is restored afterwards, also after an exception.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.zoo import one_thread
+    >>> before = torch.get_num_threads()
+    >>> with one_thread():
+    ...     torch.get_num_threads()
+    1
+    >>> @one_thread()
+    ... def threads():
+    ...     return torch.get_num_threads()
+    >>> threads(), torch.get_num_threads() == before
+    (1, True)
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------------------
 # The tiny GPT of the language-model chapters (II, VIII) and their gallery.
 # ---------------------------------------------------------------------------
@@ -209,12 +250,8 @@ def _train_tiny_gpt(settings: dict[str, Any]) -> dict[str, Any]:
         eval_batches=s["eval_batches"],
         seed=s["seed"],
     )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same weights bit for bit on any thread setting
-    try:
+    with one_thread():  # the same weights bit for bit on any thread setting
         history = train(model, train_ids, train_config, val_data=val_ids)
-    finally:
-        torch.set_num_threads(threads)
     return {
         "gpt_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
         "state_dict": model.state_dict(),

@@ -230,10 +230,3 @@ def test_forward_flops_linear_part_is_twice_tokens_times_block_weights():
     assert flops["linear"] == 2 * (config.num_patches + 1) * weights
     assert flops["total"] == sum(v for k, v in flops.items() if k != "total")
 
-
-def test_single_thread_restores_the_callers_thread_count():
-    from fmref.models.vit import _single_thread
-
-    before = torch.get_num_threads()
-    seen = _single_thread(torch.get_num_threads)()
-    assert seen == 1 and torch.get_num_threads() == before

@@ -56,3 +56,19 @@ def test_cache_key_bad_input_raises():
         zoo.cache_key("tiny-gpt", [("steps", 1)])
     with pytest.raises(TypeError, match="settings must be JSON-serialisable"):
         zoo.cache_key("tiny-gpt", {"steps": object()})
+
+
+def test_one_thread_restores_the_callers_thread_count_even_after_an_error():
+    from fmref.zoo import one_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert one_thread()(torch.get_num_threads)() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(KeyError), one_thread():
+            assert torch.get_num_threads() == 1
+            raise KeyError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -271,8 +271,8 @@ def digits_denoiser(
     from fmref.diffusion.guidance import drop_condition
     from fmref.diffusion.samplers import ddpm_loss
     from fmref.diffusion.schedules import alphas_cumprod, beta_schedule
-    from fmref.models.vit import _single_thread, digits_split
-    from fmref.zoo import cached
+    from fmref.models.vit import digits_split
+    from fmref.zoo import cached, one_thread
 
     c = config or DigitsDiffusionConfig()
     abar = alphas_cumprod(beta_schedule(c.schedule, c.T))
@@ -280,7 +280,7 @@ def digits_denoiser(
     def build():
         return TinyUNet(1, tuple(c.channels), c.emb_dim, num_classes=10)
 
-    @_single_thread  # the result must not depend on the caller's thread count
+    @one_thread()  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(c.seed)

@@ -38,6 +38,7 @@ def _train_one(settings, seed):
     from fmref.models.gpt import GPT, GPTConfig
     from fmref.text.corpus import python_docs
     from fmref.train.loop import TrainConfig, train
+    from fmref.zoo import one_thread
 
     s = settings
     train_ids = torch.tensor(list(python_docs("train").encode("utf-8")), dtype=torch.long)
@@ -64,12 +65,8 @@ def _train_one(settings, seed):
         eval_batches=s["eval_batches"],
         seed=seed,
     )  # the batch order
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a model this small gains nothing from threads, and loses when shared
-    try:
+    with one_thread():  # a model this small gains nothing from threads, and loses when shared
         history = train(model, train_ids, config, val_data=val_ids)
-    finally:
-        torch.set_num_threads(threads)
     return {k: history[k] for k in ("step", "train_loss", "val_step", "val_loss")}
 
 

@@ -14,7 +14,6 @@ ViT on scikit-learn's 8x8 digits once and caches it (:mod:`fmref.zoo`).
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -623,26 +622,6 @@ def train_image_classifier(
     return history
 
 
-def _single_thread(fn):
-    """Run ``fn`` with one intra-op thread (then restore the caller's setting).
-
-    Cached models are trained with one thread so that what is stored does not
-    depend on the thread count of whoever trains it first, and because tiny
-    models gain nothing from more threads on a busy machine.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return wrapper
-
-
 # the ViT trained on digits that Chapter XVI, the gallery and FID share
 DIGITS_VIT_CONFIG = ViTConfig(
     image_size=8,
@@ -681,9 +660,9 @@ def digits_vit() -> tuple[ViT, dict]:
     >>> history["test_accuracy"][-1] >= 0.93
     True
     """
-    from fmref.zoo import cached
+    from fmref.zoo import cached, one_thread
 
-    @_single_thread  # the result must not depend on the caller's thread count
+    @one_thread()  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(DIGITS_VIT_TRAINING["seed"])
@@ -718,9 +697,9 @@ def digits_cnn() -> tuple[nn.Module, dict]:
     (30, True)
     """
     from fmref.nn.conv import CNNConfig, SmallCNN
-    from fmref.zoo import cached
+    from fmref.zoo import cached, one_thread
 
-    @_single_thread  # the result must not depend on the caller's thread count
+    @one_thread()  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()
     def train():
         torch.manual_seed(DIGITS_VIT_TRAINING["seed"])

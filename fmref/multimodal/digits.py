@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from fmref.models.gpt import GPT, GPTConfig
-from fmref.models.vit import _single_thread, digits_split
+from fmref.models.vit import digits_split
 from fmref.multimodal.clip import CLIP, CLIPConfig, zero_shot_classify
 from fmref.multimodal.lmm import LLaVA
+from fmref.zoo import one_thread
 
 __all__ = [
     "DIGIT_NAMES",
@@ -266,7 +267,7 @@ def digits_clip() -> tuple[CLIP, dict]:
 
     s = DIGITS_CLIP_SETTINGS
 
-    @_single_thread
+    @one_thread()
     @torch.enable_grad()
     def train():
         torch.manual_seed(s["seed"])
@@ -355,7 +356,7 @@ def digits_lmm() -> tuple[LLaVA, dict]:
         lm = GPT(GPTConfig(**s["gpt"]))
         return LLaVA(_PatchTokens(clip), lm, clip.config.vision_width, WordTokenizer.image_id)
 
-    @_single_thread
+    @one_thread()
     @torch.enable_grad()
     def train():
         tok, model = digits_tokenizer(), build()

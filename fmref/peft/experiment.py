@@ -255,7 +255,7 @@ def run_methods(methods, settings=None):
     >>> round(out["none"]["val_loss"], 1)  # the base model reading backwards
     4.7
     """
-    from fmref.zoo import cached, tiny_gpt
+    from fmref.zoo import cached, one_thread, tiny_gpt
 
     s = {**TASK_SETTINGS, **(settings or {})}
     base, tokenizer, _ = tiny_gpt()
@@ -264,12 +264,8 @@ def run_methods(methods, settings=None):
     def run(method):
         if not data:  # tokenise only on a cache miss
             data.extend(task_data(tokenizer, s))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # the same numbers on any thread setting
-        try:
+        with one_thread():  # the same numbers on any thread setting
             return finetune(base, method, *data, s)
-        finally:
-            torch.set_num_threads(threads)
 
     # one cache entry per method: pages that share a method share its run
     return {m: cached("peft-task", {"method": m, **s}, lambda m=m: run(m)) for m in methods}

@@ -221,19 +221,13 @@ def corpus_embeddings():
     >>> corpus_embeddings().shape == (len(corpus_chunks()[0]), 384)
     True
     """
-    import torch
-
-    from fmref.zoo import cached
+    from fmref.zoo import cached, one_thread
 
     def embed():
         from fmref.rag.minilm import load_minilm
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # the same numbers on any machine setting
-        try:
+        with one_thread():  # the same numbers on any machine setting
             return load_minilm().embed(corpus_chunks()[0])
-        finally:
-            torch.set_num_threads(threads)
 
     settings = {"model": "all-MiniLM-L6-v2", "max_seq_length": 256, **CHUNK_SETTINGS}
     return cached("minilm-python-docs", settings, embed)
