@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import string
 
+from fmref.align.sft import format_chat as render_chat
+
 __all__ = ["PromptTemplate", "format_chat", "few_shot_prompt"]
 
 
@@ -79,16 +81,16 @@ class PromptTemplate:
         return f"PromptTemplate({self.template!r})"
 
 
-_ROLES = ("system", "user", "assistant")
-
-
 def format_chat(messages, add_generation_prompt=True):
     """Render chat messages in the ChatML format.
 
     Each message becomes ``<|im_start|>role\\ncontent<|im_end|>``; with
     ``add_generation_prompt`` the text ends with ``<|im_start|>assistant\\n`` so
     the model writes the assistant's turn. The special markers are what tell a
-    chat model where instructions end and user data begins.
+    chat model where instructions end and user data begins. The text is that of
+    :func:`fmref.align.sft.format_chat` with the ``"chatml"`` template; this
+    function adds the guard against forged turns and opens the assistant's turn
+    by default.
 
     Parameters
     ----------
@@ -106,6 +108,8 @@ def format_chat(messages, add_generation_prompt=True):
     ValueError
         If a role is unknown or a content contains a ChatML marker (a user
         cannot forge a turn).
+    TypeError
+        If ``messages`` is not a list of dicts or a content is not a str.
 
     References
     ----------
@@ -123,17 +127,12 @@ def format_chat(messages, add_generation_prompt=True):
     <|im_start|>assistant
     <BLANKLINE>
     """
-    out = []
+    # The rendering is Chapter XI's ChatML template; this chapter adds the guard.
+    text = render_chat(messages, "chatml", add_generation_prompt=add_generation_prompt)
     for i, m in enumerate(messages):
-        role, content = m.get("role"), m.get("content")
-        if role not in _ROLES:
-            raise ValueError(f"messages[{i}]['role'] must be one of {_ROLES}, got {role!r}")
-        if not isinstance(content, str) or "<|im_start|>" in content or "<|im_end|>" in content:
+        if "<|im_start|>" in m["content"] or "<|im_end|>" in m["content"]:
             raise ValueError(f"messages[{i}]['content'] must be a str without ChatML markers")
-        out.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
-    if add_generation_prompt:
-        out.append("<|im_start|>assistant\n")
-    return "".join(out)
+    return text
 
 
 def _count_words(text):
