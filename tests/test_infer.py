@@ -192,6 +192,38 @@ def test_kv_cache_sizes_of_published_models():
     assert kv_cache_bytes(2, 4, 8, bytes_per_value=0.5) == 64
 
 
+def test_rolling_buffer_counts_the_window_only():
+    # Mistral-7B (Jiang et al. 2023, Sec. 2): a rolling buffer of W = 4,096 positions
+    # "reduces the cache memory usage by 8x" on a sequence of 32k tokens.
+    full = model_kv_cache_bytes(mistral_7b(), seq_len=32768)
+    assert full / model_kv_cache_bytes(mistral_7b(), seq_len=32768, rolling_buffer=True) == 8
+    assert model_kv_cache_bytes(mistral_7b(), 1000, rolling_buffer=True) == 1000 * 128 * 1024
+    assert model_kv_cache_bytes(llama_7b(), 8192, rolling_buffer=True) == 8192 * 512 * 1024
+    assert kv_cache_bytes(2, 4, 8, seq_len=10, window=3) == kv_cache_bytes(2, 4, 8, seq_len=3)
+
+
+def test_a_sliding_window_model_never_reads_keys_older_than_its_window():
+    # Why a rolling buffer of W positions suffices: overwrite every cached key and value
+    # older than the window with garbage and the next token's logits do not move.
+    w = 4
+    model = small_llama(window=w).eval()
+    idx = torch.randint(0, 37, (2, 13), generator=torch.Generator().manual_seed(3))
+    cache = model.make_kv_cache()
+    with torch.no_grad():
+        model(idx[:, :-1], kv_cache=cache)  # 12 positions cached
+        before = model(idx[:, -1:], kv_cache=cache)
+        cache.crop(12)
+        for layer in range(cache.n_layers):  # keep positions 9, 10, 11 (+ the new 12th)
+            cache.keys[layer][..., : 12 - (w - 1), :] = 1e4
+            cache.values[layer][..., : 12 - (w - 1), :] = -1e4
+        after = model(idx[:, -1:], kv_cache=cache)
+        cache.crop(12)
+        cache.keys[0][..., 12 - (w - 1), :] = 1e4  # the oldest key inside the window counts
+        inside = model(idx[:, -1:], kv_cache=cache)
+    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    assert (inside - before).abs().max() > 1e-3
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -199,6 +231,7 @@ def test_kv_cache_sizes_of_published_models():
         (dict(n_kv_heads=1.5), "n_kv_heads"),
         (dict(seq_len=-1), "seq_len"),
         (dict(bytes_per_value=0), "bytes_per_value"),
+        (dict(window=0), "window"),
     ],
 )
 def test_kv_cache_bytes_rejects_bad_values(kwargs, match):

@@ -253,6 +253,15 @@ def respond_kv_cache(drv, root):
     assert _value(root, "fits")[1] == "no"
     _keys(drv, _control(root, "attention"), Keys.ARROW_UP)  # GQA -> MHA: 64 KV heads
     assert float(_value(root, "kv")[0]) == kv_cache_bytes(80, 64, 128, 4096, 32, 2)
+    _keys(drv, _control(root, "preset"), Keys.ARROW_DOWN)  # Mistral-7B: window 4,096
+    _keys(drv, _control(root, "seq-len"), *[Keys.ARROW_RIGHT] * 3)  # 2^12 -> 2^15 tokens
+    assert float(_value(root, "cached")[0]) == 4096  # the rolling buffer, not 32,768
+    assert float(_value(root, "kv")[0]) == kv_cache_bytes(32, 8, 128, 32768, 32, 2, window=4096)
+    sliding = _control(root, "sliding-window")
+    drv.execute_script("arguments[0].focus()", sliding)
+    sliding.send_keys(Keys.CONTROL, "a", Keys.NULL, "0")  # no window: every position cached
+    assert float(_value(root, "cached")[0]) == 32768
+    assert float(_value(root, "kv")[0]) == kv_cache_bytes(32, 8, 128, 32768, 32, 2)
 
 
 def respond_scaling(drv, root):

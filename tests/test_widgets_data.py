@@ -136,6 +136,7 @@ def test_kv_presets_are_fmref_configurations():
     for preset, make in zip(data["presets"], (llama_7b, llama2_70b, mistral_7b)):
         cfg = make()
         assert preset["config"]["n_kv_heads"] == cfg.n_kv_heads
+        assert preset["config"]["sliding_window"] == (cfg.sliding_window or 0)
         assert preset["n_params"] == count_parameters(cfg)
     # published sizes (Touvron et al. 2023; Jiang et al. 2023): 6.7B, 69B, 7.2B
     assert [round(p["n_params"] / 1e9, 1) for p in data["presets"]] == [6.7, 69.0, 7.2]
@@ -150,10 +151,11 @@ def test_kv_calculator_javascript_matches_fmref_on_a_grid():
 
     data = fmref_widgets.kv_cache_data()
     configs = [p["config"] for p in data["presets"]]
-    configs.append(  # a custom model: 1B-ish, 2 KV heads
+    configs.append(  # a custom model: 1B-ish, 2 KV heads, a sliding window of 1,000
         {"vocab_size": 50000, "dim": 2048, "n_layers": 16, "n_heads": 16, "n_kv_heads": 2,
-         "hidden_dim": 5632}
+         "hidden_dim": 5632, "sliding_window": 1000}
     )
+    assert [c["sliding_window"] for c in configs] == [0, 0, 4096, 1000]
     cases = []
     for i, (cfg, attention, seq_len, batch, (w_bytes, kv_bytes), gpus, stage) in enumerate(
         itertools.product(
@@ -174,10 +176,10 @@ def test_kv_calculator_javascript_matches_fmref_on_a_grid():
     got = run_js("return inputs.cases.map(x => core.servingMemory(x.config, x.o));", cases=cases)
     for case, r in zip(cases, got):
         c, o = case["config"], case["o"]
-        cfg = LlamaConfig(max_seq_len=o["seqLen"], **c)
+        cfg = LlamaConfig(max_seq_len=o["seqLen"], **(c | {"sliding_window": None}))
         n = count_parameters(cfg)
         kv = kv_cache_bytes(c["n_layers"], c["n_kv_heads"], cfg.head_dim, o["seqLen"], o["batch"],
-                            o["kvBytes"])
+                            o["kvBytes"], window=c["sliding_window"] or None)
         assert r["nParams"] == n
         assert r["kv"] == pytest.approx(kv, rel=1e-12)
         assert r["weights"] == pytest.approx(n * o["weightBytes"], rel=1e-12)

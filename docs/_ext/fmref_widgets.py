@@ -126,11 +126,13 @@ def kv_cache_data() -> dict:
     ):
         cfg = make()
         keys = ("vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads", "hidden_dim")
+        config = {k: asdict(cfg)[k] for k in keys}
+        config["sliding_window"] = cfg.sliding_window or 0  # 0: every position is cached
         presets.append(
             {
                 "label": label,
                 "function": f"fmref.models.llama.{make.__name__}",
-                "config": {k: asdict(cfg)[k] for k in keys},
+                "config": config,
                 "n_params": count_parameters(cfg),
             }
         )
@@ -383,10 +385,20 @@ def draw_sampling(data, ax_fig):
 
 
 def _kv_rows(data, seq_len=4096, batch=8):
+    from fmref.infer.kv import kv_cache_bytes
+
     rows = []
     for p in data["presets"]:
         c = p["config"]
-        kv = 2 * c["n_layers"] * c["n_kv_heads"] * (c["dim"] // c["n_heads"]) * seq_len * batch * 2
+        kv = kv_cache_bytes(
+            c["n_layers"],
+            c["n_kv_heads"],
+            c["dim"] // c["n_heads"],
+            seq_len,
+            batch,
+            bytes_per_value=2,
+            window=c["sliding_window"] or None,
+        )
         rows.append((p["label"], p["n_params"] * 2 / 2**30, kv / 2**30))
     return rows
 

@@ -26,7 +26,9 @@ def _positive_int(name, value):
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def kv_cache_bytes(n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_value=2):
+def kv_cache_bytes(
+    n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_value=2, window=None
+):
     """Bytes of the keys and values a decoder caches.
 
     Parameters
@@ -43,20 +45,26 @@ def kv_cache_bytes(n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_v
         Sequences.
     bytes_per_value : float, default 2
         2 for fp16/bf16, 1 for int8/fp8, 0.5 for int4.
+    window : int or None, default None
+        Sliding-window attention with a rolling-buffer cache (Mistral): a
+        token attends to at most ``window`` keys, so the cache keeps only the
+        last ``window`` positions of each sequence. None keeps them all.
 
     Returns
     -------
     float or int
-        ``2 * n_layers * n_kv_heads * d_head * seq_len * batch * bytes_per_value``.
+        ``2 * n_layers * n_kv_heads * d_head * min(seq_len, window) * batch *
+        bytes_per_value`` (``seq_len`` when ``window`` is None).
 
     Raises
     ------
     ValueError
-        If a size is not a positive int or ``bytes_per_value <= 0``.
+        If a size or ``window`` is not a positive int or ``bytes_per_value <= 0``.
 
     References
     ----------
     .. [1] Pope et al., "Efficiently Scaling Transformer Inference", MLSys 2023.
+    .. [2] Jiang et al., "Mistral 7B", 2023 (the rolling buffer cache).
 
     Examples
     --------
@@ -65,6 +73,9 @@ def kv_cache_bytes(n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_v
     524288
     >>> kv_cache_bytes(32, 32, 128, seq_len=2048) / 2**30  # one full 2,048-token context, GiB
     1.0
+    >>> full = kv_cache_bytes(32, 8, 128, seq_len=32768)  # Mistral-7B's shape, 32k tokens
+    >>> full / kv_cache_bytes(32, 8, 128, seq_len=32768, window=4096)  # the paper's 8x
+    8.0
     """
     for name, value in (
         ("n_layers", n_layers),
@@ -74,6 +85,9 @@ def kv_cache_bytes(n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_v
         ("batch", batch),
     ):
         _positive_int(name, value)
+    if window is not None:
+        _positive_int("window", window)
+        seq_len = min(seq_len, window)  # a rolling buffer of the last `window` positions
     if (
         isinstance(bytes_per_value, bool)
         or not isinstance(bytes_per_value, (int, float))
@@ -83,7 +97,7 @@ def kv_cache_bytes(n_layers, n_kv_heads, d_head, seq_len=1, batch=1, bytes_per_v
     return 2 * n_layers * n_kv_heads * d_head * seq_len * batch * bytes_per_value
 
 
-def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2):
+def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_buffer=False):
     """:func:`kv_cache_bytes` of a :class:`~fmref.models.gpt.GPTConfig` or
     :class:`~fmref.models.llama.LlamaConfig`.
 
@@ -93,6 +107,11 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2):
         The model's configuration (no weights are allocated).
     seq_len, batch, bytes_per_value
         As in :func:`kv_cache_bytes`.
+    rolling_buffer : bool, default False
+        For a config with a ``sliding_window`` (Mistral), count a rolling
+        buffer of that many positions, as Mistral's reference code caches.
+        False counts every position, as :class:`KVCache` stores them (it
+        masks the keys outside the window instead of evicting them).
 
     Returns
     -------
@@ -109,6 +128,9 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2):
     >>> from fmref.infer.kv import model_kv_cache_bytes
     >>> model_kv_cache_bytes(llama2_70b()) / 2**10  # KiB per token, GQA with 8 kv heads
     320.0
+    >>> from fmref.models.llama import mistral_7b
+    >>> [model_kv_cache_bytes(mistral_7b(), 8192, rolling_buffer=r) / 2**30 for r in (False, True)]
+    [1.0, 0.5]
     """
     if hasattr(config, "n_layer") and hasattr(config, "n_embd"):  # GPTConfig
         return kv_cache_bytes(
@@ -127,6 +149,7 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2):
             seq_len,
             batch,
             bytes_per_value,
+            window=config.sliding_window if rolling_buffer else None,
         )
     raise TypeError(f"config must be a GPTConfig or LlamaConfig, got {type(config).__name__}")
 

@@ -75,9 +75,10 @@
     return softmax(z);
   }
 
-  // fmref.infer.kv.kv_cache_bytes
-  function kvCacheBytes(nLayers, nKvHeads, dHead, seqLen, batch, bytesPerValue) {
-    return 2 * nLayers * nKvHeads * dHead * seqLen * batch * bytesPerValue;
+  // fmref.infer.kv.kv_cache_bytes; window: a rolling buffer of that many positions (0: none)
+  function kvCacheBytes(nLayers, nKvHeads, dHead, seqLen, batch, bytesPerValue, window) {
+    var cached = window ? Math.min(seqLen, window) : seqLen;
+    return 2 * nLayers * nKvHeads * dHead * cached * batch * bytesPerValue;
   }
 
   // fmref.scaling.params.parameter_breakdown for a LlamaConfig
@@ -111,11 +112,12 @@
     return (p + g + o) / nGpus;
   }
 
-  // Serving memory of a LlamaConfig: weights + KV cache, split over nGpus devices
+  // Serving memory of a LlamaConfig: weights + KV cache, split over nGpus devices; a config
+  // with a sliding_window caches a rolling buffer of that many positions (Mistral)
   function servingMemory(c, o) {
     var nParams = countParameters(c);
     var kv = kvCacheBytes(c.n_layers, c.n_kv_heads, c.dim / c.n_heads, o.seqLen, o.batch,
-                          o.kvBytes);
+                          o.kvBytes, c.sliding_window);
     var weights = nParams * o.weightBytes;
     var perGpu = (weights + kv) / o.nGpus;
     return {

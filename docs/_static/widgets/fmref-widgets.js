@@ -294,7 +294,7 @@
   function kvCache(root, data, id) {
     var keys = [["n_layers", "Layers"], ["dim", "Width (dim)"], ["n_heads", "Query heads"],
                 ["n_kv_heads", "Key/value heads"], ["hidden_dim", "FFN width"],
-                ["vocab_size", "Vocabulary"]];
+                ["vocab_size", "Vocabulary"], ["sliding_window", "Sliding window (0: none)"]];
     var d = data.defaults;
     var presetOptions = data.presets.map(function (p, i) { return [i, p.label]; });
     presetOptions.push(["custom", "Custom"]);
@@ -325,7 +325,8 @@
     var inputs = {};
     keys.forEach(function (k) {
       inputs[k[0]] = field(custom, id + "-" + k[0].replace(/_/g, "-"), k[1],
-                           el("input", { type: "number", min: 1, step: 1 }));
+                           el("input", { type: "number", step: 1,
+                                         min: k[0] === "sliding_window" ? 0 : 1 }));
     });
     root.appendChild(custom);
     var bar = svg("svg", { class: "fmref-w-chart", role: "img", viewBox: "0 0 360 44",
@@ -335,6 +336,7 @@
     var params = readout(out, "Parameters", "params");
     var weights = readout(out, "Weights", "weights");
     var kvTok = readout(out, "KV cache per token", "kv-token");
+    var cachedTok = readout(out, "Cached positions per sequence", "cached");
     var kv = readout(out, "KV cache, whole batch", "kv");
     var perGpu = readout(out, "Per accelerator", "per-gpu");
     var fits = readout(out, "Fits in memory?", "fits");
@@ -352,6 +354,7 @@
     function config() {
       var c = {};
       keys.forEach(function (k) { c[k[0]] = Math.max(1, parseInt(inputs[k[0]].value, 10) || 1); });
+      c.sliding_window = Math.max(0, parseInt(inputs.sliding_window.value, 10) || 0);
       if (attn.value === "mha") c.n_kv_heads = c.n_heads;
       if (attn.value === "mqa") c.n_kv_heads = 1;
       return c;
@@ -373,6 +376,9 @@
                r.nParams);
       setValue(weights, core.formatBytes(r.weights), r.weights);
       setValue(kvTok, core.formatBytes(perTok), perTok);
+      var cached = c.sliding_window ? Math.min(seqLen, c.sliding_window) : seqLen;
+      setValue(cachedTok, cached.toLocaleString("en-US") + (cached < seqLen ?
+               " (rolling buffer of the sliding window)" : ""), cached);
       setValue(kv, core.formatBytes(r.kv), r.kv);
       setValue(perGpu, core.formatBytes(r.perGpu) + " of " + o.memoryGiB + " GiB", r.perGpu);
       setValue(fits, r.fits ? "yes" : "no", r.fits);
