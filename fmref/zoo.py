@@ -12,6 +12,7 @@ every environment at one folder under ``.tox`` so tests and the docs share it.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
@@ -25,6 +26,7 @@ import torch
 __all__ = [
     "cache_dir",
     "source_hash",
+    "code_fingerprint",
     "cache_key",
     "cached",
     "one_thread",
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_FINGERPRINTS: dict[Path, tuple[tuple[int, int], str]] = {}  # path -> (mtime, size), code
 
 
 def cache_dir() -> Path:
@@ -54,13 +57,52 @@ def cache_dir() -> Path:
     return path
 
 
-def source_hash() -> str:
-    """SHA-256 over every ``.py`` file of the installed fmref package.
+def code_fingerprint(source: str) -> str:
+    """The code of a Python source text, without its docstrings, comments and layout.
+
+    Two sources with the same fingerprint compile to the same program, so a
+    model cached under one is valid under the other: editing prose in a
+    docstring or a comment, or reformatting, does not retrain anything.
+
+    Parameters
+    ----------
+    source : str
+        The text of a module.
 
     Returns
     -------
     str
-        64 hexadecimal digits; it changes whenever any fmref source file changes.
+        ``ast.dump`` of the module with every docstring removed.
+
+    Examples
+    --------
+    >>> from fmref.zoo import code_fingerprint
+    >>> a = code_fingerprint('def f(x):\\n    "Double."\\n    return 2 * x  # twice')
+    >>> a == code_fingerprint("def f(x): return 2*x")
+    True
+    >>> a == code_fingerprint("def f(x): return 3*x")
+    False
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+def source_hash() -> str:
+    """SHA-256 over the code of every ``.py`` file of the installed fmref package.
+
+    Each file enters through :func:`code_fingerprint`, so the hash changes when
+    the code changes, not when a docstring, a comment or the layout does.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
 
     Examples
     --------
@@ -70,8 +112,12 @@ def source_hash() -> str:
     """
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE_DIR.rglob("*.py")):
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if _FINGERPRINTS.get(path, (None,))[0] != stamp:  # parse a file once per edit
+            _FINGERPRINTS[path] = (stamp, code_fingerprint(path.read_text(encoding="utf-8")))
         digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
-        digest.update(path.read_bytes())
+        digest.update(_FINGERPRINTS[path][1].encode())
     return digest.hexdigest()
 
 

@@ -1,5 +1,7 @@
 """Tests of fmref.zoo.tiny_gpt: trained once, cached, loaded back identical."""
 
+import os
+
 import pytest
 import torch
 
@@ -72,3 +74,26 @@ def test_one_thread_restores_the_callers_thread_count_even_after_an_error():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_source_hash_follows_code_not_prose(tmp_path, monkeypatch):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    module = pkg / "m.py"
+    monkeypatch.setattr(zoo, "_PACKAGE_DIR", pkg)
+    versions = {
+        "original": '"""Doc."""\n\ndef f(x):\n    """Double."""\n    return 2 * x\n',
+        "prose": '"""New doc."""\n\n\ndef f(x):  # edited\n    """Twice x."""\n    return 2*x\n',
+        "code": '"""Doc."""\n\ndef f(x):\n    """Double."""\n    return 3 * x\n',
+        "body a string": 'def f(x):\n    """Only a docstring."""\n',
+    }
+    hashes = {}
+    for i, (name, text) in enumerate(versions.items()):
+        module.write_text(text)
+        os.utime(module, ns=(i * 10**9, i * 10**9))  # a new mtime, as after an edit
+        hashes[name] = zoo.source_hash()
+    assert hashes["prose"] == hashes["original"]  # docstrings, comments, layout: same key
+    assert hashes["code"] != hashes["original"]
+    assert hashes["body a string"] not in (hashes["original"], hashes["code"])
+    (pkg / "n.py").write_text("")  # a new file changes the key too
+    assert zoo.source_hash() != hashes["body a string"]
