@@ -251,7 +251,7 @@ TINY_GPT_SETTINGS: dict[str, Any] = {
     "n_layer": 3,  # Transformer blocks
     "n_head": 4,  # attention heads of 24 dimensions
     "n_embd": 96,  # model width
-    "dropout": 0.0,  # the model sees each token about three times: no dropout needed
+    "dropout": 0.0,  # the model sees each token about 2.5 times: no dropout needed
     "steps": 400,  # AdamW steps, on one CPU thread
     "batch_size": 16,  # windows per step: 1,024 tokens
     "lr_max": 3e-3,  # peak learning rate (a small model tolerates a large one)
