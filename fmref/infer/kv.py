@@ -110,8 +110,9 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
     rolling_buffer : bool, default False
         For a config with a ``sliding_window`` (Mistral), count a rolling
         buffer of that many positions, as Mistral's reference code caches.
-        False counts every position, as :class:`KVCache` stores them (it
-        masks the keys outside the window instead of evicting them).
+        False counts every position, as :class:`~fmref.nn.attention.KVCache`
+        stores them (it masks the keys outside the window instead of
+        evicting them).
 
     Returns
     -------
