@@ -392,13 +392,15 @@ def test_cli_lists_and_clears_the_cache(fresh_cache, monkeypatch, capsys):
     zoo.cached("other-recipe", SETTINGS, _tiny([]))
     (fresh_cache / "junk-0123456789abcdef.pt").write_bytes(b"junk")
     torch.save({"weights": torch.ones(2)}, fresh_cache / "weights-0123456789abcdef.pt")
+    (fresh_cache / "tiny-recipe-0123456789abcdef.pt.bad-20261204T120000-1").write_bytes(b"x")
     assert main([]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{fresh_cache}: 4 files"
+    assert out[0] == f"{fresh_cache}: 5 files"
     rows = {line.split()[0]: line for line in out[2:]}
     key = _entry().stem.rsplit("-", 1)[1]
     assert rows["tiny-recipe"].split()[1] == key and rows["tiny-recipe"].endswith("current")
     assert "bad: " in rows["junk-0123456789abcdef.pt"]
+    assert rows["tiny-recipe-0123456789abcdef.pt.bad-20261204T120000-1"].endswith("moved aside")
     assert rows["weights-0123456789abcdef.pt"].endswith("bad: not a cache entry of format 1")
     size = _entry().stat().st_size
     assert 1024 < size < 4096 and f" {size / 1024:.1f} KiB " in rows["tiny-recipe"]
@@ -409,7 +411,7 @@ def test_cli_lists_and_clears_the_cache(fresh_cache, monkeypatch, capsys):
     assert main(["recipes"]) == 0
     assert "digits-vit           fmref.zoo:digits_vit" in capsys.readouterr().out
     assert main(["clear", "tiny-recipe"]) == 0
-    assert capsys.readouterr().out == f"removed 2 files from {fresh_cache}\n"  # entry, lock
+    assert capsys.readouterr().out == f"removed 3 files from {fresh_cache}\n"  # + lock, aside
     names = sorted(p.name.split("-")[0] for p in fresh_cache.iterdir())
     assert names == ["junk", "other", "other", "weights"]
     (fresh_cache / "notes.txt").write_text("not ours")

@@ -409,10 +409,11 @@ def entries() -> list[dict[str, Any]]:
     Examples
     --------
     >>> import torch
-    >>> from fmref.zoo import cached, entries
+    >>> from fmref.zoo import cache_key, cached, entries
     >>> _ = cached("doc-entries", {"n": 1}, lambda: torch.zeros(3))
-    >>> [e["current"] for e in entries() if e["name"] == "doc-entries"]
-    [True]
+    >>> key = cache_key("doc-entries", {"n": 1})
+    >>> [(e["name"], e["current"]) for e in entries() if e["key"] == key]
+    [('doc-entries', True)]
     """
     current = source_hash()
     rows = []
@@ -457,10 +458,11 @@ def clear(names: list[str] | None = None) -> list[Path]:
     Examples
     --------
     >>> import torch
-    >>> from fmref.zoo import cached, clear
+    >>> from fmref.zoo import cached, clear, entries
     >>> _ = cached("doc-clear", {"n": 1}, lambda: torch.zeros(3))
-    >>> [p.name.split("-")[1] for p in clear(["doc-clear"]) if p.suffix == ".pt"]
-    ['clear']
+    >>> removed = clear(["doc-clear"])  # its entry and its lock file
+    >>> sorted({p.suffix for p in removed}), [e for e in entries() if e["name"] == "doc-clear"]
+    (['.lock', '.pt'], [])
     """
     if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
         raise TypeError(f"names must be a list of model names, got {names!r}")
