@@ -405,15 +405,20 @@ def test_cli_lists_and_clears_the_cache(fresh_cache, monkeypatch, capsys):
     size = _entry().stat().st_size
     assert 1024 < size < 4096 and f" {size / 1024:.1f} KiB " in rows["tiny-recipe"]
     assert [_size(n) for n in (10, 3 << 20, 5 << 30)] == ["10 B", "3.0 MiB", "5.0 GiB"]
-    monkeypatch.setattr(_cache, "source_hash", lambda: "0" * 64)  # fmref's code changed
-    main(["list"])
-    assert "stale (fmref's code changed)" in capsys.readouterr().out
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "source_hash", lambda: "0" * 64)  # fmref's code changed
+        main(["list"])
+        assert "stale (fmref's code changed)" in capsys.readouterr().out
+    old = fresh_cache / "old-recipe-0123456789abcdef.pt"
+    torch.save({**torch.load(_entry(), weights_only=True), "source": "0" * 64}, old)
+    main(["clear", "--stale"])  # the bad files and the entry of older code
+    assert capsys.readouterr().out == f"removed 4 files from {fresh_cache}\n"
+    assert sorted(e["name"] for e in zoo.entries()) == ["other-recipe", "tiny-recipe"]
     assert main(["recipes"]) == 0
     assert "digits-vit           fmref.zoo:digits_vit" in capsys.readouterr().out
     assert main(["clear", "tiny-recipe"]) == 0
-    assert capsys.readouterr().out == f"removed 3 files from {fresh_cache}\n"  # + lock, aside
-    names = sorted(p.name.split("-")[0] for p in fresh_cache.iterdir())
-    assert names == ["junk", "other", "other", "weights"]
+    assert capsys.readouterr().out == f"removed 2 files from {fresh_cache}\n"  # entry, lock
+    assert sorted(p.name.split("-")[0] for p in fresh_cache.iterdir()) == ["other", "other"]
     (fresh_cache / "notes.txt").write_text("not ours")
     main(["clear", "--all"])
     assert [p.name for p in fresh_cache.iterdir()] == ["notes.txt"]

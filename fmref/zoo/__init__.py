@@ -13,8 +13,9 @@ settings, so a clean build trains each model at most once and a change to fmref
 tests and the docs share it), one file ``<name>-<key>.pt`` per entry.
 ``python -m fmref.zoo`` lists it (name, key, size, date, and whether the entry
 was trained under today's code), ``python -m fmref.zoo recipes`` lists the
-recipes, and ``python -m fmref.zoo clear NAME ...`` or ``clear --all`` deletes
-entries (:func:`entries`, :func:`clear`).
+recipes, and ``python -m fmref.zoo clear NAME ...``, ``clear --stale`` (entries
+of older code, bad files) or ``clear --all`` deletes entries (:func:`entries`,
+:func:`clear`).
 
 Entries are read with ``torch.load(weights_only=True)``, which builds tensors
 and plain containers and refuses every other pickled global, so a file planted
