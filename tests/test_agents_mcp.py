@@ -77,7 +77,7 @@ def ask(server, method, params=None, id=1):
     return server.handle(request(method, params, id))
 
 
-# -- message round trips -------------------------------------------------------------------
+# -- message round trips ------------------------------------------------------------------------
 @pytest.mark.parametrize("message", [
     request("initialize", INIT, 1),
     notification("notifications/initialized"),
@@ -138,7 +138,7 @@ def test_tools_list_and_call_have_the_spec_shapes():
     assert ask(server, "ping", id="x") == {"jsonrpc": "2.0", "id": "x", "result": {}}
 
 
-# -- tool execution errors are results -------------------------------------------------------
+# -- tool execution errors are results ----------------------------------------------------------
 @pytest.mark.parametrize("name, arguments, text", [
     ("boom", {"x": 3}, "RuntimeError: tool broke on 3"),
     ("calculator", {"expression": "__import__('os')"},
@@ -154,7 +154,7 @@ def test_a_failing_tool_or_invalid_arguments_give_is_error(name, arguments, text
     assert result == {"content": [{"type": "text", "text": text}], "isError": True}
 
 
-# -- protocol errors ---------------------------------------------------------------------------
+# -- protocol errors ----------------------------------------------------------------------------
 def code_of(server, line):
     reply = json.loads(server.handle_line(line))
     assert set(reply) <= {"jsonrpc", "id", "error"} and reply["jsonrpc"] == "2.0"
@@ -256,7 +256,7 @@ def test_an_internal_failure_is_an_internal_error_and_the_server_goes_on(monkeyp
         "content"][0]["text"] == "6"
 
 
-# -- the real server process -------------------------------------------------------------------
+# -- the real server process --------------------------------------------------------------------
 def hostile_lines(rng, n):
     valid = [encode(request("tools/call", {"name": "calculator",
                                            "arguments": {"expression": "6 * 7"}}, 7)),
@@ -391,7 +391,7 @@ def test_registry_refuses_a_remote_schema_it_cannot_validate():
             client.registry()
 
 
-# -- bad input -----------------------------------------------------------------------------------
+# -- bad input ----------------------------------------------------------------------------------
 def test_client_bad_commands_are_clear_errors():
     with pytest.raises(ValueError, match="command 'no-such-mcp-server' cannot be started: "
                                          "No such file or directory"):

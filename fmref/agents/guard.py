@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 
-# -- PII ---------------------------------------------------------------------------------------
+# -- PII ----------------------------------------------------------------------------------------
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
@@ -210,7 +210,7 @@ def redact(text: str, kinds: Iterable[str] | None = None) -> tuple[str, list[tup
     return text, found
 
 
-# -- injection: rules --------------------------------------------------------------------------
+# -- injection: rules ---------------------------------------------------------------------------
 _RULES: dict[str, re.Pattern[str]] = {
     "override": re.compile(
         r"\b(ignore|disregard|forget|override|bypass|skip)\b[^.!?\n]{0,40}\b(previous|prior|above|"
@@ -275,7 +275,7 @@ def injection_rules(text: str) -> list[str]:
     return [name for name, rule in _RULES.items() if rule.search(text)]
 
 
-# -- injection: generated examples ---------------------------------------------------------------
+# -- injection: generated examples --------------------------------------------------------------
 # The training split draws carriers, hard negatives and names from the first half of each
 # list, the held-out split from the second (see injection_examples).
 _CITIES = ["Lisbon", "Oslo", "Lima", "Osaka", "Quito", "Porto", "Accra", "Hanoi", "Perth",
@@ -447,7 +447,7 @@ def injection_examples(n: int = 600, split: str = "train", seed: int = 0,
     return texts, labels
 
 
-# -- injection: the classifier ---------------------------------------------------------------------
+# -- injection: the classifier ------------------------------------------------------------------
 def _features(texts: Sequence[str], dim: int) -> np.ndarray:
     """Hashed binary unigrams and bigrams (scaled by 1/4, a fixed step-size choice).
 
@@ -517,8 +517,11 @@ class InjectionDetector:
         self.bias = 0.0
 
     def fit(self, texts: Sequence[str], labels: Sequence[int], l2: float = 1e-3,
-            steps: int = 200, lr: float = 2.0) -> InjectionDetector:
-        """Minimise the mean logistic loss plus ``l2 / 2 * ||w||^2`` by gradient descent.
+            steps: int = 50) -> InjectionDetector:
+        """Minimise the mean logistic loss plus ``l2 / 2 * ||w||^2`` with L-BFGS.
+
+        The objective is convex, so the optimum does not depend on the solver;
+        the tests compare it with scikit-learn's.
 
         Parameters
         ----------
@@ -528,10 +531,8 @@ class InjectionDetector:
             1 (injection) or 0 (benign), one per text.
         l2 : float, default 1e-3
             Weight decay (the bias is not decayed).
-        steps : int, default 200
-            Full-batch gradient steps.
-        lr : float, default 2.0
-            Step size.
+        steps : int, default 50
+            Iterations of L-BFGS (:class:`torch.optim.LBFGS`, strong Wolfe line search).
 
         Returns
         -------
@@ -542,28 +543,38 @@ class InjectionDetector:
         ------
         ValueError
             If the lengths differ, a label is not 0 or 1, both classes are not
-            present, or a hyperparameter is not positive.
+            present, ``l2`` is negative or ``steps`` is not a positive int.
         """
+        import torch
+
         texts, y = list(texts), np.asarray(labels, dtype=float)
         if len(texts) != len(y) or not texts:
             raise ValueError(f"texts and labels must be non-empty and of equal length, "
                              f"got {len(texts)} and {len(y)}")
         if not np.isin(y, (0, 1)).all() or len(set(y.tolist())) < 2:
             raise ValueError("labels must be 0 or 1, with both classes present")
-        for name, value in (("l2", l2), ("lr", lr)):
-            if not isinstance(value, (int, float)) or value < 0 or name == "lr" and value == 0:
-                raise ValueError(f"{name} must be a non-negative number (lr positive), "
-                                 f"got {value!r}")
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0:
+            raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
-        x = _features(texts, self.dim)
-        w, b = np.zeros(self.dim), 0.0
-        for _ in range(steps):
-            p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
-            grad = p - y
-            w -= lr * (x.T @ grad / len(y) + l2 * w)
-            b -= lr * float(grad.mean())
-        self.weights, self.bias = w, b
+        x = torch.from_numpy(_features(texts, self.dim))
+        target = torch.from_numpy(y)
+        w = torch.zeros(self.dim + 1, dtype=torch.float64, requires_grad=True)  # bias last
+        opt = torch.optim.LBFGS([w], max_iter=steps, tolerance_grad=1e-10,
+                                tolerance_change=1e-14, history_size=20,
+                                line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            z = x @ w[:-1] + w[-1]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, target)
+            loss = loss + l2 / 2 * (w[:-1] @ w[:-1])
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        w = w.detach()
+        self.weights, self.bias = w[:-1].numpy().copy(), float(w[-1])
         return self
 
     def loss(self, texts: Sequence[str], labels: Sequence[int], l2: float = 1e-3) -> float:
@@ -648,14 +659,14 @@ def default_detector() -> InjectionDetector:
     >>> texts, labels = injection_examples(600, "test", seed=1)
     >>> s = detection_scores([default_detector()(t).flagged for t in texts], labels)
     >>> print(f"held-out precision {s['precision']:.3f}, recall {s['recall']:.3f}")
-    held-out precision 0.997, recall 1.000
+    held-out precision 1.000, recall 1.000
     """
     if not _DEFAULT:
         _DEFAULT.append(InjectionDetector().fit(*injection_examples(1000, "train", seed=0)))
     return _DEFAULT[0]
 
 
-# -- least privilege ------------------------------------------------------------------------------
+# -- least privilege ----------------------------------------------------------------------------
 class ToolPolicy:
     """An allow-list: which tools may run, and with which argument values.
 
@@ -765,7 +776,7 @@ class ToolPolicy:
         return ToolRegistry([tools[name] for name in tools.names() if name in self.allow])
 
 
-# -- the guard in the loop ------------------------------------------------------------------------
+# -- the guard in the loop ----------------------------------------------------------------------
 @dataclass
 class Guard:
     """The guardrails of one agent, called by :func:`fmref.agents.react.run_agent`.
