@@ -76,7 +76,11 @@ PROTOCOL_VERSION = "2025-11-25"
 """The revision of the specification this module implements (the latest it speaks)."""
 
 SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
-"""Revisions whose tool messages are the ones implemented here, newest first."""
+"""Revisions whose tool messages are the ones implemented here, newest first.
+
+Revision 2026-07-28 made the protocol stateless (no ``initialize`` handshake; each
+request carries its version in ``_meta``; ``server/discover``); it is not implemented.
+"""
 
 PARSE_ERROR = -32700
 """JSON-RPC: the text is not valid JSON."""
@@ -782,6 +786,8 @@ class MCPClient:
     def send_line(self, line: str) -> None:
         """Write one raw line to the server (for conformance tests of bad input).
 
+        It is logged as ``("send", {"raw": line})``.
+
         Parameters
         ----------
         line : str
@@ -803,6 +809,10 @@ class MCPClient:
         """
         if not isinstance(line, str) or "\n" in line:
             raise ValueError("line must be a str without newlines")
+        self.log.append(("send", {"raw": line}))
+        self._write(line)
+
+    def _write(self, line: str) -> None:
         self.process.stdin.write(line.encode("utf-8") + b"\n")  # type: ignore[union-attr]
         self.process.stdin.flush()  # type: ignore[union-attr]
 
@@ -810,7 +820,7 @@ class MCPClient:
         """Encode and send one message, and log it."""
         line = encode(message)
         self.log.append(("send", message))
-        self.send_line(line)
+        self._write(line)
 
     def receive(self) -> dict[str, Any]:
         """The next message from the server (logged).
