@@ -229,7 +229,7 @@ def _directory(path, _):  # unreadable, even for root: open() raises IsADirector
 
 FAULTS = {
     "truncated": (_truncate, "failed finding central directory"),
-    "zero-filled": (_zero_fill, "refused by torch.load"),
+    "zero-filled": (_zero_fill, "refused by torch.load(weights_only=True): "),
     "random bytes": (_random_bytes, "refused by torch.load"),
     "crafted pickle": (_raw_pickle, "Unsupported global: GLOBAL io.open"),
     "crafted torch file": (_torch_pickle, "Unsupported global: GLOBAL io.open"),
@@ -253,6 +253,7 @@ def test_a_bad_entry_is_moved_aside_with_one_warning_and_rebuilt(fresh_cache, fa
     ]
     message = str(record[0].message)
     assert f"bad cache entry {path}:" in message and reason in message, message
+    assert "weights_only=False" not in message and "documentation" not in message  # no advice
     assert "moved it to tiny-recipe-" in message and "retrained it" in message
     assert len(calls) == 2 and _same(clean, again)  # retrained once, same result
     assert not marker.exists()  # no pickled code ran

@@ -351,7 +351,9 @@ def _reason(err: Exception) -> str:
     """The informative sentence of torch.load's error (not its advice to unpickle)."""
     text = str(err)
     if "WeightsUnpickler error:" in text:  # e.g. "Unsupported global: GLOBAL io.open ..."
-        text = text.split("WeightsUnpickler error:", 1)[1].split(" Please use")[0]
+        tail = text.split("WeightsUnpickler error:", 1)[1]
+        text = next(part for part in tail.split("\n\n") + [""] if part.strip())
+        text = text.split(" Please use")[0]
     else:  # e.g. "PytorchStreamReader failed reading zip archive: failed finding ..."
         text = text.split(". ")[0]
     return " ".join(text.split()).rstrip(".")
