@@ -143,6 +143,7 @@ sphinx_gallery_conf = {
     "doc_module": ("fmref",),
     "download_all_examples": True,
     "remove_config_comments": True,
+    "subsection_order": "fmref_gallery.manual_order",  # Chapter I first, appendices last
     "within_subsection_order": "FileNameSortKey",
     "write_computation_times": False,  # those pages load DataTables from a CDN
     "min_reported_time": 0,
