@@ -176,6 +176,9 @@ html_theme_options = {
     "use_download_button": True,
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
+    # One search box: pydata's top bar would repeat the sidebar's search field; the
+    # article header's icon shows only where the sidebar is collapsed; Ctrl+K works anywhere
+    "navbar_persistent": [],
 }
 html_last_updated_fmt = build_date
 # the date line of the PDF's title page carries the stamp too

@@ -185,17 +185,23 @@ def test_search_finds_a_term_from_chapter_five(driver, server):
     assert any("05-self-attention" in (h or "") for h in links), links
 
 
-def test_one_search_box_and_ctrl_k_opens_the_search_dialog(driver, server):
+def test_one_search_box_at_each_width_and_ctrl_k_opens_the_search_dialog(driver, server):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
-    driver.set_window_size(1280, 900)
-    driver.get(f"{server}/chapters/05-self-attention-and-transformers.html")
-    visible = driver.execute_script(
+    page = f"{server}/chapters/05-self-attention-and-transformers.html"
+    visible_search = (
         "return Array.from(document.querySelectorAll('.search-button__button'))"
         ".filter(b => b.getClientRects().length > 0).map(b => b.className)"
     )
-    assert len(visible) == 1 and "search-button-field" in visible[0], visible
+    try:
+        for width, kind in ((390, "pst-navbar-icon"), (1280, "search-button-field")):
+            driver.set_window_size(width, 900)
+            driver.get(page)
+            visible = driver.execute_script(visible_search)
+            assert len(visible) == 1 and kind in visible[0], (width, visible)
+    finally:
+        driver.set_window_size(1280, 900)
     ActionChains(driver).key_down(Keys.CONTROL).send_keys("k").key_up(Keys.CONTROL).perform()
     for _ in range(50):
         if driver.execute_script("return document.getElementById('pst-search-dialog').open"):
