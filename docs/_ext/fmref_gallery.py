@@ -3,8 +3,8 @@
 A gallery folder's place is the first chapter that shows one of its figures or
 links to it (``auto_examples/<folder>/``, ``sphx_glr_auto_examples_<folder>``
 or ``:ref:`gallery-<folder>```), in reading order: Chapters I to XXII, then
-the appendices. A folder that no page uses comes last. conf.py names :func:`manual_order` by its dotted path, so the
-configuration stays picklable.
+the appendices. A folder that no page uses comes last. conf.py names
+:func:`manual_order` by its dotted path, so the configuration stays picklable.
 """
 
 from __future__ import annotations
