@@ -72,6 +72,8 @@ class Spec:
     columns: list[Column]
     scalars: list[tuple[str, Callable[[dict], Any], str]] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
+    # more tables over the same settings, (title, columns), when one would be too wide
+    more_tables: list[tuple[str, list[Column]]] = field(default_factory=list)
 
 
 def _key(name: str, scale: float = 1.0):
@@ -141,7 +143,7 @@ SPECS: dict[str, Spec] = {
         ],
     ),
     "attention_memory": Spec(
-        title="Peak memory and time of naive vs tiled attention (Chapter VI)",
+        title="Naive vs tiled attention: extra peak memory (Chapter VI)",
         rows=_listed("n"),
         setting="sequence length N",
         columns=[
@@ -149,10 +151,23 @@ SPECS: dict[str, Spec] = {
             Column("tiled: extra peak (MiB)", _key("tiled_peak_mib"), "{:.2f}"),
             Column("torch SDPA: extra peak (MiB)", _key("torch_sdpa_peak_mib"), "{:.2f}"),
             Column("memory, naive / tiled (×)", _key("memory_ratio"), "{:.1f}"),
-            Column("naive: time (s)", _key("naive_s"), "{:.3f}"),
-            Column("tiled: time (s)", _key("tiled_s"), "{:.3f}"),
-            Column("torch SDPA: time (s)", _key("torch_sdpa_s"), "{:.3f}"),
-            Column("max abs. difference, tiled vs naive", _key("tiled_max_abs_diff"), "{:.1e}"),
+            Column("model: naive (MiB)", _key("model_naive_mib"), "{:.2f}"),
+            Column("model: tiled (MiB)", _key("model_tiled_mib"), "{:.2f}"),
+        ],
+        more_tables=[
+            (
+                "Naive vs tiled attention: time of one call and exactness (Chapter VI)",
+                [
+                    Column("naive: time (s)", _key("naive_s"), "{:.3f}"),
+                    Column("tiled: time (s)", _key("tiled_s"), "{:.3f}"),
+                    Column("torch SDPA: time (s)", _key("torch_sdpa_s"), "{:.3f}"),
+                    Column(
+                        "time, tiled / naive (×)", _key("time_ratio_tiled_over_naive"), "{:.2f}"
+                    ),
+                    Column("max |tiled − naive|", _key("tiled_max_abs_diff"), "{:.1e}"),
+                    Column("max |SDPA − naive|", _key("torch_sdpa_max_abs_diff"), "{:.1e}"),
+                ],
+            )
         ],
         scalars=[
             ("head dimension d", lambda d: d["d_head"], "{}"),
@@ -341,11 +356,14 @@ def _format(fmt: str, value) -> str:
     return fmt.format(value)
 
 
-def table_rows(spec: Spec, data: dict) -> tuple[list[str], list[list[str]]]:
-    """The header and the formatted rows of a result's main table."""
-    header = [spec.setting] + [c.label for c in spec.columns]
+def table_rows(
+    spec: Spec, data: dict, columns: list[Column] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The header and the formatted rows of a result's table (default: its main table)."""
+    columns = spec.columns if columns is None else columns
+    header = [spec.setting] + [c.label for c in columns]
     rows = [
-        [setting] + [_format(c.fmt, c.value(setting, row, data)) for c in spec.columns]
+        [setting] + [_format(c.fmt, c.value(setting, row, data)) for c in columns]
         for setting, row in spec.rows(data)
     ]
     return header, rows
@@ -562,8 +580,9 @@ class BenchmarkDirective(SphinxDirective):
                 _table(["quantity", "value"], [list(r) for r in flatten(data)], literal_first=True)
             )
             return out
-        header, rows = table_rows(spec, data)
-        out.append(_table(header, rows, title=spec.title))
+        for title, columns in [(spec.title, spec.columns), *spec.more_tables]:
+            header, rows = table_rows(spec, data, columns)
+            out.append(_table(header, rows, title=title))
         if spec.scalars:
             out.append(_table(["quantity", "value"], scalar_rows(spec, data)))
         for i, plot in enumerate(spec.plots):
