@@ -222,6 +222,20 @@ def test_target_modules_matching_nothing_or_not_linear_is_rejected():
         lora_parameter_count(8, 2, 1, targets=0)
 
 
+def test_a_target_matching_nothing_is_told_the_names_that_would_match():
+    with pytest.raises(ValueError) as err:
+        apply_lora(small_gpt(), target_modules=("query",))
+    # the last name of every nn.Linear in nanoGPT-style GPT blocks, and the LM head
+    names = "'c_fc', 'c_proj', 'k_proj', 'lm_head', 'out_proj', 'q_proj', 'v_proj'"
+    assert f"names that match its linear layers: {names}" in str(err.value)
+    with pytest.raises(ValueError, match="it has no torch.nn.Linear layer"):
+        apply_lora(torch.nn.Sequential(torch.nn.ReLU()), target_modules=("query",))
+    model = small_gpt()
+    apply_lora(model, target_modules=("q_proj", "k_proj", "v_proj", "out_proj", "c_fc", "c_proj"))
+    with pytest.raises(ValueError, match="linear layers: 'lm_head' "):  # not LoRA's inner ones
+        apply_lora(model, target_modules=("query",))
+
+
 def test_a_single_string_target_and_rewrapping_are_handled():
     model = small_gpt()
     assert apply_lora(model, target_modules="q_proj", r=1) == ["h.0.attn.q_proj", "h.1.attn.q_proj"]
