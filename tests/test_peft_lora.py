@@ -3,8 +3,10 @@ wrapper, the zero start, merging, and the parameter count of the LoRA paper."""
 
 import copy
 
+import peft
 import pytest
 import torch
+import transformers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,9 +19,6 @@ from fmref.peft.lora import (
     merge_lora,
     trainable_parameters,
 )
-
-peft = pytest.importorskip("peft")
-transformers = pytest.importorskip("transformers")
 
 
 def small_gpt():

@@ -6,17 +6,12 @@ import sys
 
 import pytest
 import torch
+import transformers
 
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("safetensors")
+from fmref.rag import minilm
+from fmref.text.corpus import python_docs_topics
 
-from fmref.rag import minilm  # noqa: E402
-from fmref.text.corpus import python_docs_topics  # noqa: E402
-
-try:
-    FILES = minilm.minilm_files()
-except ImportError:  # pragma: no cover - the fmref[rag] extra is missing
-    pytest.skip("the fmref[rag] extra is not installed", allow_module_level=True)
+FILES = minilm.minilm_files()  # the weights package is in the test extra: required
 
 
 @pytest.fixture(scope="module")
