@@ -84,7 +84,8 @@ def doctests(work: Path, empty: Path, docs: list[str]) -> tuple[int, int]:
     start = time.perf_counter()
     proc = subprocess.run([str(c) for c in cmd], cwd=empty, env=clean_env(), text=True)
     seconds = time.perf_counter() - start
-    report = (out / "output.txt").read_text(encoding="utf-8") if (out / "output.txt").exists() else ""
+    output = out / "output.txt"
+    report = output.read_text(encoding="utf-8") if output.exists() else ""
     summary = re.search(r"^\s*(\d+) tests?\s*\n\s*(\d+) failures? in tests", report, re.M)
     tests, failures = (int(summary[1]), int(summary[2])) if summary else (0, -1)
     if proc.returncode != 0 or failures != 0 or tests == 0:
@@ -140,7 +141,7 @@ def build_and_test_sdist(work: Path) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("docs", nargs="*", help="documents whose doctests to run (default all)")
-    parser.add_argument("--keep", default=None, help="work folder to keep (default: a temporary one)")
+    parser.add_argument("--keep", default=None, help="work folder to keep (default: temporary)")
     parser.add_argument("--no-build", action="store_true", help="skip the sdist and wheel check")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fmref-install-") as tmp:
