@@ -43,7 +43,8 @@ App. B     Data for foundation models               :mod:`fmref.data`
 App. C     Evaluation and experiment design         :mod:`fmref.eval`
 =========  =======================================  ==========================================
 
-Trained example models are cached by :mod:`fmref.zoo`.
+Trained example models are cached by :mod:`fmref.zoo`; the benchmark results that
+the chapters quote are saved in :mod:`fmref.results`.
 """
 
 from fmref._lazy import attach as _attach
