@@ -4,9 +4,10 @@ Several chapters, gallery examples, tests and benchmarks use the same small
 trained models. Each has a *recipe*: a name (``"digits-vit"``) and the function,
 in the module that owns the idea, that trains it on a cache miss and loads it
 otherwise (:func:`fmref.zoo.list`, :func:`fmref.zoo.get`). :func:`cached` stores
-a result under a key that hashes the fmref source code and the training
-settings, so a clean build trains each model at most once and a change to fmref
-(or to the settings) retrains it instead of serving a stale model.
+a result under a key that hashes the training settings and the code of the
+fmref modules the training function runs (:func:`module_files`), so a clean
+build trains each model at most once and a change to that code (or to the
+settings) retrains it instead of serving a stale model.
 
 **The model cache.** Results live in ``$FMREF_CACHE`` (default
 ``~/.cache/fmref``; ``tox`` points every environment at ``.tox/fmref-cache`` so
@@ -46,6 +47,7 @@ from fmref.zoo._cache import (
     clear,
     code_fingerprint,
     entries,
+    module_files,
     one_thread,
     read_entry,
     source_hash,
@@ -57,6 +59,7 @@ __all__ = [
     "get",
     "cache_dir",
     "source_hash",
+    "module_files",
     "code_fingerprint",
     "cache_key",
     "cached",
