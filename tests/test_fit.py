@@ -187,9 +187,13 @@ def test_cosine_schedule_rejects_lr_min_above_lr_max():
 def test_no_optimiser_step_outside_fmref_train():
     """fit is the one training loop: no module outside fmref/train/ steps an optimiser."""
     root = pathlib.Path(fmref.__file__).parent
+    # agents/guard.py solves a convex logistic regression with one L-BFGS call (a
+    # full-batch solver checked against scikit-learn's optimum), not a training loop
+    solvers = {pathlib.Path("agents/guard.py")}
     found = []
     for path in sorted(root.rglob("*.py")):
-        if path.relative_to(root).parts[0] == "train":
+        rel = path.relative_to(root)
+        if rel.parts[0] == "train" or rel in solvers:
             continue
         for node in ast.walk(ast.parse(path.read_text())):  # code only: docstrings are strings
             name = None
@@ -202,6 +206,6 @@ def test_no_optimiser_step_outside_fmref_train():
                 elif attr == "step" and not node.args:  # optimizer.step(), sched.step()
                     name = attr
             if name:
-                found.append(f"{path.relative_to(root)}:{node.lineno} {name}")
+                found.append(f"{rel}:{node.lineno} {name}")
     assert found == []
     assert len(list(root.rglob("*.py"))) > 50  # the walk saw the package
