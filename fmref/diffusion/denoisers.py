@@ -6,7 +6,9 @@
   and an optional class embedding (the "null" class ``num_classes`` means
   unconditional, for classifier-free guidance);
 * :func:`digits_denoiser`: a class-conditional :class:`TinyUNet` trained on
-  scikit-learn's digits once and cached (:mod:`fmref.zoo`).
+  scikit-learn's digits once and cached (:mod:`fmref.zoo`);
+* :func:`swiss_roll_denoiser`: an :class:`MLPDenoiser` trained on a
+  two-dimensional swiss roll once and cached (the gallery's reverse process).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = [
     "TinyUNet",
     "DigitsDiffusionConfig",
     "digits_denoiser",
+    "SWISS_ROLL_SETTINGS",
+    "swiss_roll_denoiser",
 ]
 
 
@@ -312,3 +316,82 @@ def digits_denoiser(
     model = build()
     model.load_state_dict(result["state_dict"])
     return model.eval(), abar, result["history"]
+
+
+#: Settings of :func:`swiss_roll_denoiser`: Adam steps, batch size, learning
+#: rate, seed of the weights and batches, and the MLP's width.
+SWISS_ROLL_SETTINGS: dict = {"steps": 3000, "batch": 256, "lr": 2e-3, "seed": 0, "hidden": 128}
+
+
+def swiss_roll_denoiser(**overrides) -> tuple[MLPDenoiser, torch.Tensor, torch.Tensor, dict]:
+    """An :class:`MLPDenoiser` trained on a 2-D swiss roll, trained once and cached.
+
+    The data are 4,000 points of scikit-learn's ``make_swiss_roll`` (noise 0.3,
+    ``random_state=0``), coordinates 0 and 2, divided by 5 to roughly unit
+    scale. The model learns to predict the noise added under DDPM's linear
+    schedule of 1,000 steps (:func:`~fmref.diffusion.samplers.ddpm_loss`),
+    with Adam on one thread.
+
+    Parameters
+    ----------
+    **overrides
+        Settings to change from :data:`SWISS_ROLL_SETTINGS` (e.g. ``steps=2``
+        for a quick test); a different setting is a different cached model.
+
+    Returns
+    -------
+    (MLPDenoiser, torch.Tensor, torch.Tensor, dict)
+        The model in eval mode, its ``(1000,)`` :math:`\\bar\\alpha_t`, the
+        ``(4000, 2)`` training points, and the history ``{"loss": [...]}``
+        (one loss per step).
+
+    Raises
+    ------
+    ValueError
+        If an override names an unknown setting.
+
+    Examples
+    --------
+    >>> from fmref.diffusion.denoisers import swiss_roll_denoiser
+    >>> model, abar, data, history = swiss_roll_denoiser(steps=2, hidden=8)
+    >>> abar.shape, data.shape, len(history["loss"])
+    (torch.Size([1000]), torch.Size([4000, 2]), 2)
+    """
+    from sklearn.datasets import make_swiss_roll
+
+    from fmref.diffusion.samplers import ddpm_loss
+    from fmref.diffusion.schedules import alphas_cumprod, linear_beta_schedule
+    from fmref.train.loop import fit
+    from fmref.zoo import cached, one_thread
+
+    unknown = sorted(set(overrides) - set(SWISS_ROLL_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"overrides must be among SWISS_ROLL_SETTINGS {sorted(SWISS_ROLL_SETTINGS)}, "
+            f"got {unknown}"
+        )
+    settings = {**SWISS_ROLL_SETTINGS, **overrides}
+    points, _ = make_swiss_roll(4000, noise=0.3, random_state=0)
+    data = torch.tensor(points[:, [0, 2]], dtype=torch.float32) / 5.0  # (4000, 2)
+    abar = alphas_cumprod(linear_beta_schedule(1000))
+
+    @one_thread()  # the result must not depend on the caller's thread count
+    @torch.enable_grad()  # the caller may be inside torch.no_grad()
+    def train():
+        torch.manual_seed(settings["seed"])
+        g = torch.Generator().manual_seed(settings["seed"])
+        model = MLPDenoiser(hidden=settings["hidden"])
+
+        def batch(step):
+            return data[torch.randint(0, len(data), (settings["batch"],), generator=g)]
+
+        def loss_fn(model, x0):
+            return ddpm_loss(model, x0, abar, generator=g)
+
+        history = fit(model, batch, loss_fn, settings["steps"], lr=settings["lr"])  # Adam
+        return {"state_dict": model.state_dict(), "losses": history["loss"]}
+
+    result = cached("swiss-roll-denoiser", settings, train)
+    model = MLPDenoiser(hidden=settings["hidden"])
+    model.load_state_dict(result["state_dict"])
+    return model.eval(), abar, data, {"loss": result["losses"]}

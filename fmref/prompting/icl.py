@@ -24,7 +24,14 @@ from torch.nn import functional as F
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.train.loop import fit
 
-__all__ = ["random_function_batch", "train_icl_model", "icl_accuracy"]
+__all__ = [
+    "random_function_batch",
+    "train_icl_model",
+    "icl_accuracy",
+    "copy_batch",
+    "COPY_GPT_SETTINGS",
+    "copy_gpt",
+]
 
 
 def random_function_batch(batch, n_pairs, n_symbols=8, generator=None):
@@ -211,3 +218,128 @@ def icl_accuracy(model, n_sequences=512, generator=None):
         "unseen": correct[~seen].float().mean().item(),
         "optimal": p_seen + (1 - p_seen) / k,
     }
+
+
+#: The separator token of :func:`copy_batch` (digits are tokens 0 to 9).
+COPY_SEP = 10
+
+#: Settings of :func:`copy_gpt`: digits to copy ``L``, AdamW steps, batch size,
+#: learning rate, seed, and the GPT's depth, heads and width.
+COPY_GPT_SETTINGS: dict = {
+    "L": 7,
+    "steps": 150,
+    "batch": 32,
+    "lr": 3e-3,
+    "seed": 0,
+    "n_layer": 1,
+    "n_head": 2,
+    "n_embd": 32,
+}
+
+
+def copy_batch(n, length=7, generator=None):
+    """Copy-task sequences: ``length`` random digits, a separator (token 10), the same digits.
+
+    Parameters
+    ----------
+    n : int
+        Sequences.
+    length : int, default 7
+        Digits to copy.
+    generator : torch.Generator, optional
+        Randomness.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, 2 * length + 1)`` long.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.prompting.icl import copy_batch
+    >>> copy_batch(1, 3, torch.Generator().manual_seed(0)).tolist()
+    [[4, 9, 3, 10, 4, 9, 3]]
+    """
+    for name, value in (("n", n), ("length", length)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    digits = torch.randint(0, 10, (n, length), generator=generator)  # (B, L)
+    return torch.cat([digits, torch.full((n, 1), COPY_SEP), digits], dim=1)  # (B, 2L + 1)
+
+
+def copy_gpt(**overrides):
+    """A small GPT trained to copy digits after a separator, trained once and cached.
+
+    Sequences come from :func:`copy_batch`; the cross-entropy is taken only on
+    the copy, where each next token is fully determined by the first half, so
+    the heads learn to look back ``L`` places (the gallery's attention heatmaps).
+    AdamW with weight decay 0.01, on one thread.
+
+    Parameters
+    ----------
+    **overrides
+        Settings to change from :data:`COPY_GPT_SETTINGS` (e.g. ``steps=2``
+        for a quick test); a different setting is a different cached model.
+
+    Returns
+    -------
+    (fmref.models.gpt.GPT, dict)
+        The model in eval mode (vocabulary of 11: digits and the separator,
+        block size 16) and the history ``{"loss": [...]}`` (one loss per step).
+
+    Raises
+    ------
+    ValueError
+        If an override names an unknown setting.
+
+    Examples
+    --------
+    >>> from fmref.prompting.icl import copy_gpt
+    >>> model, history = copy_gpt(steps=2, n_embd=8)
+    >>> model.config.vocab_size, model.config.block_size, len(history["loss"])
+    (11, 16, 2)
+    """
+    from fmref.zoo import cached, one_thread
+
+    unknown = sorted(set(overrides) - set(COPY_GPT_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"overrides must be among COPY_GPT_SETTINGS {sorted(COPY_GPT_SETTINGS)}, got {unknown}"
+        )
+    s = {**COPY_GPT_SETTINGS, **overrides}
+    config = GPTConfig(
+        vocab_size=11, block_size=16, n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"]
+    )
+    L = s["L"]
+
+    @one_thread()  # the result must not depend on the caller's thread count
+    @torch.enable_grad()  # the caller may be inside torch.no_grad()
+    def train():
+        torch.manual_seed(s["seed"])
+        model = GPT(config)
+        g = torch.Generator().manual_seed(s["seed"])
+
+        def loss_fn(model, seq):  # scored on the copy only
+            logits = model(seq[:, :-1])  # (B, 2L, vocab)
+            return F.cross_entropy(logits[:, L:].reshape(-1, 11), seq[:, L + 1 :].reshape(-1))
+
+        history = fit(
+            model,
+            lambda step: copy_batch(s["batch"], L, g),
+            loss_fn,
+            s["steps"],
+            lr=s["lr"],
+            weight_decay=0.01,
+        )
+        return {"state_dict": model.state_dict(), "losses": history["loss"]}
+
+    result = cached("attention-copy-gpt", {**s, **vars(config)}, train)
+    model = GPT(config)
+    model.load_state_dict(result["state_dict"])
+    return model.eval(), {"loss": result["losses"]}

@@ -8,12 +8,20 @@
 - :func:`kaplan_loss`, :func:`chinchilla_loss`, :func:`compute_optimal` and their
   published constants (from :mod:`fmref.scaling.laws`).
 - :func:`fit_scaling_law` and :func:`fit_power_law` (from
-  :mod:`fmref.scaling.fit`): fitting those laws to your own runs.
+  :mod:`fmref.scaling.fit`): fitting those laws to your own runs, and
+  :func:`mini_scaling_run`, one cached run of the gallery's small study.
 
 Every name is importable from this package as well as from its module.
 """
 
-from fmref.scaling.fit import PowerLawFit, ScalingLawFit, fit_power_law, fit_scaling_law, huber
+from fmref.scaling.fit import (
+    PowerLawFit,
+    ScalingLawFit,
+    fit_power_law,
+    fit_scaling_law,
+    huber,
+    mini_scaling_run,
+)
 from fmref.scaling.flops import flops_per_token, training_flops
 from fmref.scaling.laws import (
     BESIROGLU,
@@ -47,4 +55,5 @@ __all__ = [
     "ScalingLawFit",
     "PowerLawFit",
     "huber",
+    "mini_scaling_run",
 ]

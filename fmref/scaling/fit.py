@@ -12,6 +12,8 @@ error, so small and large runs count alike; the Huber loss with a small
 :func:`fit_power_law` fits the three constants of the compute frontier
 ``L(C) = E + a C^(-α)``, which is what a study of a handful of runs supports.
 Only torch is needed: a small L-BFGS that runs every start at once, in float64.
+:func:`mini_scaling_run` trains one run of the gallery's small isoFLOP study
+(a byte-level GPT on the Python docs) whose losses these fits take.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ScalingLawFit", "PowerLawFit", "fit_scaling_law", "fit_power_law", "huber"]
+__all__ = [
+    "ScalingLawFit",
+    "PowerLawFit",
+    "fit_scaling_law",
+    "fit_power_law",
+    "huber",
+    "mini_scaling_run",
+]
 
 #: Hoffmann et al., Appendix D.2: alpha, beta in {0, 0.5, ..., 2}, e in
 #: {-1, -0.5, ..., 1}, a, b in {0, 5, ..., 25} (4,500 starts).
@@ -417,3 +426,73 @@ def fit_power_law(compute, losses, delta=1e-3, max_iter=500):
     )
     fit.residuals = logL - torch.log(fit.predict(C))
     return fit
+
+
+def mini_scaling_run(width, steps, batch=16, block=64, lr=5e-3):
+    """One run of a small scaling study: a byte-level GPT on the Python docs; cached.
+
+    A 2-layer, 2-head GPT of width ``width`` (vocabulary of 256 bytes) is
+    trained with :func:`fmref.train.loop.train` on the bytes of
+    :func:`fmref.text.corpus.python_docs` (AdamW, linear warm-up over a tenth of
+    the steps, cosine decay from ``lr`` to ``lr / 10`` ending at the last step,
+    seed 0, one thread), and validated once, after the last step, on 16
+    batches of the validation split.
+
+    Parameters
+    ----------
+    width : int
+        Model width ``n_embd`` (even: two heads).
+    steps : int
+        Optimiser steps (the compute budget is ``6 N * steps * batch * block``).
+    batch : int, default 16
+        Sequences per step.
+    block : int, default 64
+        Bytes per sequence (the context length).
+    lr : float, default 5e-3
+        Peak learning rate.
+
+    Returns
+    -------
+    dict
+        ``{"val_loss": float, "seconds": float}``: the final validation loss in
+        nats per byte and the training time of the run that was cached.
+
+    Examples
+    --------
+    >>> from fmref.scaling.fit import mini_scaling_run
+    >>> run = mini_scaling_run(width=8, steps=2, batch=2, block=8)
+    >>> sorted(run), 4.0 < run["val_loss"] < 6.5  # near ln 256 = 5.55 before training
+    (['seconds', 'val_loss'], True)
+    """
+    from fmref.models.gpt import GPT, GPTConfig
+    from fmref.text.corpus import python_docs
+    from fmref.train.loop import TrainConfig, train
+    from fmref.zoo import cached, one_thread
+
+    def as_bytes(text):
+        return torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).long()
+
+    @one_thread()  # the result must not depend on the caller's thread count
+    @torch.enable_grad()  # the caller may be inside torch.no_grad()
+    def run():
+        train_data = as_bytes(python_docs("train"))
+        val_data = as_bytes(python_docs("validation"))
+        torch.manual_seed(0)
+        config = GPTConfig(vocab_size=256, block_size=block, n_layer=2, n_head=2, n_embd=width)
+        model = GPT(config)
+        settings = TrainConfig(
+            steps=steps,
+            batch_size=batch,
+            block_size=block,
+            lr_max=lr,
+            lr_min=lr / 10,
+            warmup=max(1, steps // 10),
+            eval_interval=steps,
+            eval_batches=16,
+            seed=0,
+        )
+        history = train(model, train_data, settings, val_data=val_data)
+        return {"val_loss": history["val_loss"][-1], "seconds": history["seconds"]}
+
+    settings = {"width": width, "steps": steps, "batch": batch, "block": block, "lr": lr}
+    return cached("mini-scaling-study", settings, run)

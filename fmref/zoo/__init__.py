@@ -158,6 +158,23 @@ _RECIPES = {
         ("minilm-python-docs", "fmref.rag.evalset:corpus_embeddings", "RAG chunk vectors (XXII)"),
         ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
         ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
+        (
+            "swiss-roll-denoiser",
+            "fmref.diffusion.denoisers:swiss_roll_denoiser",
+            "MLP DDPM on a 2-D swiss roll (gallery, XVII)",
+        ),
+        ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
+        ("digits-vae", "fmref.generative.vae:digits_vae", "2-D VAE on digits (gallery, XVIII)"),
+        (
+            "digits-patch-vqae",
+            "fmref.generative.vq:digits_patch_vqae",
+            "patch VQ autoencoder and a MADE over its codes (gallery, XVIII)",
+        ),
+        (
+            "mini-scaling-study",
+            "fmref.scaling.fit:mini_scaling_run",
+            "byte GPT runs of an isoFLOP study (gallery, X)",
+        ),
     ]
 }
 
@@ -174,9 +191,9 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     --------
     >>> import fmref.zoo
     >>> [r.name for r in fmref.zoo.list()][:4]
-    ['digits-clip', 'digits-cnn', 'digits-denoiser', 'digits-lmm']
+    ['attention-copy-gpt', 'digits-clip', 'digits-cnn', 'digits-denoiser']
     >>> len(fmref.zoo.list())
-    11
+    16
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 

@@ -73,48 +73,15 @@ fig.tight_layout()
 # Sequences are 7 random digits, a separator, then the same 7 digits. The loss
 # is taken only on the second half, where the next token is fully determined by
 # the first half. One layer with two heads suffices; the trained weights are
-# cached by :func:`fmref.zoo.cached`, so the model is trained once per fmref version.
-from torch.nn import functional as F
+# cached by :mod:`fmref.zoo` (recipe ``attention-copy-gpt``), so the model is trained once
+# per fmref version.
+import fmref.zoo
+from fmref.prompting.icl import COPY_GPT_SETTINGS, copy_batch
 
-from fmref.models.gpt import GPT, GPTConfig
-from fmref.train.loop import fit
-from fmref.zoo import cached
-
-L, SEP = 7, 10
-config = GPTConfig(vocab_size=11, block_size=16, n_layer=1, n_head=2, n_embd=32)
-settings = dict(L=L, steps=150, batch=32, lr=3e-3, seed=0, **vars(config))
-
-
-def copy_batch(n, generator):
-    digits = torch.randint(0, 10, (n, L), generator=generator)  # (B, L)
-    return torch.cat([digits, torch.full((n, 1), SEP), digits], dim=1)  # (B, 2L + 1)
-
-
-def train():
-    torch.set_num_threads(1)  # a model this small trains fastest on one thread
-    torch.manual_seed(settings["seed"])
-    model = GPT(config)
-    g = torch.Generator().manual_seed(settings["seed"])
-
-    def loss_fn(model, seq):  # scored on the copy only
-        logits = model(seq[:, :-1])  # (B, 2L, vocab)
-        return F.cross_entropy(logits[:, L:].reshape(-1, 11), seq[:, L + 1 :].reshape(-1))
-
-    history = fit(
-        model,
-        lambda step: copy_batch(settings["batch"], g),
-        loss_fn,
-        settings["steps"],
-        lr=settings["lr"],
-        weight_decay=0.01,
-    )
-    torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
-    return model.state_dict(), history["loss"]
-
-
-state, losses = cached("attention-copy-gpt", settings, train)
-model = GPT(config).eval()
-model.load_state_dict(state)
+L = COPY_GPT_SETTINGS["L"]  # 7 digits to copy
+# Trained once and cached: fmref.prompting.icl.copy_gpt, 150 AdamW steps.
+model, history = fmref.zoo.get("attention-copy-gpt").load()
+losses = history["loss"]
 print(f"copy loss: first step {losses[0]:.2f}, last step {losses[-1]:.3f}")
 
 # %%
@@ -122,7 +89,7 @@ print(f"copy loss: first step {losses[0]:.2f}, last step {losses[-1]:.3f}")
 # forward hook and call it again with ``need_weights=True``.
 captured = {}
 hook = model.h[0].attn.register_forward_hook(lambda mod, args, out: captured.update(x=args[0]))
-seq = copy_batch(1, torch.Generator().manual_seed(1))
+seq = copy_batch(1, L, torch.Generator().manual_seed(1))
 with torch.no_grad():
     logits = model(seq[:, :-1])
     _, w = model.h[0].attn(captured["x"], is_causal=True, need_weights=True)  # (1, H, T, T)

@@ -15,45 +15,16 @@ appears late: for most of the chain the points only contract.
 # -----------------
 import matplotlib.pyplot as plt
 import torch
-from sklearn.datasets import make_swiss_roll
 
-from fmref.diffusion.denoisers import MLPDenoiser
-from fmref.diffusion.samplers import ddpm_loss, sample
-from fmref.diffusion.schedules import alphas_cumprod, linear_beta_schedule
-from fmref.train.loop import fit
-from fmref.zoo import cached
+import fmref.zoo
+from fmref.diffusion.samplers import sample
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
-points, _ = make_swiss_roll(4000, noise=0.3, random_state=0)
-data = torch.tensor(points[:, [0, 2]], dtype=torch.float32) / 5.0  # (4000, 2), roughly unit scale
-abar = alphas_cumprod(linear_beta_schedule(1000))
-settings = {"steps": 3000, "batch": 256, "lr": 2e-3, "seed": 0, "hidden": 128}
-
-
-def train():
-    torch.set_num_threads(1)  # a tiny model trains faster on one thread; cached once anyway
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    model = MLPDenoiser(hidden=settings["hidden"])
-
-    def batch(step):
-        return data[torch.randint(0, len(data), (settings["batch"],), generator=g)]
-
-    def loss_fn(model, x0):
-        return ddpm_loss(model, x0, abar, generator=g)
-
-    history = fit(model, batch, loss_fn, settings["steps"], lr=settings["lr"])  # Adam
-    return {"state_dict": model.state_dict(), "losses": history["loss"]}
-
-
-result = cached("swiss-roll-denoiser", settings, train)
-torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
-model = MLPDenoiser(hidden=settings["hidden"])
-model.load_state_dict(result["state_dict"])
-model.eval()
-print(f"final training loss (mean of last 100 steps): {sum(result['losses'][-100:]) / 100:.3f}")
+# Trained once and cached: fmref.diffusion.denoisers.swiss_roll_denoiser, 3,000 Adam steps.
+model, abar, data, history = fmref.zoo.get("swiss-roll-denoiser").load()
+print(f"final training loss (mean of last 100 steps): {sum(history['loss'][-100:]) / 100:.3f}")
 
 # %%
 # The reverse process, step by step

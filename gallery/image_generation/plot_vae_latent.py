@@ -12,61 +12,24 @@ by class, and decode a grid of latents.
 # %%
 # Training
 # --------
-import math
-
 import matplotlib.pyplot as plt
 import torch
 
-from fmref.generative.vae import VAE, vae_loss
+import fmref.zoo
+from fmref.generative.vae import DIGITS_VAE_SETTINGS, vae_loss
 from fmref.models.vit import digits_split
-from fmref.train.loop import epoch_batches, fit
-from fmref.zoo import cached
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
 x_train, y_train, x_test, y_test = digits_split()
-settings = {
-    "epochs": 60,
-    "batch": 128,
-    "lr": 2e-3,
-    "hidden": 256,
-    "latent_dim": 2,
-    "sigma": 0.3,
-    "seed": 0,
-}
-
-
-def train():
-    torch.set_num_threads(1)  # a tiny model trains faster on one thread; cached once anyway
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    vae = VAE(hidden=settings["hidden"], latent_dim=settings["latent_dim"])
-
-    def loss_fn(vae, idx):
-        xb = x_train[idx]
-        recon, mu, logvar = vae(xb, generator=g)
-        return vae_loss(xb, recon, mu, logvar, sigma=settings["sigma"])
-
-    history = fit(
-        vae,
-        epoch_batches(len(x_train), settings["batch"], settings["epochs"], g),
-        loss_fn,
-        settings["epochs"] * math.ceil(len(x_train) / settings["batch"]),
-        lr=settings["lr"],  # Adam: AdamW without decay
-    )
-    return {"state_dict": vae.state_dict(), "losses": history["loss"]}
-
-
-result = cached("digits-vae", settings, train)
-torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
-vae = VAE(hidden=settings["hidden"], latent_dim=settings["latent_dim"])
-vae.load_state_dict(result["state_dict"])
-vae.eval()
+# Trained once and cached: fmref.generative.vae.digits_vae, 60 epochs of Adam.
+vae, history = fmref.zoo.get("digits-vae").load()
+sigma = DIGITS_VAE_SETTINGS["sigma"]  # the decoder's noise scale in the ELBO
 with torch.no_grad():
     mu, logvar = vae.encode(x_test)
     recon, _, _ = vae(x_test, generator=torch.Generator().manual_seed(0))
-    test_loss = vae_loss(x_test, recon, mu, logvar, sigma=settings["sigma"]).item()
+    test_loss = vae_loss(x_test, recon, mu, logvar, sigma=sigma).item()
 print(f"negative ELBO on the test digits: {test_loss:.1f} nats per image (up to a constant)")
 
 # %%

@@ -16,80 +16,18 @@ sample new digits token by token.
 # ---------------------------
 import matplotlib.pyplot as plt
 import torch
-from torch import nn
 
-from fmref.generative.autoregressive import MADE
-from fmref.generative.vq import VectorQuantizer, codebook_usage
-from fmref.models.vit import digits_split, patchify
-from fmref.train.loop import fit
-from fmref.zoo import cached
+import fmref.zoo
+from fmref.generative.vq import DIGITS_PATCH_VQAE_SETTINGS, codebook_usage
+from fmref.models.vit import digits_split
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
 
-x_train, _, x_test, _ = digits_split()
-settings = {
-    "codes": 32,
-    "dim": 8,
-    "steps": 1500,
-    "batch": 128,
-    "lr": 3e-3,
-    "seed": 0,
-    "made_steps": 800,
-}
-
-
-class PatchVQAE(nn.Module):
-    """Encode each 2x2 patch with an MLP, quantise, decode the patch back."""
-
-    def __init__(self):
-        super().__init__()
-        self.enc = nn.Sequential(nn.Linear(4, 64), nn.SiLU(), nn.Linear(64, settings["dim"]))
-        self.vq = VectorQuantizer(settings["codes"], settings["dim"], beta=0.25)
-        self.dec = nn.Sequential(nn.Linear(settings["dim"], 64), nn.SiLU(), nn.Linear(64, 4))
-
-    def tokens(self, x):
-        return self.vq.quantize(self.enc(patchify(x, 2)))  # (B, 16)
-
-    def decode_tokens(self, codes):
-        p = self.dec(self.vq.codebook(codes))  # (B, 16, 4)
-        return p.reshape(-1, 4, 4, 2, 2).permute(0, 1, 3, 2, 4).reshape(-1, 1, 8, 8)
-
-    def forward(self, x):
-        z_q, codes, vq_loss = self.vq(self.enc(patchify(x, 2)))
-        return self.dec(z_q), codes, vq_loss
-
-
-def train():
-    torch.set_num_threads(1)  # a tiny model trains faster on one thread; cached once anyway
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    model = PatchVQAE()
-
-    def images(step):
-        return x_train[torch.randint(0, len(x_train), (settings["batch"],), generator=g)]
-
-    def vq_loss_fn(model, xb):  # reconstruction + codebook and commitment terms
-        recon, _, vq_loss = model(xb)
-        return (recon - patchify(xb, 2)).pow(2).mean() + vq_loss
-
-    fit(model, images, vq_loss_fn, settings["steps"], lr=settings["lr"])  # Adam
-    tokens = model.tokens(x_train).detach()  # (1347, 16)
-    made = MADE(seq_len=16, vocab_size=settings["codes"], hidden=256)
-
-    def codes(step):
-        return tokens[torch.randint(0, len(tokens), (settings["batch"],), generator=g)]
-
-    fit(made, codes, lambda made, t: made.nll(t).mean(), settings["made_steps"], lr=settings["lr"])
-    return {"vqae": model.state_dict(), "made": made.state_dict()}
-
-
-result = cached("digits-patch-vqae", settings, train)
-torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
-model = PatchVQAE()
-model.load_state_dict(result["vqae"])
-made = MADE(seq_len=16, vocab_size=settings["codes"], hidden=256)
-made.load_state_dict(result["made"])
+x_test = digits_split()[2]  # the 450 held-out digits
+settings = DIGITS_PATCH_VQAE_SETTINGS  # 32 codes of 8 dimensions, 1,500 Adam steps
+# Trained once and cached: fmref.generative.vq.digits_patch_vqae (PatchVQAE, then the MADE).
+model, made = fmref.zoo.get("digits-patch-vqae").load()
 
 # %%
 # Codebook usage and reconstructions

@@ -12,8 +12,9 @@ schedule that ends exactly at the budget) and reports its validation loss.
 We keep the best run of each budget and fit the three-parameter frontier
 ``L(C) = E + a C^(-α)`` with :func:`fmref.scaling.fit.fit_power_law`.
 
-Runs are trained once and cached with :func:`fmref.zoo.cached`, so a rebuild
-of the manual only reads them back.
+Runs are trained once by :func:`fmref.scaling.fit.mini_scaling_run` and cached
+(recipe ``mini-scaling-study`` of :mod:`fmref.zoo`), so a rebuild of the manual
+only reads them back.
 
 **What a study this small can and cannot show.** It shows the method: isoFLOP
 curves with a minimum, a frontier that falls with compute, a fitted exponent.
@@ -34,22 +35,14 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from fmref.models.gpt import GPT, GPTConfig
+import fmref.zoo
+from fmref.models.gpt import GPTConfig
 from fmref.scaling.fit import fit_power_law
 from fmref.scaling.params import count_parameters
-from fmref.text.corpus import python_docs
-from fmref.train.loop import TrainConfig, train
-from fmref.zoo import cached
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 t0 = time.perf_counter()
 
-
-def as_bytes(text):
-    return torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).long()
-
-
-train_data, val_data = as_bytes(python_docs("train")), as_bytes(python_docs("validation"))
 BATCH, BLOCK = 16, 64
 widths = [8, 16, 32, 48, 64]
 budgets = [1e9, 3e9, 1e10, 3e10]
@@ -68,35 +61,10 @@ for C in budgets:
             plan.append((C, width, n, steps))
 print(f"{len(plan)} runs, {sum(p[3] for p in plan)} steps in all")
 
-
-def run(width, steps):
-    def fit():
-        torch.manual_seed(0)
-        model = GPT(config(width))
-        settings = TrainConfig(
-            steps=steps,
-            batch_size=BATCH,
-            block_size=BLOCK,
-            lr_max=5e-3,
-            lr_min=5e-4,
-            warmup=max(1, steps // 10),
-            eval_interval=steps,
-            eval_batches=16,
-            seed=0,
-        )
-        history = train(model, train_data, settings, val_data=val_data)
-        return {"val_loss": history["val_loss"][-1], "seconds": history["seconds"]}
-
-    return cached(
-        "mini-scaling-study",
-        {"width": width, "steps": steps, "batch": BATCH, "block": BLOCK, "lr": 5e-3},
-        fit,
-    )
-
-
+recipe = fmref.zoo.get("mini-scaling-study")  # fmref.scaling.fit.mini_scaling_run
 results = []
 for C, width, n, steps in plan:
-    r = run(width, steps)
+    r = recipe.load(width=width, steps=steps, batch=BATCH, block=BLOCK)
     results.append((C, width, n, steps, r["val_loss"]))
     print(
         f"C = {C:.0e}  width {width:3d}  N = {n:7,d}  {steps:4d} steps  "
