@@ -19,7 +19,8 @@ from fmref.prompting.constrained import (
     json_schema_regex,
 )
 from fmref.prompting.icl import icl_accuracy, random_function_batch, train_icl_model
-from fmref.prompting.templates import PromptTemplate, few_shot_prompt, format_chat
+from fmref.align.sft import format_chat
+from fmref.prompting.templates import PromptTemplate, few_shot_prompt
 
 
 # -------------------------------------------------------------------- templates

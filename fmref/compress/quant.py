@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_tensor
+
 __all__ = [
     "SUPPORTED_BITS",
     "quantize_absmax",
@@ -40,9 +42,7 @@ _EPS = 1e-12  # smallest scale: an all-zero slice quantises to zeros, not NaN
 
 
 def _check(w, bits):
-    if not isinstance(w, torch.Tensor) or not w.is_floating_point():
-        kind = w.dtype if isinstance(w, torch.Tensor) else type(w).__name__
-        raise TypeError(f"w must be a floating-point tensor, got {kind}")
+    check_tensor("w", w, dtype="float", finite=True)  # an inf/NaN entry would poison the scale
     if isinstance(bits, bool) or not isinstance(bits, int) or bits not in SUPPORTED_BITS:
         raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits!r}")
 
@@ -76,7 +76,7 @@ def quantize_absmax(w, bits=8, dim=None):
     Raises
     ------
     ValueError
-        If ``bits`` is not supported.
+        If ``bits`` is not supported, or ``w`` holds NaN or infinite entries.
     TypeError
         If ``w`` is not a floating-point tensor.
 
@@ -163,7 +163,7 @@ def quantize_zeropoint(w, bits=8, dim=None):
     Raises
     ------
     ValueError
-        If ``bits`` is not supported.
+        If ``bits`` is not supported, or ``w`` holds NaN or infinite entries.
     TypeError
         If ``w`` is not a floating-point tensor.
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from fmref._validate import check_int
 from fmref.diffusion.guidance import classifier_free_guidance
 from fmref.diffusion.schedules import _check_t, q_sample
 
@@ -328,8 +329,7 @@ def inference_timesteps(T: int, steps: int) -> list[int]:
     >>> inference_timesteps(1000, 5)
     [800, 600, 400, 200, 0]
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an int in [1, T] = [1, {T}], got {steps!r}")
+    check_int("steps", steps, 1, T)
     ratio = T // steps
     return [k * ratio for k in range(steps - 1, -1, -1)]
 

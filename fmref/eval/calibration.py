@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from fmref._validate import check_positive_int
+
 __all__ = ["reliability_bins", "expected_calibration_error", "fit_temperature"]
 
 
@@ -63,8 +65,7 @@ def reliability_bins(confidences, correct, n_bins=15):
     >>> bins["count"].tolist(), bins["accuracy"].tolist()
     ([0.0, 4.0], [nan, 0.75])
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be an int >= 1, got {n_bins!r}")
+    check_positive_int("n_bins", n_bins)
     conf, corr = _as_inputs(confidences, correct)
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     idx = (torch.ceil(conf * n_bins).long() - 1).clamp(0, n_bins - 1)  # (N,) bin of each

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
@@ -103,8 +104,7 @@ class BertConfig:
             "type_vocab_size",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size must be divisible by num_attention_heads={self.num_attention_heads},"

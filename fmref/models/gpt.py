@@ -13,12 +13,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_token_sequence
 from fmref.nn.attention import KVCache, MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
 __all__ = ["GPTConfig", "MLP", "Block", "GPT", "count_gpt_parameters"]
 
-_INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 _PRESETS = {  # (n_layer, n_head, n_embd), Radford et al. 2019, table 2
     "gpt2": (12, 12, 768),  # 124M
@@ -308,26 +308,15 @@ class GPT(nn.Module):
         TypeError
             If ``idx`` is not an integer tensor.
         ValueError
-            If ``idx`` is not 2-D, the cache has the wrong number of layers, or the
-            cached plus new tokens exceed ``block_size``.
+            If ``idx`` is not 2-D, holds no token or an id outside the vocabulary,
+            the cache has the wrong number of layers, or the cached plus new tokens
+            exceed ``block_size``.
         """
-        if not isinstance(idx, torch.Tensor) or idx.dtype not in _INT_DTYPES:
-            kind = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise TypeError(f"idx must be an integer tensor (torch.long), got {kind}")
-        if idx.dim() != 2:
-            raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
-        if kv_cache is not None and kv_cache.n_layers != self.config.n_layer:
-            raise ValueError(
-                f"kv_cache must have n_layers={self.config.n_layer}, got {kv_cache.n_layers}"
-            )
-        past = 0 if kv_cache is None else kv_cache.length
-        T = idx.shape[1]
-        if past + T > self.config.block_size:
-            raise ValueError(
-                f"sequence of {past} cached + {T} new tokens exceeds "
-                f"block_size={self.config.block_size}"
-            )
-        pos = torch.arange(past, past + T, device=idx.device)  # (T,) absolute positions
+        c = self.config
+        past = check_token_sequence(
+            "idx", idx, c.vocab_size, c.block_size, "block_size", kv_cache, c.n_layer
+        )
+        pos = torch.arange(past, past + idx.shape[1], device=idx.device)  # (T,) absolute positions
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         for i, block in enumerate(self.h):
             x = block(x, kv_cache=kv_cache, layer_idx=i)

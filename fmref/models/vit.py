@@ -21,12 +21,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
 __all__ = [
     "ViTConfig",
-    "patchify",
     "count_vit_parameters",
     "vit_forward_flops",
     "ViTBlock",
@@ -111,8 +111,7 @@ class ViTConfig:
             "num_classes",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if self.image_size % self.patch_size:
             raise ValueError(
                 f"patch_size must divide image_size={self.image_size}, "
@@ -128,55 +127,6 @@ class ViTConfig:
     def num_patches(self) -> int:
         """Number of patch tokens, ``(image_size // patch_size) ** 2``."""
         return (self.image_size // self.patch_size) ** 2
-
-
-def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Cut images into flattened non-overlapping square patches, in raster order.
-
-    Each patch is flattened channel-first, ``(C, P, P)`` -> ``C * P * P``, the
-    same order as the weight of the patch-embedding convolution, so that
-    ``patchify(x, P) @ conv.weight.flatten(1).T + conv.bias`` equals the
-    convolution's output.
-
-    Parameters
-    ----------
-    images : torch.Tensor
-        ``(B, C, H, W)`` images.
-    patch_size : int
-        Side ``P`` of a patch; must divide ``H`` and ``W``.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(B, (H/P) * (W/P), C * P * P)`` patches.
-
-    Raises
-    ------
-    ValueError
-        If ``images`` is not 4-D or ``patch_size`` does not divide its height and width.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fmref.models.vit import patchify
-    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
-    >>> patchify(x, 2)  # four 2x2 patches, raster order
-    tensor([[[ 0.,  1.,  4.,  5.],
-             [ 2.,  3.,  6.,  7.],
-             [ 8.,  9., 12., 13.],
-             [10., 11., 14., 15.]]])
-    """
-    if images.dim() != 4:
-        raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
-    B, C, H, W = images.shape
-    if H % patch_size or W % patch_size:
-        raise ValueError(
-            f"patch_size must divide the image size {H}x{W}, got patch_size={patch_size}"
-        )
-    P = patch_size
-    x = images.reshape(B, C, H // P, P, W // P, P)  # (B, C, h, P, w, P)
-    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, h, w, C, P, P)
-    return x.reshape(B, (H // P) * (W // P), C * P * P)  # (B, N, C*P*P)
 
 
 def count_vit_parameters(config: ViTConfig) -> int:

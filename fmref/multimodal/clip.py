@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
 from fmref.multimodal.contrastive import CLIP_LOGIT_SCALE_INIT, clip_loss
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
@@ -98,8 +99,7 @@ class CLIPConfig:
             "text_layers", "text_heads", "text_mlp_dim", "projection_dim",
         ):  # fmt: skip
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if self.image_size % self.patch_size:
             raise ValueError(
                 f"patch_size must divide image_size={self.image_size}, got {self.patch_size}"

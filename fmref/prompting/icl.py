@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
 
 __all__ = ["random_function_batch", "train_icl_model", "icl_accuracy"]
@@ -66,8 +67,7 @@ def random_function_batch(batch, n_pairs, n_symbols=8, generator=None):
     True
     """
     for name, v in (("batch", batch), ("n_pairs", n_pairs), ("n_symbols", n_symbols)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_positive_int(name, v)
     f = torch.randint(0, n_symbols, (batch, n_symbols), generator=generator)  # (B, K) tables
     x = torch.randint(0, n_symbols, (batch, n_pairs), generator=generator)  # (B, P)
     y = f.gather(1, x)  # (B, P)

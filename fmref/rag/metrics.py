@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import math
 
+from fmref._validate import check_positive_int
+
 __all__ = ["recall_at_k", "reciprocal_rank", "mrr", "ndcg_at_k"]
 
 
 def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_positive_int("k", k)
 
 
 def _check_relevant(relevant):

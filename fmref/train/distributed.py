@@ -32,6 +32,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
+from fmref._validate import check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.text.corpus import python_docs
 from fmref.train.objectives import causal_lm_loss
@@ -70,8 +71,7 @@ def byte_dataset(n_sequences=256, seq_len=32):
     (4, torch.Size([8]), b'The "ass')
     """
     for name, v in (("n_sequences", n_sequences), ("seq_len", seq_len)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_positive_int(name, v)
     raw = python_docs("train").encode("utf-8")
     if n_sequences * seq_len > len(raw):
         raise ValueError(f"n_sequences * seq_len must be at most {len(raw)} bytes")
@@ -336,9 +336,7 @@ def torchrun_command(nproc_per_node=2, *args, master_port=None):
     ['--master-addr', '127.0.0.1', '--master-port', '29500', '-m', 'fmref.train.distributed',
      '--steps', '4']
     """
-    n = nproc_per_node
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"nproc_per_node must be a positive int, got {nproc_per_node!r}")
+    check_positive_int("nproc_per_node", nproc_per_node)
     if master_port is None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
