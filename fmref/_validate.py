@@ -31,6 +31,7 @@ __all__ = [
     "check_nonempty",
     "check_token_ids",
     "check_token_sequence",
+    "check_instance",
 ]
 
 
@@ -314,3 +315,24 @@ def check_token_sequence(name, idx, vocab_size, max_len, limit_name, kv_cache=No
             f"sequence of {past} cached + {idx.shape[1]} new tokens exceeds {limit_name}={max_len}"
         )
     return past
+
+
+def check_instance(name, value, kind):
+    """``value`` if it is an instance of ``kind`` (a class or a tuple of classes).
+
+    Examples
+    --------
+    >>> from fmref._validate import check_instance
+    >>> check_instance("text", 3, str)
+    Traceback (most recent call last):
+        ...
+    TypeError: text must be a str, got 3 (int)
+    """
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _classes(kind)):
+        want = " or ".join(k.__name__ for k in _classes(kind))
+        raise TypeError(f"{name} must be a {want}, got {_kind(value)}")
+    return value
+
+
+def _classes(kind):
+    return kind if isinstance(kind, tuple) else (kind,)

@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from fmref._validate import check_instance
+
 __all__ = [
     "cache_dir",
     "source_hash",
@@ -83,6 +85,7 @@ def code_fingerprint(source: str) -> str:
     >>> a == code_fingerprint("def f(x): return 3*x")
     False
     """
+    check_instance("source", source, str)
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -154,6 +157,7 @@ def cache_key(name: str, settings: dict[str, Any]) -> str:
     >>> key == cache_key("tiny-gpt", {"steps": 101, "seed": 0})
     False
     """
+    check_instance("name", name, str)
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"name must be non-empty letters, digits, '-' or '_'; got {name!r}")
     if not isinstance(settings, dict):
@@ -197,6 +201,8 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
     >>> len(calls) <= 1, torch.equal(a["w"], b["w"])
     (True, True)
     """
+    if not callable(train):
+        raise TypeError(f"train must be callable, got {type(train).__name__}")
     path = cache_dir() / f"{cache_key(name, settings)}.pt"
     if path.exists():
         return torch.load(path, map_location="cpu", weights_only=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_instance, check_positive_int
 from fmref.rag.bm25 import BM25, tokenize
 
 __all__ = ["count_words", "truncating_summary", "LongTermMemory", "ConversationBuffer"]
@@ -29,6 +29,7 @@ def count_words(text: str) -> int:
     >>> count_words("Book a table for two, please.")
     6
     """
+    check_instance("text", text, str)
     return len(text.split())
 
 
@@ -59,6 +60,7 @@ def truncating_summary(summary: str, evicted: list[dict[str, str]], max_words: i
     >>> truncating_summary("user: hi", [{"role": "assistant", "content": "Hello there"}], 4)
     'hi assistant: Hello there'
     """
+    check_positive_int("max_words", max_words)
     words = (summary + " " + " ".join(f"{t['role']}: {t['content']}" for t in evicted)).split()
     return " ".join(words[-max_words:])
 

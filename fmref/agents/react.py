@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_instance, check_positive_int
 from fmref.agents.parse import CALL_CLOSE, CALL_OPEN, ToolCall, parse_tool_call
 from fmref.agents.tools import ToolCallError, ToolRegistry
 
@@ -204,6 +204,7 @@ def execute_call(call: ToolCall, tools: ToolRegistry,
     >>> execute_call(ToolCall("calculator", {"expression": "1 / 0"}), tools)
     'Error: division by zero'
     """
+    check_instance("call", call, ToolCall)
     try:
         if tools[call.name].side_effects and not (confirm is not None and confirm(call)):
             return f"Error: the call to {call.name!r} was not confirmed by the user"

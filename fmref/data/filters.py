@@ -184,6 +184,8 @@ def filter_corpus(docs, **limits):
     >>> filter_corpus(docs, min_words=5)
     ([1], {0: ['min_alpha_words', 'min_stop_words']})
     """
+    if isinstance(docs, str):
+        raise TypeError("docs must be a list of str, got one str")
     kept, rejected = [], {}
     for i, doc in enumerate(docs):
         broken = quality_filter(doc, **limits)

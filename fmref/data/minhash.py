@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from fmref._validate import check_int, check_positive_int
+from fmref._validate import check_instance, check_int, check_positive_int
 from fmref.data.dedup import normalize_text
 
 __all__ = [
@@ -91,6 +91,8 @@ def jaccard(a, b):
     >>> jaccard({1, 2, 3}, {2, 3, 4})
     0.5
     """
+    check_instance("a", a, (set, frozenset))
+    check_instance("b", b, (set, frozenset))
     a, b = set(a), set(b)
     union = len(a | b)
     return 1.0 if union == 0 else len(a & b) / union

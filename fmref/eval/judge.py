@@ -71,6 +71,8 @@ def judge_pair(judge, question, answer_a, answer_b, swap=True):
     >>> judge_pair(always_first, "Why is the sky blue?", "Rayleigh scattering.", "Magic.")
     ('tie', False)
     """
+    if not callable(judge):
+        raise TypeError(f"judge must be callable, got {type(judge).__name__}")
     v1 = _ask(judge, question, answer_a, answer_b)  # a shown first
     w1 = {"first": "a", "second": "b", "tie": "tie"}[v1]
     if not swap:

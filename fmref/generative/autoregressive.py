@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
+
 __all__ = ["quantize_pixels", "dequantize_pixels", "MaskedLinear", "MADE"]
 
 
@@ -153,6 +155,10 @@ class MADE(nn.Module):
 
     def __init__(self, seq_len: int, vocab_size: int, hidden: int = 256, num_layers: int = 2):
         super().__init__()
+        check_positive_int("seq_len", seq_len)
+        check_positive_int("vocab_size", vocab_size)
+        check_positive_int("hidden", hidden)
+        check_positive_int("num_layers", num_layers)
         self.seq_len, self.vocab_size = seq_len, vocab_size
         L, V = seq_len, vocab_size
         in_deg = torch.arange(L).repeat_interleave(

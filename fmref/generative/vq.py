@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
+
 __all__ = ["VectorQuantizer", "codebook_usage"]
 
 
@@ -67,6 +69,8 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25):
         super().__init__()
+        check_positive_int("num_codes", num_codes)
+        check_positive_int("code_dim", code_dim)
         self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta
         self.codebook = nn.Embedding(num_codes, code_dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / num_codes, 1.0 / num_codes)

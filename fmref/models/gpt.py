@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_token_sequence
+from fmref._validate import check_instance, check_token_sequence
 from fmref.nn.attention import KVCache, MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
@@ -135,6 +135,7 @@ def count_gpt_parameters(config, exclude_embeddings=False):
     >>> f"{count_gpt_parameters(GPTConfig.gpt2('gpt2-xl')):,}"
     '1,557,611,200'
     """
+    check_instance("config", config, GPTConfig)
     V, T, L, C = config.vocab_size, config.block_size, config.n_layer, config.n_embd
     if config.bias:
         # ln_1 2C, q/k/v/out 4(C² + C), ln_2 2C, c_fc 4C² + 4C, c_proj 4C² + C
@@ -168,6 +169,7 @@ class MLP(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, GPTConfig)
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
@@ -200,6 +202,7 @@ class Block(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, GPTConfig)
         self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
         self.attn = MultiHeadAttention(
             config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout
@@ -256,6 +259,7 @@ class GPT(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, GPTConfig)
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.wpe = nn.Embedding(config.block_size, config.n_embd)

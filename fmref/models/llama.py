@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive, check_positive_int, check_token_sequence
+from fmref._validate import check_instance, check_positive, check_positive_int, check_token_sequence
 from fmref.nn.attention import KVCache, MultiHeadAttention, causal_mask
 from fmref.nn.norm import RMSNorm
 from fmref.nn.position import rope_angles
@@ -242,6 +242,8 @@ class SwiGLU(nn.Module):
 
     def __init__(self, dim, hidden_dim):
         super().__init__()
+        check_positive_int("dim", dim)
+        check_positive_int("hidden_dim", hidden_dim)
         self.w1 = nn.Linear(dim, hidden_dim, bias=False)  # gate
         self.w3 = nn.Linear(dim, hidden_dim, bias=False)  # up
         self.w2 = nn.Linear(hidden_dim, dim, bias=False)  # down
@@ -281,6 +283,7 @@ class LlamaBlock(nn.Module):
 
     def __init__(self, config, layer_idx):
         super().__init__()
+        check_instance("config", config, LlamaConfig)
         self.layer_idx = layer_idx
         self.attention_norm = RMSNorm(config.dim, eps=config.norm_eps)
         self.attention = MultiHeadAttention(
@@ -358,8 +361,7 @@ class Llama(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        if not isinstance(config, LlamaConfig):
-            raise TypeError(f"config must be a LlamaConfig, got {type(config).__name__}")
+        check_instance("config", config, LlamaConfig)
         self.config = config
         self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
         self.layers = nn.ModuleList(LlamaBlock(config, i) for i in range(config.n_layers))

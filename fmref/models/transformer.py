@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fmref._validate import check_instance, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 from fmref.nn.position import sinusoidal_positions
@@ -63,6 +64,9 @@ def _copy_mha(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
 class _Layer(nn.Module):
     def __init__(self, d_model, n_heads, d_ff, dropout, norm_first, activation, n_sublayers):
         super().__init__()
+        check_positive_int("d_model", d_model)
+        check_positive_int("n_heads", n_heads)
+        check_positive_int("d_ff", d_ff)
         if activation not in _ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
@@ -287,6 +291,7 @@ class Transformer(nn.Module):
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
+        check_instance("config", config, TransformerConfig)
         c = self.config = config
         self.src_emb = nn.Embedding(c.src_vocab, c.d_model)
         self.tgt_emb = nn.Embedding(c.tgt_vocab, c.d_model)
@@ -446,6 +451,9 @@ class RelativePositionBias(nn.Module):
 
     def __init__(self, n_heads, num_buckets=32, max_distance=128, bidirectional=True):
         super().__init__()
+        check_positive_int("n_heads", n_heads)
+        check_positive_int("num_buckets", num_buckets)
+        check_positive_int("max_distance", max_distance)
         self.num_buckets, self.max_distance, self.bidirectional = (
             num_buckets,
             max_distance,

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_instance, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
@@ -157,6 +157,7 @@ def count_vit_parameters(config: ViTConfig) -> int:
     >>> f"{count_vit_parameters(ViTConfig()):,}"  # ViT-B/16, 1,000-class head
     '86,567,656'
     """
+    check_instance("config", config, ViTConfig)
     c = config
     D, M, K = c.hidden_size, c.mlp_dim, c.num_classes
     embed = c.num_channels * c.patch_size**2 * D + D + D + (c.num_patches + 1) * D
@@ -190,6 +191,7 @@ def vit_forward_flops(config: ViTConfig) -> dict:
     >>> round(flops["total"] / 1e9, 1), round(flops["attention"] / flops["total"], 3)
     (35.1, 0.041)
     """
+    check_instance("config", config, ViTConfig)
     c = config
     N, D, M, L = c.num_patches, c.hidden_size, c.mlp_dim, c.num_layers
     T = N + 1
@@ -226,6 +228,7 @@ class ViTBlock(nn.Module):
 
     def __init__(self, config: ViTConfig):
         super().__init__()
+        check_instance("config", config, ViTConfig)
         D = config.hidden_size
         self.norm1 = LayerNorm(D, eps=config.layer_norm_eps)
         self.attn = MultiHeadAttention(D, config.num_heads, dropout=config.dropout)
@@ -283,6 +286,7 @@ class ViT(nn.Module):
 
     def __init__(self, config: ViTConfig | None = None):
         super().__init__()
+        check_instance("config", ViTConfig() if config is None else config, ViTConfig)
         self.config = c = config or ViTConfig()
         D = c.hidden_size
         self.patch_embed = nn.Conv2d(

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fmref._validate import check_instance
+
 __all__ = [
     "conv_output_size",
     "conv2d",
@@ -355,6 +357,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, config: CNNConfig | None = None):
         super().__init__()
+        check_instance("config", CNNConfig() if config is None else config, CNNConfig)
         self.config = c = config or CNNConfig()
         if c.image_size % 4:
             raise ValueError(f"image_size must be divisible by 4, got {c.image_size}")

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fmref._validate import check_int
+from fmref._validate import check_int, check_positive, check_positive_int
 
 __all__ = ["RouterOutput", "top_k_gating", "expert_capacity", "load_balancing_loss", "MoE"]
 
@@ -138,7 +138,10 @@ def expert_capacity(n_tokens, n_experts, top_k=1, capacity_factor=1.0):
     Raises
     ------
     ValueError
-        If ``capacity_factor`` is not positive.
+        If ``n_tokens`` is negative, ``n_experts`` is not positive, ``top_k`` is
+        not in ``[1, n_experts]`` or ``capacity_factor`` is not positive.
+    TypeError
+        If a count is not an int or ``capacity_factor`` not a number.
 
     References
     ----------
@@ -150,8 +153,10 @@ def expert_capacity(n_tokens, n_experts, top_k=1, capacity_factor=1.0):
     >>> expert_capacity(1024, n_experts=8, top_k=2, capacity_factor=1.25)
     320
     """
-    if capacity_factor <= 0:
-        raise ValueError(f"capacity_factor must be > 0, got {capacity_factor}")
+    check_int("n_tokens", n_tokens, low=0)
+    check_positive_int("n_experts", n_experts)
+    check_int("top_k", top_k, 1, n_experts)
+    check_positive("capacity_factor", capacity_factor)
     return math.ceil(capacity_factor * n_tokens * top_k / n_experts)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_instance, check_positive_int
 from fmref.peft.lora import _check_targets, _matches, _replace
 
 __all__ = ["BottleneckAdapter", "Adapted", "apply_adapters", "adapter_parameter_count"]
@@ -99,6 +99,8 @@ class Adapted(nn.Module):
 
     def __init__(self, layer, adapter):
         super().__init__()
+        check_instance("layer", layer, nn.Module)
+        check_instance("adapter", adapter, nn.Module)
         self.layer = layer
         self.adapter = adapter
 

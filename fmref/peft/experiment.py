@@ -21,6 +21,7 @@ import copy
 
 import torch
 
+from fmref._validate import check_instance
 from fmref.peft.adapters import apply_adapters
 from fmref.peft.bitfit import apply_bitfit
 from fmref.peft.ia3 import apply_ia3
@@ -63,6 +64,7 @@ def reverse_words(text):
     >>> reverse_words("The pass statement\\nis a null operation.")
     'statement pass The\\noperation. null a is'
     """
+    check_instance("text", text, str)
     return "\n".join(" ".join(line.split(" ")[::-1]) for line in text.split("\n"))
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_number, check_positive, check_positive_int
+from fmref._validate import check_instance, check_number, check_positive, check_positive_int
 
 __all__ = [
     "LoRALinear",
@@ -304,6 +304,7 @@ def merge_lora(model):
     >>> merge_lora(model), model.num_parameters() == n_base, type(model.h[0].attn.q_proj).__name__
     (4, True, 'Linear')
     """
+    check_instance("model", model, nn.Module)
     names = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
     for n in names:
         layer = model.get_submodule(n)
@@ -334,6 +335,7 @@ def trainable_parameters(model):
     >>> trainable_parameters(net)  # (4*2 + 2, 20 + 10)
     (10, 30)
     """
+    check_instance("model", model, nn.Module)
     params = list(model.parameters())  # de-duplicates tied weights
     trainable = sum(p.numel() for p in params if p.requires_grad)
     return trainable, sum(p.numel() for p in params)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_instance, check_positive_int
 
 __all__ = ["extract_answer", "majority_vote", "self_consistency"]
 
@@ -40,6 +40,7 @@ def extract_answer(text, pattern=_DEFAULT_PATTERN):
     >>> extract_answer("I am not sure.") is None
     True
     """
+    check_instance("text", text, str)
     found = re.findall(pattern, text)
     return found[-1].replace(",", "") if found else None
 
