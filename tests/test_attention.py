@@ -67,7 +67,8 @@ def test_sdpa_is_causal_matches_torch_bottom_right_alignment(t_q, t_k):
         got, F.scaled_dot_product_attention(q, k, v, attn_mask=causal_lower_right(t_q, t_k))
     )
     if t_q == t_k:
-        assert torch.equal(got, scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(t_q, t_k)))
+        by_mask = scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(t_q, t_k))
+        assert torch.equal(got, by_mask)
         torch.testing.assert_close(got, F.scaled_dot_product_attention(q, k, v, is_causal=True))
 
 

@@ -414,7 +414,7 @@ CASES = {
     "fmref.nn.moe.MoE": [(lambda f: f(8, 16, 0), "n_experts")],
     "fmref.nn.norm.LayerNorm": [(lambda f: f(0), "d")],
     "fmref.nn.norm.RMSNorm": [(lambda f: f(4, eps=-1.0), "eps")],
-    "fmref.nn.position.sinusoidal_positions": [(lambda f: f(4, 3), "d_model")],
+    "fmref.nn.position.sinusoidal_positions": [(lambda f: f(4, 0), "d_model")],
     "fmref.nn.position.rope_angles": [(lambda f: f(3, 4), "d_head")],
     "fmref.nn.position.apply_rope": [(lambda f: f(rand(1, 4, 6), rand(4, 2)), "angles")],
     "fmref.nn.position.apply_rope_interleaved": [

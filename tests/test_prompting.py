@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fmref.align.sft import format_chat
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.prompting.consistency import extract_answer, majority_vote, self_consistency
 from fmref.prompting.constrained import (
@@ -19,7 +20,6 @@ from fmref.prompting.constrained import (
     json_schema_regex,
 )
 from fmref.prompting.icl import icl_accuracy, random_function_batch, train_icl_model
-from fmref.align.sft import format_chat
 from fmref.prompting.templates import PromptTemplate, few_shot_prompt
 
 

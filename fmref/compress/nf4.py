@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_positive_int, check_tensor
 
 __all__ = ["nf4_codebook", "NF4Tensor", "quantize_nf4", "dequantize_nf4", "nf4_bits_per_parameter"]
 
@@ -211,6 +211,7 @@ def quantize_nf4(w, group_size=64, double_quant=True, dq_group_size=256):
     >>> bool(0.05 < err < 0.12)  # relative error of 4-bit weights
     True
     """
+    check_tensor("w", w, dtype="float", finite=True)
     if not isinstance(w, torch.Tensor) or not w.is_floating_point():
         kind = w.dtype if isinstance(w, torch.Tensor) else type(w).__name__
         raise TypeError(f"w must be a floating-point tensor, got {kind}")

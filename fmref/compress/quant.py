@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_tensor
+from fmref._validate import check_positive_int, check_tensor
 
 __all__ = [
     "SUPPORTED_BITS",
@@ -132,6 +132,7 @@ def dequantize_absmax(codes, scale):
     >>> dequantize_absmax(torch.tensor([-127, 0, 64], dtype=torch.int8), torch.tensor(0.5))
     tensor([-63.5000,   0.0000,  32.0000])
     """
+    check_tensor("codes", codes, dtype="int")
     return codes.float() * scale
 
 
@@ -219,6 +220,7 @@ def dequantize_zeropoint(codes, scale, zero_point):
     ...                      torch.tensor(0.1), torch.tensor(2))
     tensor([-0.2000,  0.0000, 25.3000])
     """
+    check_tensor("codes", codes, dtype="int")
     return (codes.float() - zero_point.float()) * scale
 
 
@@ -313,6 +315,8 @@ def dequantize_groupwise(codes, scales, group_size=128):
     ...                      torch.tensor([[1.0, 0.5]]), group_size=2)
     tensor([[1.0000, 2.0000, 1.5000, 2.0000]])
     """
+    check_tensor("codes", codes, dtype="int")
+    check_positive_int("group_size", group_size)
     n = codes.shape[-1]
     if scales.shape[-1] * group_size != n:
         raise ValueError(

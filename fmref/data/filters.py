@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from fmref._validate import check_number
+
 __all__ = ["STOP_WORDS", "quality_signals", "quality_filter", "filter_corpus"]
 
 #: The stop words of Gopher's rule: a document needs at least two of them.
@@ -144,6 +146,9 @@ def quality_filter(text, **limits):
     >>> quality_filter("#ai #ml #tech #news", min_words=None)
     ['max_symbol_ratio', 'min_stop_words']
     """
+    for rule, limit in limits.items():
+        if limit is not None:
+            check_number(rule, limit, low=0)
     unknown = set(limits) - set(_DEFAULTS)
     if unknown:
         raise ValueError(f"limits must name rules among {sorted(_DEFAULTS)}, got {sorted(unknown)}")

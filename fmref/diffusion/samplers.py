@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from fmref._validate import check_int
+from fmref._validate import check_int, check_tensor
 from fmref.diffusion.guidance import classifier_free_guidance
 from fmref.diffusion.schedules import _check_t, q_sample
 
@@ -82,6 +82,7 @@ def ddpm_loss(
     >>> round(ddpm_loss(zero_model, torch.randn(4096, 2, generator=g), abar, generator=g).item(), 1)
     1.0
     """
+    check_tensor("alphas_cumprod", alphas_cumprod, dtype="float", ndim=1, nonempty=True)
     B = x0.shape[0]
     if t is None:
         t = torch.randint(0, alphas_cumprod.shape[0], (B,), generator=generator)

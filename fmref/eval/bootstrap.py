@@ -63,6 +63,8 @@ def _scores(name, scores):
     arr = np.asarray(scores, dtype=np.float64).ravel()
     if arr.size == 0:
         raise ValueError(f"{name} must hold at least one score, got none")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite, got NaN or infinite scores")
     return arr
 
 

@@ -14,13 +14,15 @@ import math
 
 import torch
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_finite, check_positive_int
 
 __all__ = ["reliability_bins", "expected_calibration_error", "fit_temperature"]
 
 
 def _as_inputs(confidences, correct):
     conf = torch.as_tensor(confidences, dtype=torch.float64).flatten()
+    if not bool(((conf >= 0) & (conf <= 1)).all()):  # NaN fails too
+        raise ValueError("confidences must be probabilities in [0, 1]")
     corr = torch.as_tensor(correct).flatten()
     if conf.numel() == 0:
         raise ValueError("confidences must hold at least one prediction, got none")
@@ -170,7 +172,7 @@ def fit_temperature(logits, labels, low=0.05, high=20.0, iters=100):
     >>> round(fit_temperature(3 * true_logits, labels), 1)
     3.0
     """
-    logits = torch.as_tensor(logits, dtype=torch.float64)
+    logits = check_finite("logits", torch.as_tensor(logits, dtype=torch.float64))
     labels = torch.as_tensor(labels)
     if logits.dim() != 2 or logits.shape[0] == 0 or labels.shape != logits.shape[:1]:
         raise ValueError(

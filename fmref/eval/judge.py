@@ -113,8 +113,10 @@ def judge_pairs(judge, items, swap=True):
     >>> judge_pairs(biased, [("q", "x", "y")] * 4)["consistency"]
     0.0
     """
-    if len(items) == 0:
+    if isinstance(items, str) or len(items) == 0:
         raise ValueError("items must hold at least one (question, answer_a, answer_b), got none")
+    if any(not isinstance(it, (tuple, list)) or len(it) != 3 for it in items):
+        raise ValueError("items must be (question, answer_a, answer_b) triples")
     results = [judge_pair(judge, q, a, b, swap) for q, a, b in items]
     winners = [w for w, _ in results]
     n = len(results)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_int, check_positive_int
 
 __all__ = ["quantize_pixels", "dequantize_pixels", "MaskedLinear", "MADE"]
 
@@ -74,6 +74,7 @@ def dequantize_pixels(codes: torch.Tensor, levels: int) -> torch.Tensor:
     >>> dequantize_pixels(torch.tensor([0, 3]), 4).tolist()
     [-0.75, 0.75]
     """
+    check_int("levels", levels, low=2)
     return (codes.float() + 0.5) / levels * 2 - 1
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_positive_int, check_tensor
 
 __all__ = ["VectorQuantizer", "codebook_usage"]
 
@@ -129,6 +129,8 @@ def codebook_usage(codes: torch.Tensor, num_codes: int) -> tuple[float, float]:
     >>> codebook_usage(torch.zeros(10, dtype=torch.long), 8)
     (0.125, 1.0)
     """
+    check_tensor("codes", codes, dtype="int")
+    check_positive_int("num_codes", num_codes)
     counts = torch.bincount(codes.flatten(), minlength=num_codes).double()
     p = counts / counts.sum()
     entropy = -(p[p > 0] * p[p > 0].log()).sum()

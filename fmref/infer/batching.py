@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_number, check_positive_int
 from fmref.infer.paged import PagedKVAllocator
 
 __all__ = ["Request", "StepCost", "BatchingReport", "poisson_trace", "simulate_batching"]
@@ -55,6 +55,11 @@ class Request:
     prompt_len: int  # tokens in the prompt
     output_len: int  # tokens to generate (>= 1)
 
+    def __post_init__(self):
+        check_number("arrival", self.arrival, low=0)
+        check_positive_int("prompt_len", self.prompt_len)
+        check_positive_int("output_len", self.output_len)
+
 
 @dataclass
 class StepCost:
@@ -78,6 +83,10 @@ class StepCost:
 
     base: float = 0.02  # s per step: weights read once per step
     per_token: float = 0.0002  # s per token in the step
+
+    def __post_init__(self):
+        check_number("base", self.base, low=0)
+        check_number("per_token", self.per_token, low=0)
 
     def __call__(self, n_tokens):
         return self.base + self.per_token * n_tokens

@@ -109,6 +109,10 @@ class Seq2SeqConfig:
     hidden_size: int = 64  # GRU width per direction (1000 in Bahdanau et al.)
     attn_dim: int = 64  # hidden width of the alignment model (1000 in Bahdanau et al.)
 
+    def __post_init__(self):
+        for name in ("src_vocab", "tgt_vocab", "emb_dim", "hidden_size", "attn_dim"):
+            check_positive_int(name, getattr(self, name))
+
 
 class Seq2Seq(nn.Module):
     """Bidirectional-GRU encoder, GRU decoder with additive attention (RNNsearch).

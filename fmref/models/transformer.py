@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fmref._validate import check_instance, check_positive_int
+from fmref._validate import check_instance, check_number, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 from fmref.nn.position import sinusoidal_positions
@@ -254,6 +254,11 @@ class TransformerConfig:
     norm_first: bool = False  # False: post-norm as in 2017; True: pre-norm
     share_layers: bool = False  # True: one layer reused at every depth (Universal Transformer)
     tie_embeddings: bool = True  # share target embedding and output projection (section 3.4)
+
+    def __post_init__(self):
+        for name in ("src_vocab", "tgt_vocab", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
+            check_positive_int(name, getattr(self, name))
+        check_number("dropout", self.dropout, 0.0, 1.0, high_open=True)
 
 
 class Transformer(nn.Module):

@@ -266,6 +266,9 @@ class MoE(nn.Module):
 
     def __init__(self, d_model, d_ff, n_experts, top_k=2, capacity_factor=None):
         super().__init__()
+        check_positive_int("d_model", d_model)
+        check_positive_int("d_ff", d_ff)
+        check_positive_int("n_experts", n_experts)
         check_int("top_k", top_k, 1, n_experts)
         if capacity_factor is not None and capacity_factor <= 0:
             raise ValueError(f"capacity_factor must be > 0 or None, got {capacity_factor}")

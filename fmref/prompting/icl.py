@@ -199,6 +199,7 @@ def icl_accuracy(model, n_sequences=512, generator=None):
     >>> acc["by_position"].shape, round(acc["optimal"][0].item(), 2)  # no demo: 1/K
     (torch.Size([4]), 0.25)
     """
+    check_positive_int("n_sequences", n_sequences)
     k = int(round((model.config.vocab_size + 0.25) ** 0.5 - 0.5))  # V = K + K^2
     n_pairs = model.config.block_size // 2
     tokens, seen = random_function_batch(n_sequences, n_pairs, k, generator)

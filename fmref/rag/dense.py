@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from fmref._validate import check_number, check_positive_int
+from fmref._validate import check_finite, check_number, check_positive_int
 
 __all__ = ["DenseIndex", "reciprocal_rank_fusion"]
 
@@ -57,6 +57,7 @@ class DenseIndex:
             raise ValueError(
                 f"embeddings must hold at least one vector, got shape {tuple(embeddings.shape)}"
             )
+        check_finite("embeddings", embeddings)
         self.embeddings = embeddings.detach().float()
 
     def __len__(self):

@@ -111,6 +111,7 @@ class IVFIndex:
     def __init__(self, embeddings, n_lists, seed=0):
         if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 2 or not len(embeddings):
             raise ValueError("embeddings must be a non-empty 2-D tensor (N, d)")
+        check_int("n_lists", n_lists, 1, len(embeddings))
         self.embeddings = embeddings.detach().float()
         self.centroids, assign = kmeans(self.embeddings, n_lists, seed=seed)
         self.lists = [torch.nonzero(assign == c).flatten() for c in range(n_lists)]

@@ -33,6 +33,8 @@ def _check_k(k):
 
 
 def _check_relevant(relevant):
+    if isinstance(relevant, str) or not hasattr(relevant, "__len__"):
+        raise TypeError(f"relevant must be a collection of ids, got {type(relevant).__name__}")
     if len(relevant) == 0:
         raise ValueError("relevant must hold at least one relevant id")
 
@@ -143,6 +145,8 @@ def mrr(rankings, relevants):
 
 
 def _as_grades(relevant):
+    if isinstance(relevant, str) or not hasattr(relevant, "__iter__"):
+        raise TypeError(f"relevant must be a collection of ids, got {type(relevant).__name__}")
     if isinstance(relevant, dict):
         for item, grade in relevant.items():
             if not isinstance(grade, (int, float)) or isinstance(grade, bool) or grade < 0:

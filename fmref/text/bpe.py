@@ -112,6 +112,8 @@ class BPETokenizer:
         self._merges: list[tuple[int, int]] = []
         self._vocab: list[bytes] = [bytes([i]) for i in range(256)]
         for i, pair in enumerate(merges):
+            if len(pair) != 2:
+                raise ValueError(f"merges[{i}] must be a pair of token ids, got {pair!r}")
             a, b = (int(x) for x in pair)
             new_id = 256 + i
             if not (0 <= a < new_id and 0 <= b < new_id):

@@ -103,6 +103,7 @@ def make_model(seq_len=32, n_layer=2, n_head=2, n_embd=64, seed=0):
     >>> bool((a.wte.weight == b.wte.weight).all()), a.config.vocab_size
     (True, 256)
     """
+    check_positive_int("seq_len", seq_len)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return GPT(

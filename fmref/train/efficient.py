@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from fmref._validate import check_in, check_positive, check_positive_int
+from fmref._validate import check_in, check_positive, check_positive_int, check_token_sequence
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = [
@@ -232,6 +232,8 @@ def gpt_forward(model, idx, checkpointing=False):
     """
     if not all(hasattr(model, n) for n in ("wte", "wpe", "h", "ln_f", "lm_head")):
         raise TypeError(f"model must be an fmref GPT, got {type(model).__name__}")
+    c = model.config
+    check_token_sequence("idx", idx, c.vocab_size, c.block_size, "block_size")
     T = idx.shape[1]
     pos = torch.arange(T, device=idx.device)  # (T,)
     x = model.drop(model.wte(idx) + model.wpe(pos))  # (B, T, C)
@@ -370,6 +372,7 @@ def train_step(
     >>> model.wte.weight.dtype  # master weights stay float32
     torch.float32
     """
+    check_in("precision", precision, PRECISIONS)
     optimizer.zero_grad(set_to_none=True)
     loss = accumulate_gradients(model, batch, micro_batches, precision, checkpointing)
     if grad_clip and grad_clip > 0:
