@@ -75,7 +75,7 @@ CASES = {
     ],
     "fmref.agents.policy.ModelPolicy": [(lambda f: f(_gpt(), max_new_tokens=0), "max_new_tokens")],
     "fmref.agents.policy.success_rate": [(lambda f: f(lambda s: s, n=0), "n")],
-    "fmref.agents.policy.train_react_policy": [(lambda f: f(steps=0), "steps")],
+    "fmref.agents.policy.train_react_policy": [(lambda f: f(stepz=10), "overrides")],
     "fmref.agents.react.ScriptedPolicy": [(lambda f: f("not a list"), "outputs")],
     "fmref.agents.react.as_observation": [(lambda f: f("x", max_chars=0), "max_chars")],
     "fmref.agents.react.execute_call": [(lambda f: f("call", None), "call")],
@@ -565,7 +565,7 @@ CASES = {
     "fmref.zoo.code_fingerprint": [(lambda f: f(3), "source")],
     "fmref.zoo.cache_key": [(lambda f: f(3, {}), "name")],
     "fmref.zoo.cached": [(lambda f: f("x", {}, 3), "train")],
-    "fmref.zoo.tiny_gpt": [(lambda f: f(steps=0), "steps")],
+    "fmref.zoo.tiny_gpt": [(lambda f: f(stepz=10), "overrides")],
 }
 
 # Callables with no row, each with the reason.

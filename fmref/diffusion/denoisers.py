@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive, check_positive_int, check_probability
+from fmref._validate import check_instance, check_positive, check_positive_int, check_probability
 
 __all__ = [
     "timestep_embedding",
@@ -282,6 +282,8 @@ def digits_denoiser(
     >>> abar.shape, history["loss"][-1] < history["loss"][0]
     (torch.Size([1000]), True)
     """
+    config = DigitsDiffusionConfig() if config is None else config
+    check_instance("config", config, DigitsDiffusionConfig)
     from fmref.diffusion.guidance import drop_condition
     from fmref.diffusion.samplers import ddpm_loss
     from fmref.diffusion.schedules import alphas_cumprod, beta_schedule

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_instance, check_positive_int
+from fmref._validate import check_instance, check_number, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
@@ -473,6 +473,7 @@ def digits_split(test_size: float = 0.25, seed: int = 0):
     >>> x_train.shape, x_test.shape, float(x_train.min()), float(x_train.max())
     (torch.Size([1347, 1, 8, 8]), torch.Size([450, 1, 8, 8]), -1.0, 1.0)
     """
+    check_number("test_size", test_size, 0.0, 1.0, low_open=True, high_open=True)
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split

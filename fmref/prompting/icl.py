@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_positive, check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
 
 __all__ = ["random_function_batch", "train_icl_model", "icl_accuracy"]
@@ -131,6 +131,10 @@ def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=
     >>> model.config.vocab_size, model.training  # 4 inputs and 16 pairs
     (20, False)
     """
+    for name, v in (("n_symbols", n_symbols), ("n_pairs", n_pairs), ("steps", steps)):
+        check_positive_int(name, v)
+    check_positive_int("batch", batch)
+    check_positive("lr", lr)
     settings = dict(
         n_symbols=n_symbols, n_pairs=n_pairs, steps=steps, batch=batch, lr=lr, seed=seed
     )

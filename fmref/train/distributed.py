@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_positive, check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.text.corpus import python_docs
 from fmref.train.objectives import causal_lm_loss
@@ -178,6 +178,10 @@ def train(
     >>> len(history["loss"]), history["world_size"], history["loss"][-1] < history["loss"][0]
     (3, 1, True)
     """
+    for name, v in (("steps", steps), ("global_batch", global_batch), ("seq_len", seq_len)):
+        check_positive_int(name, v)
+    check_positive_int("n_sequences", n_sequences)
+    check_positive("lr", lr)
     if distributed and not dist.is_initialized():
         raise RuntimeError("distributed=True needs an initialised process group (use torchrun)")
     world, rank = (dist.get_world_size(), dist.get_rank()) if distributed else (1, 0)
