@@ -497,6 +497,10 @@ CASES = {
     "fmref.rag.minilm.SentenceEncoder": [(lambda f: f(3, None), "model")],
     "fmref.rag.minilm.load_minilm": [(lambda f: f(max_seq_length=1), "max_seq_length")],
     "fmref.rag.prompt.build_prompt": [(lambda f: f("q", "passage"), "passages")],
+    # results
+    "fmref.results.load": [(lambda f: f(3), "name"), (lambda f: f("../etc"), "name")],
+    "fmref.results.check_load": [(lambda f: f(float("nan")), "load_average")],
+    "fmref.results.save": [(lambda f: f("kv cache", {}, {}), "name")],
     # scaling
     "fmref.scaling.fit.huber": [(lambda f: f(rand(3), delta=0), "delta")],
     "fmref.scaling.fit.fit_scaling_law": [(lambda f: f([1e6], [1e9], [float("nan")]), "losses")],
@@ -589,6 +593,8 @@ EXEMPT = {
     "fmref.rag.minilm.minilm_files": "takes no arguments (packaged weights)",
     "fmref.text.corpus.python_docs_topics": "takes no arguments (packaged data)",
     "fmref.zoo.cache_dir": "takes no arguments",
+    "fmref.results.names": "takes no arguments",
+    "fmref.results.machine_info": "takes only free-form keywords recorded as given",
     "fmref.zoo.source_hash": "takes no arguments",
     "fmref.zoo.one_thread": "takes no arguments (a context manager)",
     # result records: built by fmref's own functions, never from user input
@@ -596,6 +602,7 @@ EXEMPT = {
     "fmref.agents.react.Step": "a result record of run_agent",
     "fmref.agents.react.AgentResult": "a result record of run_agent",
     "fmref.agents.tools.ToolCallError": "an exception class",
+    "fmref.results.LoadTooHighError": "an exception class",
     "fmref.compress.nf4.NF4Tensor": "a result record of quantize_nf4",
     "fmref.eval.bootstrap.BootstrapResult": "a result record of bootstrap_ci",
     "fmref.eval.bootstrap.PairedResult": "a result record of paired_bootstrap",
