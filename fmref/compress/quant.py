@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int, check_tensor
+from fmref._validate import check_in, check_int, check_positive_int, check_tensor
 
 __all__ = [
     "SUPPORTED_BITS",
@@ -43,8 +43,7 @@ _EPS = 1e-12  # smallest scale: an all-zero slice quantises to zeros, not NaN
 
 def _check(w, bits):
     check_tensor("w", w, dtype="float", finite=True)  # an inf/NaN entry would poison the scale
-    if isinstance(bits, bool) or not isinstance(bits, int) or bits not in SUPPORTED_BITS:
-        raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits!r}")
+    check_in("bits", check_int("bits", bits), SUPPORTED_BITS)
 
 
 def _reduce(x, dim, op):
@@ -390,8 +389,8 @@ class QuantLinear(nn.Module):
 
     def __init__(self, weight, bias=None, bits=8, group_size=None):
         super().__init__()
-        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in (8, 4):
-            raise ValueError(f"bits must be 8 or 4 for QuantLinear, got {bits!r}")
+        check_in("bits", check_int("bits", bits), (8, 4))
+        check_tensor("weight", weight, dtype="float", ndim=2, finite=True)
         out_features, in_features = weight.shape
         if bits == 4 and in_features % 2:
             raise ValueError(f"in_features must be even for packed int4, got {in_features}")

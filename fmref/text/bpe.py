@@ -31,6 +31,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from fmref._validate import check_int
+
 __all__ = ["BPETokenizer", "PRETOKENIZE_PATTERN"]
 
 #: GPT-2's pre-tokenisation pattern, written for Python's :mod:`re`
@@ -179,8 +181,7 @@ class BPETokenizer:
         >>> tok.encode("hello<|endoftext|>")
         [259, 266]
         """
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
-            raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
+        check_int("vocab_size", vocab_size)
         specials = list(special_tokens)
         if vocab_size < 256 + len(specials):
             raise ValueError(
