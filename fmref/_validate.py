@@ -1,9 +1,9 @@
 """fmref's one validation layer: the argument checks every public function calls.
 
 Each check takes the argument's name first and its value second, raises
-:class:`TypeError` for a value of the wrong kind and :class:`ValueError` for a
-value of the right kind outside its domain, and names the argument and what was
-expected in the message. Each returns the value (converted where it says so), so
+:class:`ArgumentTypeError` (a :class:`TypeError`) for a value of the wrong kind
+and :class:`ValueError` for a value of the right kind outside its domain, and
+names the argument and what was expected in the message. Each returns the value (converted where it says so), so
 a check reads as an assignment at the top of a function::
 
     n_heads = check_positive_int("n_heads", n_heads)
@@ -20,6 +20,7 @@ import numbers
 import torch
 
 __all__ = [
+    "ArgumentTypeError",
     "check_int",
     "check_positive_int",
     "check_number",
@@ -34,6 +35,16 @@ __all__ = [
     "check_instance",
 ]
 
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong kind (a str or a float where an int size is expected).
+
+    A :class:`TypeError`, and also a :class:`ValueError` because fmref's functions
+    raised ValueError for these before the checks were shared, so code that
+    catches either keeps working (NumPy's ``AxisError`` is both a ValueError and
+    an IndexError for the same reason).
+    """
 
 def _kind(value):
     if isinstance(value, torch.Tensor):
@@ -56,7 +67,7 @@ def check_int(name, value, low=None, high=None):
     ValueError: k must be an int >= 0, got -1
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {_kind(value)}")
+        raise ArgumentTypeError(f"{name} must be an int, got {_kind(value)}")
     if (low is not None and value < low) or (high is not None and value > high):
         if high is None:
             want = f">= {low}"
@@ -80,7 +91,7 @@ def check_positive_int(name, value):
     ValueError: n_heads must be a positive int (>= 1), got 0
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int (>= 1), got {_kind(value)}")
+        raise ArgumentTypeError(f"{name} must be a positive int (>= 1), got {_kind(value)}")
     if value < 1:
         raise ValueError(f"{name} must be a positive int (>= 1), got {value!r}")
     return int(value)
@@ -102,7 +113,7 @@ def check_number(name, value, low=None, high=None, *, low_open=False, high_open=
     ValueError: dropout must be a finite number in [0.0, 1.0), got 1.0
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {_kind(value)}")
+        raise ArgumentTypeError(f"{name} must be a real number, got {_kind(value)}")
     value = float(value)
     bad = not math.isfinite(value)
     bad = bad or (low is not None and (value <= low if low_open else value < low))
@@ -132,7 +143,7 @@ def check_positive(name, value):
     ValueError: temperature must be a positive finite number, got nan
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {_kind(value)}")
+        raise ArgumentTypeError(f"{name} must be a positive number, got {_kind(value)}")
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
@@ -213,9 +224,9 @@ def check_tensor(name, value, *, dtype=None, ndim=None, shape=None, nonempty=Fal
     """
     if not isinstance(value, torch.Tensor):
         want = _KINDS[dtype][1] if dtype else "a torch.Tensor"
-        raise TypeError(f"{name} must be {want}, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be {want}, got {type(value).__name__}")
     if dtype is not None and not _KINDS[dtype][0](value):
-        raise TypeError(f"{name} must be {_KINDS[dtype][1]}, got {value.dtype}")
+        raise ArgumentTypeError(f"{name} must be {_KINDS[dtype][1]}, got {value.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if value.dim() not in allowed:
@@ -326,11 +337,11 @@ def check_instance(name, value, kind):
     >>> check_instance("text", 3, str)
     Traceback (most recent call last):
         ...
-    TypeError: text must be a str, got 3 (int)
+    fmref._validate.ArgumentTypeError: text must be a str, got 3 (int)
     """
     if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _classes(kind)):
         want = " or ".join(k.__name__ for k in _classes(kind))
-        raise TypeError(f"{name} must be a {want}, got {_kind(value)}")
+        raise ArgumentTypeError(f"{name} must be a {want}, got {_kind(value)}")
     return value
 
 
