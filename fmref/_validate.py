@@ -3,8 +3,9 @@
 Each check takes the argument's name first and its value second, raises
 :class:`ArgumentTypeError` (a :class:`TypeError`) for a value of the wrong kind
 and :class:`ValueError` for a value of the right kind outside its domain, and
-names the argument and what was expected in the message. Each returns the value (converted where it says so), so
-a check reads as an assignment at the top of a function::
+names the argument and what was expected in the message. Each returns the value
+(converted where it says so), so a check reads as an assignment at the top of a
+function::
 
     n_heads = check_positive_int("n_heads", n_heads)
 

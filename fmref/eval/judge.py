@@ -440,6 +440,10 @@ def agreement(predicted, reference, n_resamples=2000, confidence=0.95, seed=0):
     >>> round(r["agreement"], 2), round(r["low"], 2), round(r["high"], 2), round(r["kappa"], 3)
     (0.9, 0.84, 0.95, 0.737)
     """
+    if len(predicted) != len(reference) or len(reference) == 0:
+        raise ValueError(
+            f"reference must hold one label per prediction ({len(predicted)}), got {len(reference)}"
+        )
     predicted, reference = list(predicted), list(reference)
     kappa = cohen_kappa(predicted, reference)  # checks the lengths
     ci = bootstrap_ci([float(p == r) for p, r in zip(predicted, reference)],
