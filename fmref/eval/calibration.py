@@ -21,8 +21,6 @@ __all__ = ["reliability_bins", "expected_calibration_error", "fit_temperature"]
 
 def _as_inputs(confidences, correct):
     conf = torch.as_tensor(confidences, dtype=torch.float64).flatten()
-    if not bool(((conf >= 0) & (conf <= 1)).all()):  # NaN fails too
-        raise ValueError("confidences must be probabilities in [0, 1]")
     corr = torch.as_tensor(correct).flatten()
     if conf.numel() == 0:
         raise ValueError("confidences must hold at least one prediction, got none")
@@ -30,7 +28,7 @@ def _as_inputs(confidences, correct):
         raise ValueError(
             f"correct must have {conf.numel()} entries like confidences, got {corr.numel()}"
         )
-    if bool(((conf < 0) | (conf > 1)).any()):
+    if not bool(((conf >= 0) & (conf <= 1)).all()):  # NaN fails too
         raise ValueError("confidences must lie in [0, 1]")
     return conf, corr.to(torch.float64)
 
