@@ -11,7 +11,7 @@ are sharded across ranks by
 
 Run it on two processes of one machine::
 
-    torchrun --nproc-per-node 2 -m fmref.train.distributed --steps 20 --zero
+    torchrun --nproc-per-node 2 -m fmref.train.distributed --steps 20 --zero --check
 
 :func:`train` with ``distributed=False`` runs the same training in one process
 on the whole global batch: the test checks that both end with the same weights.
@@ -25,7 +25,6 @@ import json
 import os
 import socket
 import sys
-import time
 
 import torch
 import torch.distributed as dist
@@ -35,6 +34,7 @@ from torch.utils.data.distributed import DistributedSampler
 from fmref._validate import check_positive, check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.text.corpus import python_docs
+from fmref.train.loop import fit
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = ["byte_dataset", "make_model", "train", "main", "torchrun_command"]
@@ -194,34 +194,52 @@ def train(
     loader = DataLoader(dataset, batch_size=global_batch // world, sampler=sampler, drop_last=True)
     model = make_model(seq_len, seed=seed, **(model_kwargs or {}))
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    optimizer = None  # fit's AdamW
     if zero and distributed:
         from torch.distributed.optim import ZeroRedundancyOptimizer
 
         optimizer = ZeroRedundancyOptimizer(
             model.parameters(), optimizer_class=torch.optim.AdamW, lr=lr, weight_decay=0.0
         )
-    else:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    history = {"loss": [], "world_size": world}
-    start, step, epoch = time.perf_counter(), 0, 0
-    while step < steps:
-        sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
-        for (batch,) in loader:  # (global_batch / W, T) on this rank
-            loss = causal_lm_loss(net(batch), batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # DDP: gradients all-reduced (averaged) across ranks here
-            optimizer.step()
-            report = loss.detach().clone()
-            if distributed:
-                dist.all_reduce(report)  # sum of the ranks' means
-                report /= world
-            history["loss"].append(report.item())
-            step += 1
-            if step == steps:
-                break
-        epoch += 1
-    history["seconds"] = time.perf_counter() - start
-    return model, history
+
+    def batches():
+        epoch = 0
+        while True:
+            sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
+            for (batch,) in loader:  # (global_batch / W, T) on this rank
+                yield batch
+            epoch += 1
+
+    def loss_fn(net, batch):  # DDP: the backward all-reduces (averages) the gradients
+        return causal_lm_loss(net(batch), batch)
+
+    history = fit(net, batches(), loss_fn, steps, lr=lr, optimizer=optimizer)
+    losses = torch.tensor(history["loss"], dtype=torch.float32)  # this rank's means
+    if distributed:
+        dist.all_reduce(losses)  # sums of the ranks' means
+        losses /= world
+    return model, {"loss": losses.tolist(), "world_size": world, "seconds": history["seconds"]}
+
+
+def _max_weight_difference(a, b):
+    """Largest absolute difference between two state dicts with the same keys."""
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def _report(summary):
+    """The lines the command prints: time, loss, and the check against one process."""
+    zero = ", AdamW states sharded (ZeRO-1)" if summary["zero"] else ""
+    lines = [
+        f"{summary['world_size']} process(es), {summary['steps']} steps in "
+        f"{summary['seconds']:.2f} s{zero}",
+        f"loss {summary['first_loss']:.4f} -> {summary['final_loss']:.4f}",
+    ]
+    if "max_weight_difference" in summary:
+        lines.append(
+            "largest weight difference from single-process training on the same global "
+            f"batches: {summary['max_weight_difference']:.1e}"
+        )
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -229,70 +247,90 @@ def main(argv=None):
 
     Initialises a gloo process group from torchrun's environment variables
     (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), runs
-    :func:`train`, and on rank 0 prints a JSON summary and, with ``--out``,
-    saves ``{"state_dict", "history"}`` with :func:`torch.save`. Without
-    torchrun's variables it trains in one process.
+    :func:`train`, and on rank 0 prints the time and the first and last loss
+    (rounded; ``--json`` prints the summary as one JSON line instead) and, with
+    ``--out``, saves ``{"state_dict", "history"}`` with :func:`torch.save`. With
+    ``--check``, rank 0 then trains the same model in one process on the same
+    global batches and prints the largest difference between the two sets of
+    weights. Without torchrun's variables it trains in one process.
 
     Parameters
     ----------
     argv : list of str, optional
         Arguments (default ``sys.argv[1:]``): ``--steps``, ``--global-batch``,
-        ``--seq-len``, ``--lr``, ``--seed``, ``--zero``, ``--threads``, ``--out``.
+        ``--seq-len``, ``--lr``, ``--seed``, ``--zero``, ``--check``, ``--threads``,
+        ``--out``, ``--json``, ``--quiet``; ``--help`` describes each.
 
     Returns
     -------
     dict
-        The summary: ``world_size``, ``steps``, ``seconds``, ``first_loss``, ``final_loss``.
+        The summary: ``world_size``, ``steps``, ``seconds``, ``first_loss``,
+        ``final_loss``, ``zero``, and with ``--check`` ``max_weight_difference``.
 
     Examples
     --------
     >>> from fmref.train.distributed import main
-    >>> summary = main(["--steps", "2", "--global-batch", "4", "--quiet"])
-    >>> summary["world_size"], summary["steps"]
-    (1, 2)
+    >>> summary = main(["--steps", "2", "--global-batch", "4", "--check", "--quiet"])
+    >>> summary["world_size"], summary["steps"], summary["max_weight_difference"]
+    (1, 2, 0.0)
     """
     parser = argparse.ArgumentParser(
-        prog="python -m fmref.train.distributed",
-        description="Data-parallel training of a byte-level GPT.",
+        prog="torchrun --nproc-per-node N -m fmref.train.distributed",
+        description="Data-parallel training of a byte-level GPT on the Python docs "
+        "(Chapter XII), over gloo on the CPU.",
     )
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--global-batch", type=int, default=16)
-    parser.add_argument("--seq-len", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=20, help="optimizer steps (default 20)")
+    parser.add_argument(
+        "--global-batch", type=int, default=16,
+        help="sequences per step over all processes, split evenly between them (default 16)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seq-len", type=int, default=32, help="tokens (bytes) per sequence (default 32)"
+    )
+    parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights and the data order (default 0)"
+    )
     parser.add_argument("--zero", action="store_true", help="shard AdamW states (ZeRO-1)")
+    parser.add_argument(
+        "--check", action="store_true",
+        help="then train in one process on the same global batches (rank 0) and print the "
+        "largest difference between the weights",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--out", default=None, help="file for the weights and history (rank 0)")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     launched = "WORLD_SIZE" in os.environ and not dist.is_initialized()
     if launched:
         dist.init_process_group("gloo")  # env:// from torchrun; CPU tensors
+    options = dict(
+        steps=args.steps, global_batch=args.global_batch, seq_len=args.seq_len, lr=args.lr,
+        seed=args.seed, zero=args.zero,
+    )  # fmt: skip
     try:
-        model, history = train(
-            steps=args.steps,
-            global_batch=args.global_batch,
-            seq_len=args.seq_len,
-            lr=args.lr,
-            seed=args.seed,
-            zero=args.zero,
-            distributed=dist.is_initialized(),
-        )
+        model, history = train(**options, distributed=dist.is_initialized())
         rank = dist.get_rank() if dist.is_initialized() else 0
         summary = {
             "world_size": history["world_size"],
             "steps": args.steps,
-            "seconds": history["seconds"],
-            "first_loss": history["loss"][0],
-            "final_loss": history["loss"][-1],
+            "seconds": round(history["seconds"], 3),
+            "first_loss": round(history["loss"][0], 6),
+            "final_loss": round(history["loss"][-1], 6),
             "zero": args.zero,
         }
         if rank == 0:
+            if args.check:
+                single, _ = train(**options, distributed=False)
+                summary["max_weight_difference"] = float(
+                    f"{_max_weight_difference(model.state_dict(), single.state_dict()):.3g}"
+                )
             if args.out:
                 torch.save({"state_dict": model.state_dict(), "history": history}, args.out)
             if not args.quiet:
-                print(json.dumps(summary))
+                print(json.dumps(summary) if args.json else _report(summary))
         if launched:
             # Free DDP's reducer and ZeRO's pending work while the group is alive, and
             # let no rank close its connections while another still writes its file.
