@@ -566,6 +566,11 @@ CASES = {
     "fmref.train.efficient.train_step": [
         (lambda f: f(_gpt(), None, ids(4, 5), precision="fp8"), "precision")
     ],
+    "fmref.train.loop.fit": [
+        (lambda f: f(torch.nn.Linear(2, 2), iter(()), lambda m, b: m(b).sum(), steps=0), "steps")
+    ],
+    "fmref.train.loop.epoch_batches": [(lambda f: list(f(10, 0, 1)), "batch_size")],
+    "fmref.train.loop.chunk_means": [(lambda f: f([1.0, 2.0], 0), "size")],
     "fmref.train.loop.TrainConfig": [(lambda f: f(steps=0), "steps")],
     "fmref.train.loop.cosine_schedule": [(lambda f: f(0, -1, 10, 1.0, 0.1), "warmup")],
     "fmref.train.loop.configure_optimizer": [(lambda f: f(_gpt(), lr=0.0), "lr")],

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from fmref._validate import check_number, check_positive, check_positive_int
+from fmref._validate import check_int, check_number, check_positive, check_positive_int
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = [
@@ -553,6 +553,9 @@ def epoch_batches(
     >>> [b.tolist() for b in epoch_batches(5, 2, epochs=2, generator=g)]
     [[4, 0], [1, 3], [2], [3, 4], [0, 1], [2]]
     """
+    check_positive_int("n", n)
+    check_positive_int("batch_size", batch_size)
+    check_int("epochs", epochs, low=0)
     for _ in range(epochs):
         yield from torch.randperm(n, generator=generator).split(batch_size)
 
