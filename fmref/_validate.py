@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
-
-import torch
+import sys
 
 __all__ = [
     "ArgumentTypeError",
@@ -48,7 +47,7 @@ class ArgumentTypeError(TypeError, ValueError):
     """
 
 def _kind(value):
-    if isinstance(value, torch.Tensor):
+    if _is_tensor(value):
         return value.dtype
     text = repr(value)
     return f"{text} ({type(value).__name__})" if len(text) <= 40 else type(value).__name__
@@ -184,15 +183,26 @@ def check_in(name, value, choices):
     return value
 
 
+def _is_tensor(value):
+    # torch is imported only by the checks that need it, so that fmref's pure-Python
+    # modules (fmref.eval.passk, ...) stay importable without it.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 _KINDS = {
-    "float": (torch.Tensor.is_floating_point, "a floating-point tensor"),
+    "float": (lambda t: t.is_floating_point(), "a floating-point tensor"),
     "int": (
-        lambda t: not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool,
+        lambda t: not t.is_floating_point() and not t.is_complex() and not _is_bool(t),
         "an integer tensor",
     ),
-    "bool": (lambda t: t.dtype == torch.bool, "a bool tensor"),
+    "bool": (lambda t: _is_bool(t), "a bool tensor"),
 }
 
+
+
+def _is_bool(t):
+    return str(t.dtype) == "torch.bool"
 
 def check_tensor(name, value, *, dtype=None, ndim=None, shape=None, nonempty=False, finite=False):
     """``value`` if it is a tensor of the given kind, rank, size and finiteness.
@@ -223,7 +233,7 @@ def check_tensor(name, value, *, dtype=None, ndim=None, shape=None, nonempty=Fal
         ...
     ValueError: x must be finite, got 1 NaN or infinite entries
     """
-    if not isinstance(value, torch.Tensor):
+    if not _is_tensor(value):
         want = _KINDS[dtype][1] if dtype else "a torch.Tensor"
         raise ArgumentTypeError(f"{name} must be {want}, got {type(value).__name__}")
     if dtype is not None and not _KINDS[dtype][0](value):
@@ -270,7 +280,7 @@ def check_finite(name, value):
     ValueError: logits must be finite, got 1 NaN or infinite entries
     """
     if value.is_floating_point() or value.is_complex():
-        bad = int((~torch.isfinite(value)).sum())
+        bad = int((~value.isfinite()).sum())
         if bad:
             raise ValueError(f"{name} must be finite, got {bad} NaN or infinite entries")
     return value
