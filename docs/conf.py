@@ -57,7 +57,7 @@ extensions = [
     "sphinx_book_theme",  # its directives (margin, ...) must work in every builder
     "sphinx-mathjax-offline",  # MathJax 3 served from _static: no CDN
     "fmref_api",  # writes docs/api/ from fmref's __all__
-    "fmref_results",  # renders benchmark JSON (docs/_data/benchmarks)
+    "fmref_results",  # renders benchmark JSON (fmref/results, fmref.results)
     "fmref_widgets",  # interactive figures computed by fmref (docs/_static/widgets)
     "fmref_checks",  # the manual's completeness checks
     "fmref_a11y",  # accessible names and roles the theme's markup lacks
@@ -144,6 +144,7 @@ sphinx_gallery_conf = {
     "doc_module": ("fmref",),
     "download_all_examples": True,
     "remove_config_comments": True,
+    "subsection_order": "fmref_gallery.manual_order",  # Chapter I first, appendices last
     "within_subsection_order": "FileNameSortKey",
     "write_computation_times": False,  # those pages load DataTables from a CDN
     "min_reported_time": 0,
@@ -176,6 +177,9 @@ html_theme_options = {
     "use_download_button": True,
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
+    # One search box: pydata's top bar would repeat the sidebar's search field; the
+    # article header's icon shows only where the sidebar is collapsed; Ctrl+K works anywhere
+    "navbar_persistent": [],
 }
 html_last_updated_fmt = build_date
 # the date line of the PDF's title page carries the stamp too
