@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from fmref.models.gpt import GPT, GPTConfig
-from fmref.train.loop import fit
+from fmref.train.loop import cosine_schedule, fit
 
 __all__ = ["random_function_batch", "train_icl_model", "icl_accuracy"]
 
@@ -145,12 +145,7 @@ def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=
             lambda step: random_function_batch(batch, n_pairs, n_symbols, g)[0],
             _loss,
             steps,
-            lr=lambda s: lr
-            * (
-                min(1.0, (s + 1) / 50)
-                * 0.5
-                * (1 + torch.cos(torch.tensor(torch.pi * s / steps)).item())
-            ),
+            lr=lambda step: cosine_schedule(step, min(50, steps), steps, lr, 0.0),
             weight_decay=0.01,
         )
         return model.state_dict()
