@@ -20,12 +20,13 @@ import random
 import torch
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
 from fmref.agents.calculator import calculator
 from fmref.agents.parse import CALL_CLOSE
 from fmref.agents.react import run_agent
 from fmref.agents.traces import TEST_NAMES, PolicyTokenizer, react_transcript, word_problem
 from fmref.models.gpt import GPT, GPTConfig
-from fmref.train.loop import fit
+from fmref.train.loop import cosine_schedule, fit
 
 __all__ = ["POLICY_SETTINGS", "train_react_policy", "ModelPolicy", "success_rate"]
 
@@ -128,9 +129,9 @@ def train_react_policy(use_cache=True, **overrides):
             lambda step: _batch(rng, s["batch_size"], s["block_size"]),
             lambda model, batch: F.cross_entropy(*_policy_logits(model, *batch)),
             s["steps"],
-            lr=lambda step: s["lr"]
-            * min(1.0, (step + 1) / s["warmup"])
-            * (0.55 + 0.45 * torch.cos(torch.tensor(torch.pi * step / s["steps"])).item()),
+            lr=lambda step: cosine_schedule(
+                step, min(s["warmup"], s["steps"]), s["steps"], s["lr"], s["lr"] / 10
+            ),
             weight_decay=0.01,
             grad_clip=1.0,
         )["loss"]
@@ -170,6 +171,7 @@ class ModelPolicy:
     """
 
     def __init__(self, model, max_new_tokens=160):
+        check_positive_int("max_new_tokens", max_new_tokens)
         self.model = model
         self.max_new_tokens = max_new_tokens
 
@@ -219,6 +221,7 @@ def success_rate(policy, n=50, names=TEST_NAMES, seed=1234, max_steps=3):
     >>> success_rate(ScriptedPolicy(["Answer: 7"]), n=4)["success"]
     0.0
     """
+    check_positive_int("n", n)
     rng = random.Random(seed)
     problems = [word_problem(rng, names) for _ in range(n)]
     results = [run_agent(policy, [calculator], p["question"], max_steps) for p in problems]

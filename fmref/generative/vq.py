@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref.models.vit import patchify
+from fmref._validate import check_positive_int, check_tensor
+from fmref.vision import patchify
 
 __all__ = [
     "VectorQuantizer",
@@ -75,6 +76,8 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25):
         super().__init__()
+        check_positive_int("num_codes", num_codes)
+        check_positive_int("code_dim", code_dim)
         self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta
         self.codebook = nn.Embedding(num_codes, code_dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / num_codes, 1.0 / num_codes)
@@ -133,6 +136,8 @@ def codebook_usage(codes: torch.Tensor, num_codes: int) -> tuple[float, float]:
     >>> codebook_usage(torch.zeros(10, dtype=torch.long), 8)
     (0.125, 1.0)
     """
+    check_tensor("codes", codes, dtype="int")
+    check_positive_int("num_codes", num_codes)
     counts = torch.bincount(codes.flatten(), minlength=num_codes).double()
     p = counts / counts.sum()
     entropy = -(p[p > 0] * p[p > 0].log()).sum()
@@ -142,7 +147,7 @@ def codebook_usage(codes: torch.Tensor, num_codes: int) -> tuple[float, float]:
 class PatchVQAE(nn.Module):
     """A patch-wise VQ autoencoder: each 2x2 patch of an 8x8 image becomes one token.
 
-    An MLP encodes each patch (:func:`fmref.models.vit.patchify`), a
+    An MLP encodes each patch (:func:`fmref.vision.patchify`), a
     :class:`VectorQuantizer` replaces it by its nearest code, and an MLP
     decodes the code back to the patch's 4 pixels, so a digit is 16 tokens.
 
@@ -168,6 +173,7 @@ class PatchVQAE(nn.Module):
 
     def __init__(self, codes: int = 32, dim: int = 8):
         super().__init__()
+        codes, dim = check_positive_int("codes", codes), check_positive_int("dim", dim)
         self.enc = nn.Sequential(nn.Linear(4, 64), nn.SiLU(), nn.Linear(64, dim))
         self.vq = VectorQuantizer(codes, dim, beta=0.25)
         self.dec = nn.Sequential(nn.Linear(dim, 64), nn.SiLU(), nn.Linear(64, 4))

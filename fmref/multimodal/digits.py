@@ -21,11 +21,12 @@ import math
 import torch
 from torch import nn
 
+from fmref._validate import check_instance
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.models.vit import digits_split
 from fmref.multimodal.clip import CLIP, CLIPConfig, zero_shot_classify
 from fmref.multimodal.lmm import LLaVA
-from fmref.train.loop import chunk_means, epoch_batches, fit
+from fmref.train.loop import chunk_means, cosine_schedule, epoch_batches, fit
 from fmref.zoo import one_thread
 
 __all__ = [
@@ -97,6 +98,8 @@ class WordTokenizer:
     pad_id, eos_id, image_id = 0, 1, 2
 
     def __init__(self, words):
+        if isinstance(words, str):
+            raise TypeError("words must be a list of str, got one str")
         self.itos = ["<pad>", "<eos>", "<image>", *dict.fromkeys(words)]
         self.stoi = {w: i for i, w in enumerate(self.itos)}
 
@@ -194,6 +197,8 @@ def zero_shot_accuracy(model, tokenizer, images, labels, templates, classes=rang
     ...                    TRAIN_TEMPLATES) > 0.8
     True
     """
+    if isinstance(templates, str) or len(templates) == 0:
+        raise ValueError("templates must be a non-empty list of str with one {} field")
     classes = list(classes)
     prompts = torch.stack(
         [tokenizer.encode([t.format(DIGIT_NAMES[k]) for t in templates], 10) for k in classes]
@@ -239,9 +244,8 @@ DIGITS_LMM_SETTINGS = {
 
 
 def _schedule(lr, total):
-    """Warm-up over the first 5% of the steps times a cosine decay to 0."""
-    warmup = max(1, total // 20)
-    return lambda s: lr * (min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / total)))
+    """Warm-up over the first 5% of the steps, then cosine decay to 0."""
+    return lambda step: cosine_schedule(step, max(1, total // 20), total, lr, 0.0)
 
 
 def digits_clip() -> tuple[CLIP, dict]:
@@ -426,6 +430,7 @@ def answer(model: LLaVA, images: torch.Tensor, question: str) -> list[str]:
     >>> answer(model, x_test[:3], "which digit is this ?"), y_test[:3].tolist()
     (['two', 'zero', 'four'], [2, 0, 4])
     """
+    check_instance("model", model, LLaVA)
     tok = digits_tokenizer()
     prompt = torch.tensor([_lmm_prompt(tok, 16, question)]).expand(len(images), -1)
     out = model.generate(images, prompt, max_new_tokens=3, eos_token_id=tok.eos_id)

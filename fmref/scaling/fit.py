@@ -464,6 +464,12 @@ def mini_scaling_run(width, steps, batch=16, block=64, lr=5e-3):
     >>> sorted(run), 4.0 < run["val_loss"] < 6.5  # near ln 256 = 5.55 before training
     (['seconds', 'val_loss'], True)
     """
+    from fmref._validate import check_positive, check_positive_int
+
+    for name, value in (("width", width), ("steps", steps), ("batch", batch), ("block", block)):
+        check_positive_int(name, value)
+    check_positive("lr", lr)
+
     from fmref.models.gpt import GPT, GPTConfig
     from fmref.text.corpus import python_docs
     from fmref.train.loop import TrainConfig, train
