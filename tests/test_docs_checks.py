@@ -151,7 +151,7 @@ def test_elision_checker_records_what_a_chapter_doctest_hides():
     test = doctest.DocTestParser().get_doctest(text, {}, "t", "t.rst", 0)
     runner.run(test, out=lambda s: None)
     assert runner.failures == 0
-    assert found == [("chapters/14-x", "0.66...", ["67"])]
+    assert found == [("chapters/14-x", "0.66...", ["67"], "0.6667\n")]
     other = fmref_checks.DigitElisionChecker("api/fmref.x", [])
     assert other.check_output("0.66...", "0.6667\n", doctest.ELLIPSIS) and other.found == []
 

@@ -323,7 +323,7 @@ class DigitElisionChecker(doctest.OutputChecker):
             hidden = elided_digits(want, got, optionflags)
             if hidden:
                 first = want.strip().splitlines()[0] if want.strip() else want
-                self.found.append((self.docname, first, hidden))
+                self.found.append((self.docname, first, hidden, got))
         return ok
 
 
@@ -354,10 +354,10 @@ def report_elided(app, exception):
     from sphinx.util import logging
 
     logger = logging.getLogger("fmref_checks")
-    for docname, line, hidden in getattr(app.builder, "fmref_elided", []):
+    for docname, line, hidden, got in getattr(app.builder, "fmref_elided", []):
         logger.warning(
             f"doctest output {line!r} hides the digits {hidden!r} behind '...': "
-            "print the number, or mark a timing '# doctest: +VARIES'",
+            f"print the number, or mark a timing '# doctest: +VARIES'; the output was\n{got}",
             location=docname,
         )
 
