@@ -177,7 +177,9 @@ def test_takeaway_terms_are_marked_and_must_be_defined_or_indexed():
 
     def term_role(name, rawtext, text, lineno, inliner, options=None, content=None):
         title, _, target = text.partition(" <")
-        node = addnodes.pending_xref(rawtext, reftype="term", reftarget=(target or title).rstrip(">").lower())
+        node = addnodes.pending_xref(
+            rawtext, reftype="term", reftarget=(target or title).rstrip(">").lower()
+        )
         node += docutils.nodes.Text(title)
         return [node], []
 
@@ -185,7 +187,9 @@ def test_takeaway_terms_are_marked_and_must_be_defined_or_indexed():
     stats = stats_of(TAKEAWAYS)
     assert stats["takeaway_terms"] == ["kv cache", "gqa", "ttft"]
     assert stats["unmarked_takeaways"] == ["Nothing marked here."]
-    indexed = fmref_checks.index_names([("single", "grouped-query attention; GQA", "id1", "", None)])
+    indexed = fmref_checks.index_names(
+        [("single", "grouped-query attention; GQA", "id1", "", None)]
+    )
     assert indexed == {"grouped-query attention", "gqa", "grouped-query attention gqa"}
     problems = fmref_checks.takeaway_problems(stats, {"kv cache"}, indexed)
     assert problems == [
@@ -195,7 +199,51 @@ def test_takeaway_terms_are_marked_and_must_be_defined_or_indexed():
 
 
 def test_ignore_exception_detail_in_a_chapter_is_reported():
-    text = "T\n=\n\n>>> int('x')  # doctest: +IGNORE_EXCEPTION_DETAIL\nTraceback (most recent call last):\nValueError: no\n"
+    text = (
+        "T\n=\n\n>>> int('x')  # doctest: +IGNORE_EXCEPTION_DETAIL\n"
+        "Traceback (most recent call last):\nValueError: no\n"
+    )
     stats = stats_of(text)
     assert len(stats["ignore_exception_detail"]) == 1
     assert "IGNORE_EXCEPTION_DETAIL" in fmref_checks.takeaway_problems(stats, set(), set())[0]
+
+
+def test_doctest_builder_warns_when_a_chapter_output_hides_digits(tmp_path, monkeypatch):
+    from sphinx.application import Sphinx
+
+    monkeypatch.setattr(fmref_checks, "api_problems", lambda py_objects: [])
+    src = tmp_path / "src"
+    (src / "chapters").mkdir(parents=True)
+    (src / "conf.py").write_text(
+        "extensions = ['sphinx.ext.doctest', 'fmref_checks']\n"
+        "import doctest\n"
+        "doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE\n"
+    )
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   chapters/x\n")
+    (src / "chapters" / "x.rst").write_text(
+        "X\n=\n\n>>> print(2 / 3)\n0.66...\n\n"
+        ">>> print('3.5x faster')  # doctest: +VARIES\n3...x faster\n"
+    )
+    warnings = []
+
+    class Sink:
+        def write(self, text):
+            warnings.append(text)
+
+        def flush(self):
+            pass
+
+    app = Sphinx(
+        str(src),
+        str(src),
+        str(tmp_path / "out"),
+        str(tmp_path / "doctrees"),
+        "doctest",
+        status=None,
+        warning=Sink(),
+        freshenv=True,
+    )
+    app.build()
+    text = "".join(warnings)
+    assert "doctest output '0.66...' hides the digits" in text
+    assert "3.5x" not in text  # the timing marked +VARIES may elide its digits
