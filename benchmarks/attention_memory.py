@@ -19,7 +19,7 @@ of up to three wall-clock times, and, after the peak was read, the largest
 difference from the naive output.
 
 The results are printed as JSON and saved, with the machine's details, to
-docs/_data/benchmarks/attention_memory.json (Chapter VI renders them).
+fmref/results/attention_memory.json (Chapter VI renders them).
 
 Run: ``OMP_NUM_THREADS=2 python benchmarks/attention_memory.py`` (a few minutes on 2 cores).
 """
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
-OUT = ROOT / "docs" / "_data" / "benchmarks" / "attention_memory.json"
+OUT = ROOT / "fmref" / "results" / "attention_memory.json"
 LENGTHS = (1024, 2048, 4096, 8192)
 METHODS = ("naive", "tiled", "torch_sdpa")
 D_HEAD, TILE, REPEATS, BUDGET_S = 64, 128, 3, 10.0  # best of 3 runs, or of those that fit in 10 s

@@ -14,7 +14,7 @@ depend on what else runs on a shared machine. The compression on the
 validation split (UTF-8 bytes per token) is saved beside the times.
 
 Prints the results as JSON and saves them, with the machine's details, to
-docs/_data/benchmarks/bpe_training.json (Chapter II renders them).
+fmref/results/bpe_training.json (Chapter II renders them).
 
 Run: ``python benchmarks/bpe_training.py`` (about a minute).
 """
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
-OUT = ROOT / "docs" / "_data" / "benchmarks" / "bpe_training.json"
+OUT = ROOT / "fmref" / "results" / "bpe_training.json"
 MERGES = (1000, 2000, 4000)
 NAIVE_MERGES = 200
 REPEATS = 3

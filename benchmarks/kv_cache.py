@@ -4,7 +4,7 @@ A GPT of 6 layers, width 384 and 6 heads (random weights: speed does not depend 
 what the model learned) generates 256 and then 1,024 new tokens after a 16-token
 prompt, once recomputing the whole sequence at every step and once with the cache.
 Both runs must return the same tokens. Prints the results as JSON and saves them to
-docs/_data/benchmarks/kv_cache.json with the machine's details (Chapter XIII renders
+fmref/results/kv_cache.json with the machine's details (Chapter XIII renders
 them).
 
 Times are CPU seconds of the process with one torch thread (set
@@ -33,7 +33,7 @@ from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 from fmref.infer.generate import generate  # noqa: E402
 from fmref.models.gpt import GPT, GPTConfig  # noqa: E402
 
-OUT = ROOT / "docs" / "_data" / "benchmarks" / "kv_cache.json"
+OUT = ROOT / "fmref" / "results" / "kv_cache.json"
 
 
 def timed(fn):

@@ -6,7 +6,7 @@ GPT of Chapters II and VIII) is compressed with
 head stay in fp32. For each method the script records the bytes those weights
 take, the ratio to fp32, and the perplexity on the validation split of the
 corpus, all in one run, and saves them to
-docs/_data/benchmarks/quantization.json (Chapter XIV renders them).
+fmref/results/quantization.json (Chapter XIV renders them).
 
 Run: ``python benchmarks/quantization.py`` (trains the tiny GPT on the first run).
 """
@@ -30,7 +30,7 @@ from fmref.compress.apply import compress_weights, lm_perplexity  # noqa: E402
 from fmref.text.corpus import python_docs  # noqa: E402
 from fmref.zoo import tiny_gpt  # noqa: E402
 
-OUT = ROOT / "docs" / "_data" / "benchmarks" / "quantization.json"
+OUT = ROOT / "fmref" / "results" / "quantization.json"
 METHODS = [("fp32", None), ("bf16", None), ("int8", None), ("int4", 32), ("nf4", 64)]
 
 

@@ -8,7 +8,7 @@ target and once with :func:`fmref.infer.speculative.speculative_generate`
 (gamma = 4). Reported, from one run: the acceptance rate, target forward passes
 per generated token (1 for plain decoding), the formula's prediction
 ``(1 - a^(g+1)) / (1 - a)`` from the measured rate, and the CPU-time ratio.
-Saved to docs/_data/benchmarks/speculative.json.
+Saved to fmref/results/speculative.json.
 
 On a CPU with models this small the draft is not much cheaper than the target
 (their cost is dominated by per-call overhead), so the time ratio says little;
@@ -42,7 +42,7 @@ from fmref.infer.speculative import (  # noqa: E402
 from fmref.text.corpus import python_docs  # noqa: E402
 from fmref.zoo import tiny_gpt  # noqa: E402
 
-OUT = ROOT / "docs" / "_data" / "benchmarks" / "speculative.json"
+OUT = ROOT / "fmref" / "results" / "speculative.json"
 GAMMA, NEW, PROMPTS, PROMPT_LEN = 4, 48, 8, 12
 
 

@@ -15,7 +15,7 @@ difference between the peak after the measured steps and that level is the
 step's *activation peak*. Times are CPU seconds of the child with one torch
 thread (set ``FMREF_BENCH_THREADS`` to change it), so they do not depend on
 what else the machine runs. Prints the results as JSON and saves them with the
-machine's details to docs/_data/benchmarks/training_memory.json (Chapter XII
+machine's details to fmref/results/training_memory.json (Chapter XII
 renders them).
 
 It also runs the data-parallel example of Chapter XII for real: ``torchrun
@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
-OUT = ROOT / "docs" / "_data" / "benchmarks" / "training_memory.json"
+OUT = ROOT / "fmref" / "results" / "training_memory.json"
 CONFIGS = {  # name: options of fmref.train.efficient.train_step
     "baseline": {},
     "checkpointing": {"checkpointing": True},

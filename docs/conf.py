@@ -57,7 +57,7 @@ extensions = [
     "sphinx_book_theme",  # its directives (margin, ...) must work in every builder
     "sphinx-mathjax-offline",  # MathJax 3 served from _static: no CDN
     "fmref_api",  # writes docs/api/ from fmref's __all__
-    "fmref_results",  # renders benchmark JSON (docs/_data/benchmarks)
+    "fmref_results",  # renders benchmark JSON (fmref/results, fmref.results)
     "fmref_widgets",  # interactive figures computed by fmref (docs/_static/widgets)
     "fmref_checks",  # the manual's completeness checks
 ]

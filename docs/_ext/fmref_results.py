@@ -1,4 +1,4 @@
-"""Render benchmark results saved as JSON under docs/_data/benchmarks/.
+"""Render benchmark results saved as JSON in fmref/results/ (:mod:`fmref.results`).
 
 ``.. fmref-benchmark:: kv_cache`` renders one result file as a table, with the
 machine it was measured on; ``.. fmref-benchmark::`` with no argument renders
@@ -71,11 +71,13 @@ class BenchmarkDirective(SphinxDirective):
     optional_arguments = 1
 
     def run(self):
-        folder = Path(self.env.srcdir) / "_data" / "benchmarks"
+        import fmref.results
+
+        folder = Path(fmref.results.__file__).parent
         if self.arguments:
             files = [folder / f"{self.arguments[0]}.json"]
         else:
-            files = sorted(folder.glob("*.json"))
+            files = [folder / f"{name}.json" for name in fmref.results.names()]
         out: list[nodes.Node] = []
         for path in files:
             self.env.note_dependency(str(path))

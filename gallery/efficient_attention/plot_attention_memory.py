@@ -17,7 +17,6 @@ next to the memory model of :func:`fmref.nn.efficient.attention_memory_bytes`.
 # First the claim that matters most: the tiles change how the work is
 # scheduled, not the result.
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -43,23 +42,18 @@ for causal in (False, True):
 # %%
 # The measured numbers
 # --------------------
-# The benchmark saved its results with the machine's details. (Run it with
-# ``python benchmarks/attention_memory.py``; if the file is missing, only the
-# memory model is drawn.)
-try:
-    root = Path(__file__).resolve().parents[2]
-except NameError:  # running as a notebook
-    root = Path.cwd()
-path = root / "docs" / "_data" / "benchmarks" / "attention_memory.json"
-bench = json.loads(path.read_text()) if path.exists() else None
-if bench:
-    print(json.dumps(bench["machine"], indent=1))
-    for r in bench["results"]:
-        print(
-            f"N={r['n']:5d}: naive +{r['naive_peak_mib']:7.1f} MiB, "
-            f"tiled +{r['tiled_peak_mib']:5.2f} MiB"
-            f" ({r['memory_ratio']}x less), time tiled/naive = {r['time_ratio_tiled_over_naive']}"
-        )
+# The benchmark saved its results with the machine's details in the package
+# (:func:`fmref.results.load`; rerun it with ``python -m benchmarks attention_memory``).
+from fmref.results import load
+
+bench = load("attention_memory")
+print(json.dumps(bench["machine"], indent=1))
+for r in bench["results"]:
+    print(
+        f"N={r['n']:5d}: naive +{r['naive_peak_mib']:7.1f} MiB, "
+        f"tiled +{r['tiled_peak_mib']:5.2f} MiB"
+        f" ({r['memory_ratio']}x less), time tiled/naive = {r['time_ratio_tiled_over_naive']}"
+    )
 
 # %%
 # Plot
@@ -79,19 +73,18 @@ ax.loglog(
     "k:",
     label="model: tiled, 2 tiles + N (d + 2)",
 )
-if bench:
-    res = bench["results"]
-    n_meas = [r["n"] for r in res]
-    ax.loglog(n_meas, [r["naive_peak_mib"] for r in res], "o-", label="measured: naive (fmref)")
-    ax.loglog(
-        n_meas, [max(r["tiled_peak_mib"], 0.01) for r in res], "s-", label="measured: tiled (fmref)"
-    )
-    ax.loglog(
-        n_meas, [r["torch_sdpa_peak_mib"] for r in res], "^-", label="measured: torch SDPA (CPU)"
-    )
-    axes[1].loglog(n_meas, [r["naive_s"] for r in res], "o-", label="naive (fmref)")
-    axes[1].loglog(n_meas, [r["tiled_s"] for r in res], "s-", label="tiled (fmref, Python loop)")
-    axes[1].loglog(n_meas, [r["torch_sdpa_s"] for r in res], "^-", label="torch SDPA (CPU)")
+res = bench["results"]
+n_meas = [r["n"] for r in res]
+ax.loglog(n_meas, [r["naive_peak_mib"] for r in res], "o-", label="measured: naive (fmref)")
+ax.loglog(
+    n_meas, [max(r["tiled_peak_mib"], 0.01) for r in res], "s-", label="measured: tiled (fmref)"
+)
+ax.loglog(
+    n_meas, [r["torch_sdpa_peak_mib"] for r in res], "^-", label="measured: torch SDPA (CPU)"
+)
+axes[1].loglog(n_meas, [r["naive_s"] for r in res], "o-", label="naive (fmref)")
+axes[1].loglog(n_meas, [r["tiled_s"] for r in res], "s-", label="tiled (fmref, Python loop)")
+axes[1].loglog(n_meas, [r["torch_sdpa_s"] for r in res], "^-", label="torch SDPA (CPU)")
 ax.set_xlabel("sequence length N")
 ax.set_ylabel("extra peak memory (MiB)")
 ax.set_title("Memory: quadratic vs linear in N")
