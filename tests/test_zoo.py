@@ -1,16 +1,33 @@
-"""Tests of fmref.zoo.tiny_gpt: trained once, cached, loaded back identical."""
+"""Tests of fmref.zoo: the registry, tiny_gpt, and a cache that survives faults.
 
+The fault-injection tests damage an entry of a tiny recipe (a few floats, no
+model) in a temporary cache and check that the next call warns once, naming the
+file, moves it aside, retrains, and returns what a clean cache returns.
+"""
+
+import ast
 import os
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
+import fmref
 from fmref import zoo
+from fmref.zoo import _cache
+from fmref.zoo.__main__ import _size, main
+
+PACKAGE = Path(fmref.__file__).parent
 
 
 @pytest.fixture()
 def fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FMREF_CACHE", str(tmp_path))
+    monkeypatch.setattr(_cache, "_MEMORY", {})
     return tmp_path
 
 
@@ -80,7 +97,7 @@ def test_source_hash_follows_code_not_prose(tmp_path, monkeypatch):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     module = pkg / "m.py"
-    monkeypatch.setattr(zoo, "_PACKAGE_DIR", pkg)
+    monkeypatch.setattr(_cache, "_PACKAGE_DIR", pkg)
     versions = {
         "original": '"""Doc."""\n\ndef f(x):\n    """Double."""\n    return 2 * x\n',
         "prose": '"""New doc."""\n\n\ndef f(x):  # edited\n    """Twice x."""\n    return 2*x\n',
@@ -97,3 +114,308 @@ def test_source_hash_follows_code_not_prose(tmp_path, monkeypatch):
     assert hashes["body a string"] not in (hashes["original"], hashes["code"])
     (pkg / "n.py").write_text("")  # a new file changes the key too
     assert zoo.source_hash() != hashes["body a string"]
+
+
+# ---------------------------------------------------------------------------
+# The registry: every cached model has a recipe; models/ and nn/ stay pure.
+# ---------------------------------------------------------------------------
+
+
+def _cached_names(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "cached":
+            first = node.args[0]
+            assert isinstance(first, ast.Constant), ast.unparse(node)  # a literal name
+            yield first.value
+
+
+def test_every_cached_name_in_the_package_has_a_recipe_that_resolves():
+    used = set()
+    for path in PACKAGE.rglob("*.py"):
+        used |= set(_cached_names(ast.parse(path.read_text(encoding="utf-8"))))
+    names = [r.name for r in zoo.list()]
+    assert names == sorted(names) and len(names) == len(set(names))
+    assert used and used <= set(names), sorted(used - set(names))
+    for recipe in zoo.list():
+        assert callable(recipe.resolve()), recipe.function
+        assert zoo.get(recipe.name) is recipe
+    with pytest.raises(ValueError, match="name must be one of"):
+        zoo.get("gpt-5")
+
+
+def test_models_and_nn_never_import_zoo():
+    offenders = []
+    for sub in ("models", "nn"):
+        for path in (PACKAGE / sub).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = "." * node.level + (node.module or "")
+                    mods = [base] + [f"{base}.{a.name}" for a in node.names]
+                else:
+                    continue
+                if any(m.split(".")[-1] == "zoo" or ".zoo." in m + "." for m in mods):
+                    offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []
+
+
+# ---------------------------------------------------------------------------
+# Fault injection on a tiny recipe.
+# ---------------------------------------------------------------------------
+
+SETTINGS = {"n": 4}
+
+
+def _tiny(calls):
+    def train():
+        calls.append(1)
+        return {"w": torch.arange(4.0), "history": [1.0, 0.5], "meta": ("ok", 3, None)}
+
+    return train
+
+
+def _same(a, b):
+    return torch.equal(a["w"], b["w"]) and a["history"] == b["history"] and a["meta"] == b["meta"]
+
+
+def _entry(name="tiny-recipe"):
+    return Path(_cache.cache_dir()) / f"{zoo.cache_key(name, SETTINGS)}.pt"
+
+
+class _Evil:
+    """Unpickling this calls open(path, "w"): it creates a file."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _truncate(path, _):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _zero_fill(path, _):
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _random_bytes(path, _):
+    path.write_bytes(torch.randint(0, 256, (2048,), dtype=torch.uint8).numpy().tobytes())
+
+
+def _raw_pickle(path, marker):
+    path.write_bytes(pickle.dumps({"result": _Evil(marker)}, protocol=2))
+
+
+def _torch_pickle(path, marker):
+    torch.save({"format": 1, "key": path.stem, "result": _Evil(marker)}, path)
+
+
+def _foreign(path, _):
+    torch.save({"weights": torch.ones(3)}, path)  # a valid file, not a cache entry
+
+
+def _other_key(path, _):
+    entry = torch.load(path, weights_only=True)
+    torch.save({**entry, "key": "tiny-recipe-0000000000000000"}, path)
+
+
+def _directory(path, _):  # unreadable, even for root: open() raises IsADirectoryError
+    path.unlink()
+    path.mkdir()
+
+
+FAULTS = {
+    "truncated": (_truncate, "failed finding central directory"),
+    "zero-filled": (_zero_fill, "refused by torch.load"),
+    "random bytes": (_random_bytes, "refused by torch.load"),
+    "crafted pickle": (_raw_pickle, "Unsupported global: GLOBAL io.open"),
+    "crafted torch file": (_torch_pickle, "Unsupported global: GLOBAL io.open"),
+    "foreign file": (_foreign, "not a cache entry"),
+    "another key's entry": (_other_key, "holds the entry"),
+    "unreadable": (_directory, "unreadable"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_bad_entry_is_moved_aside_with_one_warning_and_rebuilt(fresh_cache, fault):
+    damage, reason = FAULTS[fault]
+    calls = []
+    clean = zoo.cached("tiny-recipe", SETTINGS, _tiny(calls))
+    path, marker = _entry(), fresh_cache / "pwned"
+    damage(path, marker)
+    with pytest.warns(zoo.CacheWarning) as record:
+        again = zoo.cached("tiny-recipe", SETTINGS, _tiny(calls))
+    assert [str(w.message) for w in record if w.category is zoo.CacheWarning] == [
+        str(record[0].message)
+    ]
+    message = str(record[0].message)
+    assert f"bad cache entry {path}:" in message and reason in message, message
+    assert "moved it to tiny-recipe-" in message and "retrained it" in message
+    assert len(calls) == 2 and _same(clean, again)  # retrained once, same result
+    assert not marker.exists()  # no pickled code ran
+    assert len(list(fresh_cache.glob("tiny-recipe-*.pt.bad-*"))) == 1  # kept, not deleted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _same(zoo.cached("tiny-recipe", SETTINGS, _tiny(calls)), clean)
+    assert len(calls) == 2
+
+
+def test_the_crafted_pickles_would_run_code_under_a_plain_unpickler(tmp_path):
+    """The fault is real: without weights_only the same bytes create the file."""
+    _raw_pickle(tmp_path / "a.pt", tmp_path / "made-by-pickle")
+    pickle.loads((tmp_path / "a.pt").read_bytes())["result"].close()
+    _torch_pickle(tmp_path / "b.pt", tmp_path / "made-by-torch")
+    torch.load(tmp_path / "b.pt", weights_only=False)["result"].close()
+    assert (tmp_path / "made-by-pickle").exists() and (tmp_path / "made-by-torch").exists()
+
+
+def test_read_entry_names_the_file_and_the_reason(fresh_cache):
+    zoo.cached("tiny-recipe", SETTINGS, _tiny([]))
+    assert zoo.read_entry(_entry())["settings"] == SETTINGS
+    _truncate(_entry(), None)
+    with pytest.raises(ValueError, match=r"tiny-recipe-\w+\.pt: refused by torch.load"):
+        zoo.read_entry(_entry())
+
+
+def test_a_result_the_safe_loader_would_refuse_is_not_stored(fresh_cache):
+    with pytest.raises(TypeError, match="train\\(\\) must return tensors.*PosixPath"):
+        zoo.cached("tiny-recipe", SETTINGS, lambda: {"where": Path("a")})
+    assert list(fresh_cache.iterdir()) == [_entry().with_suffix(".lock")]
+
+
+@pytest.fixture()
+def read_only(fresh_cache, monkeypatch):
+    """The cache folder made read-only; as root (where modes do not bind), also refused."""
+    folder = str(fresh_cache)
+    if os.geteuid() == 0:
+        real_open, real_replace = os.open, os.replace
+
+        def guarded_open(path, flags, *args, **kwargs):
+            writes = os.O_CREAT | os.O_WRONLY | os.O_RDWR
+            if str(path).startswith(folder) and flags & writes:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        def guarded_replace(src, dst, *args, **kwargs):
+            if str(dst).startswith(folder):
+                raise PermissionError(13, "Permission denied", str(dst))
+            return real_replace(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", guarded_open)
+        monkeypatch.setattr(os, "replace", guarded_replace)
+    fresh_cache.chmod(0o555)
+    yield fresh_cache
+    fresh_cache.chmod(0o755)
+
+
+def test_a_read_only_cache_gives_an_in_memory_result_with_one_warning(read_only):
+    calls = []
+    with pytest.warns(zoo.CacheWarning, match="cannot store .*tiny-recipe-.*kept in memory"):
+        first = zoo.cached("tiny-recipe", SETTINGS, _tiny(calls))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second warning, no second training
+        second = zoo.cached("tiny-recipe", SETTINGS, _tiny(calls))
+    assert len(calls) == 1 and _same(first, second) and list(read_only.iterdir()) == []
+
+
+def test_a_bad_entry_in_a_read_only_cache_is_reported_once(fresh_cache, monkeypatch):
+    calls = []
+    clean = zoo.cached("tiny-recipe", SETTINGS, _tiny(calls))
+    _zero_fill(_entry(), None)
+    next(read_only.__wrapped__(fresh_cache, monkeypatch))
+    with pytest.warns(zoo.CacheWarning) as record:
+        again = zoo.cached("tiny-recipe", SETTINGS, _tiny(calls))
+    fresh_cache.chmod(0o755)
+    assert len(record) == 1 and "could not move it aside" in str(record[0].message)
+    assert str(_entry()) in str(record[0].message) and _same(clean, again)
+
+
+def test_a_cache_folder_that_cannot_be_made_gives_an_in_memory_result(fresh_cache, monkeypatch):
+    (fresh_cache / "file").write_text("")
+    monkeypatch.setenv("FMREF_CACHE", str(fresh_cache / "file" / "cache"))
+    with pytest.warns(zoo.CacheWarning, match="cannot create the cache folder"):
+        result = zoo.cached("tiny-recipe", SETTINGS, _tiny([]))
+    assert _same(result, _tiny([])())
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+import torch
+from fmref.zoo import cached
+
+log, me, other = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+
+def train():
+    with log.open("a") as f:
+        f.write(me.name + "\\n")
+    time.sleep(1.5)  # the other process asks meanwhile
+    return {"w": torch.arange(4.0) * 2}
+
+me.touch()
+deadline = time.time() + 60
+while not other.exists() and time.time() < deadline:  # start together
+    time.sleep(0.02)
+print(cached("tiny-recipe", {"n": 4}, train)["w"].tolist())
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_asking_for_one_key_train_it_once(fresh_cache):
+    log, a, b = (str(fresh_cache / name) for name in ("trained.log", "a", "b"))
+    env = {**os.environ, "FMREF_CACHE": str(fresh_cache)}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, log, me, other],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for me, other in ((a, b), (b, a))
+    ]
+    outs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert len(Path(log).read_text().split()) == 1  # one trainer; the other waited and loaded
+    assert outs == ["[0.0, 2.0, 4.0, 6.0]\n"] * 2
+
+
+# ---------------------------------------------------------------------------
+# python -m fmref.zoo
+# ---------------------------------------------------------------------------
+
+
+def test_cli_lists_and_clears_the_cache(fresh_cache, monkeypatch, capsys):
+    zoo.cached("tiny-recipe", SETTINGS, _tiny([]))
+    zoo.cached("other-recipe", SETTINGS, _tiny([]))
+    (fresh_cache / "junk-0123456789abcdef.pt").write_bytes(b"junk")
+    torch.save({"weights": torch.ones(2)}, fresh_cache / "weights-0123456789abcdef.pt")
+    assert main([]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{fresh_cache}: 4 files"
+    rows = {line.split()[0]: line for line in out[2:]}
+    key = _entry().stem.rsplit("-", 1)[1]
+    assert rows["tiny-recipe"].split()[1] == key and rows["tiny-recipe"].endswith("current")
+    assert "bad: " in rows["junk-0123456789abcdef.pt"]
+    assert rows["weights-0123456789abcdef.pt"].endswith("bad: not a cache entry of format 1")
+    size = _entry().stat().st_size
+    assert 1024 < size < 4096 and f" {size / 1024:.1f} KiB " in rows["tiny-recipe"]
+    assert [_size(n) for n in (10, 3 << 20, 5 << 30)] == ["10 B", "3.0 MiB", "5.0 GiB"]
+    monkeypatch.setattr(_cache, "source_hash", lambda: "0" * 64)  # fmref's code changed
+    main(["list"])
+    assert "stale (fmref's code changed)" in capsys.readouterr().out
+    assert main(["recipes"]) == 0
+    assert "digits-vit           fmref.zoo:digits_vit" in capsys.readouterr().out
+    assert main(["clear", "tiny-recipe"]) == 0
+    assert capsys.readouterr().out == f"removed 2 files from {fresh_cache}\n"  # entry, lock
+    names = sorted(p.name.split("-")[0] for p in fresh_cache.iterdir())
+    assert names == ["junk", "other", "other", "weights"]
+    (fresh_cache / "notes.txt").write_text("not ours")
+    main(["clear", "--all"])
+    assert [p.name for p in fresh_cache.iterdir()] == ["notes.txt"]
+    with pytest.raises(SystemExit):
+        main(["clear"])
+    with pytest.raises(TypeError, match="names must be a list"):
+        zoo.clear("tiny-recipe")

@@ -10,7 +10,7 @@ generated images and reports the Fréchet (2-Wasserstein) distance between them,
 
 Heusel et al. use the 2,048-d pool features of an Inception-v3 network on
 ImageNet; for 8x8 digits, fmref uses the class-token features of the small ViT of
-Chapter XVI (:func:`fmref.models.vit.digits_vit`). Numbers are only comparable
+Chapter XVI (:func:`fmref.zoo.digits_vit`). Numbers are only comparable
 within one feature extractor and one sample size.
 """
 
@@ -141,7 +141,7 @@ def digits_features(images: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        ``(n, 64)`` features of :func:`fmref.models.vit.digits_vit`.
+        ``(n, 64)`` features of :func:`fmref.zoo.digits_vit`.
 
     Examples
     --------
@@ -150,7 +150,7 @@ def digits_features(images: torch.Tensor) -> torch.Tensor:
     >>> digits_features(digits_split()[2][:5]).shape
     torch.Size([5, 64])
     """
-    from fmref.models.vit import digits_vit
+    from fmref.zoo import digits_vit
 
     model, _ = digits_vit()
     with torch.no_grad():

@@ -21,7 +21,7 @@ import torch
 
 from fmref.diffusion.denoisers import digits_denoiser
 from fmref.diffusion.samplers import sample
-from fmref.models.vit import digits_vit
+from fmref.zoo import digits_vit
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)

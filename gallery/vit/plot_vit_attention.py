@@ -17,7 +17,8 @@ each input patch reaches the class token in the end.
 import matplotlib.pyplot as plt
 import torch
 
-from fmref.models.vit import digits_split, digits_vit
+from fmref.models.vit import digits_split
+from fmref.zoo import digits_vit
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)

@@ -77,7 +77,7 @@ print("conv == linear on patches:", torch.allclose(conv, linear, atol=1e-6))
 # a position embedding is added. Untrained, the embeddings are random; after
 # training on digits (the cached model of the next example) neighbouring patches
 # have similar embeddings: the model has learned the 2-D grid from 1-D indices.
-from fmref.models.vit import digits_vit
+from fmref.zoo import digits_vit
 
 trained, _ = digits_vit()
 pos = trained.pos_embed[0, 1:].detach()  # (16, 64), class token dropped

@@ -17,7 +17,7 @@ on the same stratified split, and we print their final test accuracies.
 import matplotlib.pyplot as plt
 import torch
 
-from fmref.models.vit import digits_cnn, digits_vit
+from fmref.zoo import digits_cnn, digits_vit
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)

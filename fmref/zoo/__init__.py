@@ -1,0 +1,399 @@
+"""The one home of fmref's trained models: a registry of recipes and their cache.
+
+Several chapters, gallery examples, tests and benchmarks use the same small
+trained models. Each has a *recipe*: a name (``"digits-vit"``) and the function,
+in the module that owns the idea, that trains it on a cache miss and loads it
+otherwise (:func:`fmref.zoo.list`, :func:`fmref.zoo.get`). :func:`cached` stores
+a result under a key that hashes the fmref source code and the training
+settings, so a clean build trains each model at most once and a change to fmref
+(or to the settings) retrains it instead of serving a stale model.
+
+**The model cache.** Results live in ``$FMREF_CACHE`` (default
+``~/.cache/fmref``; ``tox`` points every environment at ``.tox/fmref-cache`` so
+tests and the docs share it), one file ``<name>-<key>.pt`` per entry.
+``python -m fmref.zoo`` lists it (name, key, size, date, and whether the entry
+was trained under today's code), ``python -m fmref.zoo recipes`` lists the
+recipes, and ``python -m fmref.zoo clear NAME ...`` or ``clear --all`` deletes
+entries (:func:`entries`, :func:`clear`).
+
+Entries are read with ``torch.load(weights_only=True)``, which builds tensors
+and plain containers and refuses every other pickled global, so a file planted
+in the cache cannot run code. A bad entry (cut short, zero-filled, random
+bytes, a crafted pickle, another file under the entry's name, unreadable) is
+reported by one :class:`CacheWarning` that names the file, renamed
+``<file>.bad-<time>-<pid>`` beside it rather than deleted, and trained again.
+One lock file per key lets parallel builds (``tox -e py`` beside ``tox -e
+docs``, parallel gallery workers) train a model once: the others wait and load
+it. A read-only cache folder still works: a missing model is trained and kept
+in memory for the process, with one warning.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from fmref.zoo._cache import (
+    CacheWarning,
+    cache_dir,
+    cache_key,
+    cached,
+    clear,
+    code_fingerprint,
+    entries,
+    one_thread,
+    read_entry,
+    source_hash,
+)
+
+__all__ = [
+    "Recipe",
+    "list",
+    "get",
+    "cache_dir",
+    "source_hash",
+    "code_fingerprint",
+    "cache_key",
+    "cached",
+    "CacheWarning",
+    "read_entry",
+    "entries",
+    "clear",
+    "one_thread",
+    "TINY_GPT_SETTINGS",
+    "tiny_gpt",
+    "digits_vit",
+    "digits_cnn",
+]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named trained model: where its training lives and what it is for.
+
+    Parameters
+    ----------
+    name : str
+        The name its cache entries carry (``<name>-<key>.pt``).
+    function : str
+        ``"module:function"``: the public function that trains the model on a
+        cache miss and loads it otherwise, in the module that owns the idea
+        (imported only when the recipe is used).
+    summary : str
+        One line: what is trained on what, and who uses it.
+
+    Examples
+    --------
+    >>> from fmref.zoo import get
+    >>> recipe = get("digits-vit")
+    >>> recipe.function
+    'fmref.zoo:digits_vit'
+    >>> recipe.resolve().__name__
+    'digits_vit'
+    """
+
+    name: str
+    function: str
+    summary: str
+
+    def resolve(self):
+        """The recipe's function, imported.
+
+        Returns
+        -------
+        callable
+            The function named by :attr:`function`.
+
+        Examples
+        --------
+        >>> from fmref.zoo import get
+        >>> get("icl-gpt").resolve().__module__
+        'fmref.prompting.icl'
+        """
+        module, _, attr = self.function.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def load(self, **kwargs: Any) -> Any:
+        """Call the recipe's function: load the model, training it first on a miss.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to the function (its defaults are the manual's model).
+
+        Returns
+        -------
+        object
+            What the function returns (a model, usually with its history).
+
+        Examples
+        --------
+        >>> from fmref.zoo import get
+        >>> model, history = get("digits-vit").load()
+        >>> type(model).__name__, len(history["test_accuracy"])
+        ('ViT', 30)
+        """
+        return self.resolve()(**kwargs)
+
+
+_RECIPES = {
+    name: Recipe(name, function, summary)
+    for name, function, summary in [
+        ("tiny-gpt", "fmref.zoo:tiny_gpt", "BPE and 3-layer GPT on the Python docs (I, II, VIII)"),
+        ("tiny-gpt-seed", "fmref.eval.seeds:seed_runs", "byte GPT, one run per seed (App. C)"),
+        ("peft-task", "fmref.peft.experiment:run_methods", "tiny GPT tuned per PEFT method (VII)"),
+        ("digits-vit", "fmref.zoo:digits_vit", "small ViT on scikit-learn's digits (I, XVI, XVII)"),
+        ("digits-cnn", "fmref.zoo:digits_cnn", "Chapter III's CNN trained like the ViT (XVI)"),
+        ("digits-clip", "fmref.multimodal.digits:digits_clip", "tiny CLIP on digits (XIX)"),
+        ("digits-lmm", "fmref.multimodal.digits:digits_lmm", "LLaVA-style LMM on digits (XX)"),
+        ("digits-denoiser", "fmref.diffusion.denoisers:digits_denoiser", "DDPM U-Net (XVII)"),
+        ("minilm-python-docs", "fmref.rag.evalset:corpus_embeddings", "RAG chunk vectors (XXII)"),
+        ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
+        ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
+    ]
+}
+
+
+def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in torch.hub.list
+    """Every recipe: each trained model the manual, the gallery and the tests use.
+
+    Returns
+    -------
+    list of Recipe
+        Sorted by name.
+
+    Examples
+    --------
+    >>> import fmref.zoo
+    >>> [r.name for r in fmref.zoo.list()][:4]
+    ['digits-clip', 'digits-cnn', 'digits-denoiser', 'digits-lmm']
+    >>> len(fmref.zoo.list())
+    11
+    """
+    return [_RECIPES[name] for name in sorted(_RECIPES)]
+
+
+def get(name: str) -> Recipe:
+    """The recipe of one model name.
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`list`, e.g. ``"tiny-gpt"``.
+
+    Returns
+    -------
+    Recipe
+
+    Raises
+    ------
+    ValueError
+        If no recipe has that name.
+
+    Examples
+    --------
+    >>> import fmref.zoo
+    >>> fmref.zoo.get("tiny-gpt").function
+    'fmref.zoo:tiny_gpt'
+    """
+    if name not in _RECIPES:
+        raise ValueError(f"name must be one of {sorted(_RECIPES)}, got {name!r}")
+    return _RECIPES[name]
+
+
+# ---------------------------------------------------------------------------
+# The tiny GPT of the language-model chapters (II, VIII) and their gallery.
+# ---------------------------------------------------------------------------
+
+#: Settings of :func:`tiny_gpt`: a byte-level BPE of 768 ids and a 3-layer GPT
+#: (about 0.4M parameters) trained on the Python documentation corpus.
+TINY_GPT_SETTINGS: dict[str, Any] = {
+    "vocab_size": 768,  # 256 bytes + 512 merges
+    "block_size": 64,  # context length in tokens
+    "n_layer": 3,  # Transformer blocks
+    "n_head": 4,  # attention heads of 24 dimensions
+    "n_embd": 96,  # model width
+    "dropout": 0.0,  # the model sees each token about 2.5 times: no dropout needed
+    "steps": 400,  # AdamW steps, on one CPU thread
+    "batch_size": 16,  # windows per step: 1,024 tokens
+    "lr_max": 3e-3,  # peak learning rate (a small model tolerates a large one)
+    "lr_min": 3e-4,  # cosine floor, lr_max / 10
+    "warmup": 50,  # linear warm-up steps
+    "weight_decay": 0.1,  # on matrices and embeddings only
+    "eval_interval": 50,  # steps between validations
+    "eval_batches": 4,  # batches per validation
+    "seed": 0,  # initial weights, batches
+}
+
+
+def _train_tiny_gpt(settings: dict[str, Any]) -> dict[str, Any]:
+    from fmref.models.gpt import GPT, GPTConfig
+    from fmref.text.bpe import BPETokenizer
+    from fmref.text.corpus import python_docs
+    from fmref.train.loop import TrainConfig, train
+
+    s = settings
+    tokenizer = BPETokenizer.train(python_docs("train"), s["vocab_size"])
+    train_ids = torch.tensor(tokenizer.encode(python_docs("train")))  # (N_train,)
+    val_ids = torch.tensor(tokenizer.encode(python_docs("validation")))  # (N_val,)
+    config = GPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        block_size=s["block_size"],
+        n_layer=s["n_layer"],
+        n_head=s["n_head"],
+        n_embd=s["n_embd"],
+        dropout=s["dropout"],
+    )
+    torch.manual_seed(s["seed"])  # the initial weights
+    model = GPT(config)
+    train_config = TrainConfig(
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        block_size=s["block_size"],
+        lr_max=s["lr_max"],
+        lr_min=s["lr_min"],
+        warmup=s["warmup"],
+        weight_decay=s["weight_decay"],
+        eval_interval=s["eval_interval"],
+        eval_batches=s["eval_batches"],
+        seed=s["seed"],
+    )
+    with one_thread():  # the same weights bit for bit on any thread setting
+        history = train(model, train_ids, train_config, val_data=val_ids)
+    return {
+        "gpt_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "state_dict": model.state_dict(),
+        "tokenizer": tokenizer.to_dict(),
+        "history": history,
+    }
+
+
+def tiny_gpt(**overrides: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The tiny GPT trained on :func:`fmref.text.corpus.python_docs`, from the cache.
+
+    The first call trains a byte-level BPE tokenizer on the corpus's training
+    split and a small :class:`~fmref.models.gpt.GPT` on its tokens with
+    :func:`fmref.train.loop.train` (on one thread, so that the weights do not
+    depend on the thread setting), and caches the result with :func:`cached`;
+    later calls only load it.
+
+    Parameters
+    ----------
+    **overrides
+        Settings to change from :data:`TINY_GPT_SETTINGS` (e.g. ``steps=10``
+        for a quick test); a different setting is a different cached model.
+
+    Returns
+    -------
+    model : fmref.models.gpt.GPT
+        The trained model, in eval mode.
+    tokenizer : fmref.text.bpe.BPETokenizer
+        Its tokenizer.
+    history : dict
+        The training history of :func:`fmref.train.loop.train` (``step``,
+        ``train_loss``, ``val_step``, ``val_loss``, ``lr``, ...).
+
+    Raises
+    ------
+    ValueError
+        If an override names an unknown setting.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.zoo import tiny_gpt
+    >>> model, tokenizer, history = tiny_gpt()
+    >>> tokenizer.vocab_size, model.config.n_layer, model.config.block_size
+    (768, 3, 64)
+    >>> history["val_loss"][-1] < history["val_loss"][0]
+    True
+    >>> logits = model(torch.tensor([tokenizer.encode("The for statement")]))  # (1, T, V)
+    >>> logits.shape[-1]
+    768
+    """
+    unknown = sorted(set(overrides) - set(TINY_GPT_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"overrides must be among TINY_GPT_SETTINGS {sorted(TINY_GPT_SETTINGS)}, got {unknown}"
+        )
+    from fmref.models.gpt import GPT, GPTConfig
+    from fmref.text.bpe import BPETokenizer
+
+    settings = {**TINY_GPT_SETTINGS, **overrides}
+    stored = cached("tiny-gpt", settings, lambda: _train_tiny_gpt(settings))
+    model = GPT(GPTConfig(**stored["gpt_config"]))
+    model.load_state_dict(stored["state_dict"])
+    model.eval()
+    return model, BPETokenizer.from_dict(stored["tokenizer"]), stored["history"]
+
+
+# ---------------------------------------------------------------------------
+# The digits ViT of Chapter XVI (and I, XVII, FID) and the CNN beside it.
+# ---------------------------------------------------------------------------
+
+
+def digits_vit() -> tuple[Any, dict]:
+    """The small ViT trained on scikit-learn's digits, trained once and cached.
+
+    Config: 8x8 images, 2x2 patches (16 tokens + class token), width 64, 2
+    blocks of 4 heads, MLP 128 (``fmref.models.vit.DIGITS_VIT_CONFIG``);
+    trained by :func:`fmref.models.vit.train_digits_vit` on the stratified 75%
+    split of :func:`~fmref.models.vit.digits_split` (seed 0), on one thread. The
+    first call trains it (seconds on a laptop CPU); later calls load it.
+
+    Returns
+    -------
+    (fmref.models.vit.ViT, dict)
+        The model in eval mode, and its training history (per-epoch loss and
+        test accuracy).
+
+    Examples
+    --------
+    >>> from fmref.zoo import digits_vit
+    >>> model, history = digits_vit()
+    >>> model.config.num_patches, len(history["test_accuracy"])
+    (16, 30)
+    >>> history["test_accuracy"][-1] >= 0.93
+    True
+    """
+    from fmref.models.vit import DIGITS_VIT_CONFIG, DIGITS_VIT_TRAINING, ViT, train_digits_vit
+
+    settings = {"config": asdict(DIGITS_VIT_CONFIG), **DIGITS_VIT_TRAINING}
+    result = cached("digits-vit", settings, one_thread()(train_digits_vit))
+    model = ViT(DIGITS_VIT_CONFIG)
+    model.load_state_dict(result["state_dict"])
+    return model.eval(), result["history"]
+
+
+def digits_cnn() -> tuple[torch.nn.Module, dict]:
+    """The small CNN of Chapter III trained like :func:`digits_vit`, for comparison; cached.
+
+    :class:`fmref.nn.conv.SmallCNN` (two 3x3 conv blocks with max pooling, a
+    linear head) trained by :func:`fmref.models.vit.train_digits_cnn` with the
+    same optimiser, schedule, epochs and split as the digit ViT, so that the two
+    learning curves differ only by architecture.
+
+    Returns
+    -------
+    (torch.nn.Module, dict)
+        The CNN in eval mode and its training history.
+
+    Examples
+    --------
+    >>> from fmref.zoo import digits_cnn
+    >>> cnn, history = digits_cnn()
+    >>> len(history["test_accuracy"]), history["test_accuracy"][-1] > 0.9
+    (30, True)
+    """
+    from fmref.models.vit import DIGITS_VIT_TRAINING, train_digits_cnn
+    from fmref.nn.conv import CNNConfig, SmallCNN
+
+    settings = {"config": asdict(CNNConfig()), **DIGITS_VIT_TRAINING}
+    result = cached("digits-cnn", settings, one_thread()(train_digits_cnn))
+    model = SmallCNN(CNNConfig())
+    model.load_state_dict(result["state_dict"])
+    return model.eval(), result["history"]

@@ -1,0 +1,60 @@
+"""``python -m fmref.zoo``: list the model cache, or clear it (all, or by name).
+
+Examples: ``python -m fmref.zoo`` (list), ``python -m fmref.zoo recipes``,
+``python -m fmref.zoo clear tiny-gpt digits-vit``, ``python -m fmref.zoo clear --all``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fmref import zoo
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit status."""
+    parser = argparse.ArgumentParser(prog="python -m fmref.zoo", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="list the cache entries (the default)")
+    sub.add_parser("recipes", help="list the registered recipes")
+    clear = sub.add_parser("clear", help="delete cache entries")
+    clear.add_argument("names", nargs="*", help="model names, e.g. tiny-gpt")
+    clear.add_argument("--all", action="store_true", help="delete every entry")
+    args = parser.parse_args(argv)
+
+    if args.command == "recipes":
+        for recipe in zoo.list():
+            print(f"{recipe.name:<20} {recipe.function:<44} {recipe.summary}")
+        return 0
+    if args.command == "clear":
+        if bool(args.names) == args.all:
+            parser.error("clear needs model names or --all, not both")
+        removed = zoo.clear(None if args.all else args.names)
+        print(f"removed {len(removed)} files from {zoo.cache_dir()}")
+        return 0
+    rows = zoo.entries()
+    print(f"{zoo.cache_dir()}: {len(rows)} files")
+    print(f"{'name':<20} {'key':<16} {'size':>10}  {'created':<20} code")
+    for row in rows:
+        if row["error"] is not None:
+            status = f"bad: {row['error']}"
+            name, key = row["file"], ""
+        else:
+            status = "current" if row["current"] else "stale (fmref's code changed)"
+            name, key = row["name"], row["key"].rsplit("-", 1)[1]
+        created = row["created"] or ""
+        print(f"{name:<20} {key:<16} {_size(row['bytes']):>10}  {created:<20} {status}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through main()
+    sys.exit(main())
