@@ -21,7 +21,7 @@ difference from the naive output.
 The results are printed as JSON and saved, with the machine's details, to
 fmref/results/attention_memory.json (Chapter VI renders them).
 
-Run: ``OMP_NUM_THREADS=2 python benchmarks/attention_memory.py`` (a few minutes on 2 cores).
+Run: ``OMP_NUM_THREADS=2 python -m benchmarks attention_memory`` (a few minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -35,14 +35,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
-
-OUT = ROOT / "fmref" / "results" / "attention_memory.json"
 LENGTHS = (1024, 2048, 4096, 8192)
+QUICK_LENGTHS = (256, 512)
 METHODS = ("naive", "tiled", "torch_sdpa")
 D_HEAD, TILE, REPEATS, BUDGET_S = 64, 128, 3, 10.0  # best of 3 runs, or of those that fit in 10 s
+MACHINE = {"torch_threads": int(os.environ.get("OMP_NUM_THREADS", "2"))}
 
 
 def _function(method):
@@ -103,11 +100,13 @@ def _run_child(*args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> dict:
+def run(quick: bool = False) -> dict:
+    """The report (without the machine); ``quick``: N = 256 and 512."""
     from fmref.nn.efficient import attention_memory_bytes
 
+    lengths = QUICK_LENGTHS if quick else LENGTHS
     rows = {}
-    for n in LENGTHS:
+    for n in lengths:
         for method in METHODS:
             r = _run_child("--child", method, str(n))
             rows[(method, n)] = r
@@ -116,7 +115,7 @@ def main() -> dict:
                 file=sys.stderr,
             )
     results = []
-    for n in LENGTHS:
+    for n in lengths:
         naive, tiled, fused = rows[("naive", n)], rows[("tiled", n)], rows[("torch_sdpa", n)]
         results.append(
             {
@@ -146,17 +145,16 @@ def main() -> dict:
         ),
         "d_head": D_HEAD,
         "tile_size": TILE,
-        "machine": machine_info(torch_threads=int(os.environ.get("OMP_NUM_THREADS", "2"))),
         "results": results,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
     return report
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.path.insert(0, str(ROOT))
         print(json.dumps(child(sys.argv[2], int(sys.argv[3]))))
     else:
-        main()
+        from runner import script_main  # benchmarks/runner.py
+
+        script_main("attention_memory")

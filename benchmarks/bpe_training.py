@@ -16,32 +16,25 @@ validation split (UTF-8 bytes per token) is saved beside the times.
 Prints the results as JSON and saves them, with the machine's details, to
 fmref/results/bpe_training.json (Chapter II renders them).
 
-Run: ``python benchmarks/bpe_training.py`` (about a minute).
+Run: ``python -m benchmarks bpe_training`` (about a minute).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
-
-OUT = ROOT / "fmref" / "results" / "bpe_training.json"
 MERGES = (1000, 2000, 4000)
 NAIVE_MERGES = 200
 REPEATS = 3
+MACHINE = {"timer": f"process CPU time, best of {REPEATS}"}
 
 
-def cpu_time(fn) -> tuple[float, object]:
-    """Best CPU time of ``REPEATS`` calls of ``fn`` and its last result."""
+def cpu_time(fn, repeats: int = REPEATS) -> tuple[float, object]:
+    """Best CPU time of ``repeats`` calls of ``fn`` and its last result."""
     best, result = float("inf"), None
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         start = time.process_time()
         result = fn()
         best = min(best, time.process_time() - start)
@@ -68,45 +61,45 @@ def naive_train(text: str, n_merges: int) -> list[tuple[int, int]]:
     return merges
 
 
-def main() -> dict:
+def run(quick: bool = False) -> dict:
+    """The report (without the machine); ``quick``: 50 and 100 merges, 10 naive, once each."""
     from fmref.text.bpe import BPETokenizer
     from fmref.text.corpus import python_docs
 
+    merges, naive_merges, repeats = ((50, 100), 10, 1) if quick else (MERGES, NAIVE_MERGES, REPEATS)
     train, val = python_docs("train"), python_docs("validation")
-    base, _ = cpu_time(lambda: BPETokenizer.train(train, 256))
+    base, _ = cpu_time(lambda: BPETokenizer.train(train, 256), repeats)
     results: dict = {
         "corpus_characters": len(train),
         "pretokenize_and_count_s": base,
     }
     rows = {}
-    for m in MERGES:
-        total, tok = cpu_time(lambda m=m: BPETokenizer.train(train, 256 + m))
+    for m in merges:
+        total, tok = cpu_time(lambda m=m: BPETokenizer.train(train, 256 + m), repeats)
         ids = tok.encode(val)
         rows[str(m)] = {
             "total_s": total,
             "s_per_1000_merges": (total - base) / m * 1000,
             "val_bytes_per_token": len(val.encode("utf-8")) / len(ids),
         }
+        print(f"{m} merges: {rows[str(m)]['s_per_1000_merges']:.3f} s per 1,000", file=sys.stderr)
     results["merges"] = rows
-    fast, tok = cpu_time(lambda: BPETokenizer.train(train, 256 + NAIVE_MERGES))
+    fast, tok = cpu_time(lambda: BPETokenizer.train(train, 256 + naive_merges), repeats)
     start = time.process_time()
-    slow_merges = naive_train(train, NAIVE_MERGES)
+    slow_merges = naive_train(train, naive_merges)
     slow = time.process_time() - start
     if slow_merges != tok.merges:
         raise AssertionError("the naive and the incremental trainer learned different merges")
     results["naive_vs_incremental"] = {
-        "merges": NAIVE_MERGES,
-        "naive_s_per_merge": slow / NAIVE_MERGES,
-        "incremental_s_per_merge": (fast - base) / NAIVE_MERGES,
-        "speedup": (slow / NAIVE_MERGES) / max((fast - base) / NAIVE_MERGES, 1e-9),
+        "merges": naive_merges,
+        "naive_s_per_merge": slow / naive_merges,
+        "incremental_s_per_merge": (fast - base) / naive_merges,
+        "speedup": (slow / naive_merges) / max((fast - base) / naive_merges, 1e-9),
     }
-    results["machine"] = machine_info(timer="process CPU time, best of 3")
     return results
 
 
 if __name__ == "__main__":
-    out = main()
-    text = json.dumps(out, indent=2)
-    print(text)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text + "\n")
+    from runner import script_main  # benchmarks/runner.py
+
+    script_main("bpe_training")

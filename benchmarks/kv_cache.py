@@ -11,29 +11,22 @@ Times are CPU seconds of the process with one torch thread (set
 ``FMREF_BENCH_THREADS`` to change it): on a shared machine they do not depend on
 what else runs; the wall-clock ratio is saved too.
 
-Run: ``python benchmarks/kv_cache.py`` (several minutes: the uncached 1,024-token
+Run: ``python -m benchmarks kv_cache`` (several minutes: the uncached 1,024-token
 run recomputes about half a million token positions).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fmref.infer.generate import generate
+from fmref.models.gpt import GPT, GPTConfig
 
-from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
-
-from fmref.infer.generate import generate  # noqa: E402
-from fmref.models.gpt import GPT, GPTConfig  # noqa: E402
-
-OUT = ROOT / "fmref" / "results" / "kv_cache.json"
+MACHINE = {"torch_threads": int(os.environ.get("FMREF_BENCH_THREADS", "1"))}
 
 
 def timed(fn):
@@ -44,10 +37,11 @@ def timed(fn):
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def main() -> dict:
-    torch.set_num_threads(int(os.environ.get("FMREF_BENCH_THREADS", "1")))
+def run(quick: bool = False) -> dict:
+    """The report (without the machine); ``quick``: 8 and 16 new tokens."""
+    torch.set_num_threads(MACHINE["torch_threads"])
     torch.manual_seed(0)
-    prompt_len, lengths = 16, (256, 1024)
+    prompt_len, lengths = 16, (8, 16) if quick else (256, 1024)
     config = GPTConfig(
         vocab_size=512, block_size=prompt_len + max(lengths), n_layer=6, n_head=6, n_embd=384
     )
@@ -84,14 +78,12 @@ def main() -> dict:
             "block_size": config.block_size,
             "parameters": model.num_parameters(),
         },
-        "machine": machine_info(),
         "results": results,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
     return report
 
 
 if __name__ == "__main__":
-    main()
+    from runner import script_main  # benchmarks/runner.py
+
+    script_main("kv_cache")

@@ -8,36 +8,31 @@ take, the ratio to fp32, and the perplexity on the validation split of the
 corpus, all in one run, and saves them to
 fmref/results/quantization.json (Chapter XIV renders them).
 
-Run: ``python benchmarks/quantization.py`` (trains the tiny GPT on the first run).
+Run: ``python -m benchmarks quantization`` (trains the tiny GPT on the first run).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from fmref.compress.apply import compress_weights, lm_perplexity
+from fmref.text.corpus import python_docs
+from fmref.zoo import tiny_gpt
 
-from machine import machine_info  # noqa: E402
-
-from fmref.compress.apply import compress_weights, lm_perplexity  # noqa: E402
-from fmref.text.corpus import python_docs  # noqa: E402
-from fmref.zoo import tiny_gpt  # noqa: E402
-
-OUT = ROOT / "fmref" / "results" / "quantization.json"
+MACHINE = {"torch_threads": int(os.environ.get("FMREF_BENCH_THREADS", "1"))}
 METHODS = [("fp32", None), ("bf16", None), ("int8", None), ("int4", 32), ("nf4", 64)]
 
 
-def main() -> dict:
-    torch.set_num_threads(int(os.environ.get("FMREF_BENCH_THREADS", "1")))
+def run(quick: bool = False) -> dict:
+    """The report (without the machine); ``quick``: the first 1,024 validation tokens."""
+    torch.set_num_threads(MACHINE["torch_threads"])
     model, tokenizer, _ = tiny_gpt()
     ids = torch.tensor(tokenizer.encode(python_docs("validation")))  # (N,)
+    if quick:
+        ids = ids[:1024]
     results = {}
     for method, group_size in METHODS:
         small, report = compress_weights(model, method, group_size=group_size)
@@ -62,14 +57,12 @@ def main() -> dict:
             "compressed_parameters": compress_weights(model, "fp32")[1]["params"],
             "validation_tokens": int(ids.numel()),
         },
-        "machine": machine_info(),
         "results": results,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
     return report
 
 
 if __name__ == "__main__":
-    main()
+    from runner import script_main  # benchmarks/runner.py
+
+    script_main("quantization")

@@ -23,7 +23,7 @@ It also runs the data-parallel example of Chapter XII for real: ``torchrun
 with ZeRO-1, and the same training in one process on the whole global batch,
 and records both wall times and the largest weight difference.
 
-Run: ``python benchmarks/training_memory.py`` (a few minutes).
+Run: ``python -m benchmarks training_memory`` (a few minutes).
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
-
-OUT = ROOT / "fmref" / "results" / "training_memory.json"
 CONFIGS = {  # name: options of fmref.train.efficient.train_step
     "baseline": {},
     "checkpointing": {"checkpointing": True},
@@ -47,14 +44,17 @@ CONFIGS = {  # name: options of fmref.train.efficient.train_step
     "bf16": {"precision": "bf16"},
 }
 MODEL = {"vocab_size": 256, "block_size": 256, "n_layer": 4, "n_head": 4, "n_embd": 256}
-BATCH, STEPS = 16, 3
+BATCH, STEPS, DDP_STEPS = 16, 3, 20
+QUICK_MODEL = {"vocab_size": 256, "block_size": 32, "n_layer": 2, "n_head": 2, "n_embd": 32}
+QUICK_BATCH, QUICK_STEPS, QUICK_DDP_STEPS = 4, 1, 2
+MACHINE = {"torch_threads": int(os.environ.get("FMREF_BENCH_THREADS", "1"))}
 
 
 def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
-def child(name: str) -> dict:
+def child(name: str, quick: bool = False) -> dict:
     """Run one configuration in this process and return its measurements."""
     import torch
 
@@ -62,16 +62,19 @@ def child(name: str) -> dict:
     from fmref.models.gpt import GPT, GPTConfig
     from fmref.train.efficient import train_step
 
-    torch.set_num_threads(int(os.environ.get("FMREF_BENCH_THREADS", "1")))
+    torch.set_num_threads(MACHINE["torch_threads"])
     torch.manual_seed(0)
-    model = GPT(GPTConfig(**MODEL))
+    shape, n_batch, steps = (
+        (QUICK_MODEL, QUICK_BATCH, QUICK_STEPS) if quick else (MODEL, BATCH, STEPS)
+    )
+    model = GPT(GPTConfig(**shape))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    batch = torch.randint(256, (BATCH, MODEL["block_size"]))
+    batch = torch.randint(256, (n_batch, shape["block_size"]))
     train_step(model, optimizer, batch[:1])  # allocate grads and AdamW states
     base = max_rss_bytes()
     start = time.process_time()
-    losses = [train_step(model, optimizer, batch, **CONFIGS[name]) for _ in range(STEPS)]
-    seconds = (time.process_time() - start) / STEPS
+    losses = [train_step(model, optimizer, batch, **CONFIGS[name]) for _ in range(steps)]
+    seconds = (time.process_time() - start) / steps
     peak = max_rss_bytes()
     return {
         "name": name,
@@ -83,7 +86,7 @@ def child(name: str) -> dict:
     }
 
 
-def ddp_run(steps: int = 20) -> dict:
+def ddp_run(steps: int = DDP_STEPS) -> dict:
     """Two-process torchrun against one process: wall time and weight difference."""
     import tempfile
 
@@ -119,11 +122,12 @@ def ddp_run(steps: int = 20) -> dict:
     }
 
 
-def main() -> dict:
+def run(quick: bool = False) -> dict:
+    """The report (without the machine); ``quick``: a 2 x 32 model, batch 4, 1 step, 2 DDP steps."""
     results = {}
     for name in CONFIGS:
         proc = subprocess.run(
-            [sys.executable, __file__, "--one", name],
+            [sys.executable, __file__, "--one", name, *(["--quick"] if quick else [])],
             capture_output=True,
             text=True,
             check=True,
@@ -144,26 +148,24 @@ def main() -> dict:
         }
         for name, r in results.items()
     }
-    ddp = ddp_run()
+    ddp = ddp_run(QUICK_DDP_STEPS if quick else DDP_STEPS)
     print(f"ddp: {ddp}", file=sys.stderr)
     report = {
-        "model": MODEL,
-        "batch": BATCH,
-        "steps": STEPS,
+        "model": QUICK_MODEL if quick else MODEL,
+        "batch": QUICK_BATCH if quick else BATCH,
+        "steps": QUICK_STEPS if quick else STEPS,
         "configs": CONFIGS,
         "results": results,
         "ratios_to_baseline": ratios,
         "ddp": ddp,
-        "machine": machine_info(torch_threads=int(os.environ.get("FMREF_BENCH_THREADS", "1"))),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
     return report
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--one":
-        print(json.dumps(child(sys.argv[2])))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--one":
+        print(json.dumps(child(sys.argv[2], quick="--quick" in sys.argv[3:])))
     else:
-        main()
+        from runner import script_main  # benchmarks/runner.py
+
+        script_main("training_memory")

@@ -142,6 +142,7 @@ sphinx_gallery_conf = {
     "doc_module": ("fmref",),
     "download_all_examples": True,
     "remove_config_comments": True,
+    "subsection_order": "fmref_gallery.manual_order",  # Chapter I first, appendices last
     "within_subsection_order": "FileNameSortKey",
     "write_computation_times": False,  # those pages load DataTables from a CDN
     "min_reported_time": 0,
@@ -174,6 +175,9 @@ html_theme_options = {
     "use_download_button": True,
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
+    # One search box: pydata's top bar would repeat the sidebar's search field; the
+    # article header's icon shows only where the sidebar is collapsed; Ctrl+K works anywhere
+    "navbar_persistent": [],
 }
 html_last_updated_fmt = build_date
 # the date line of the PDF's title page carries the stamp too

@@ -185,6 +185,32 @@ def test_search_finds_a_term_from_chapter_five(driver, server):
     assert any("05-self-attention" in (h or "") for h in links), links
 
 
+def test_one_search_box_at_each_width_and_ctrl_k_opens_the_search_dialog(driver, server):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    page = f"{server}/chapters/05-self-attention-and-transformers.html"
+    visible_search = (
+        "return Array.from(document.querySelectorAll('.search-button__button'))"
+        ".filter(b => b.getClientRects().length > 0).map(b => b.className)"
+    )
+    try:
+        for width, kind in ((390, "pst-navbar-icon"), (1280, "search-button-field")):
+            driver.set_window_size(width, 900)
+            driver.get(page)
+            visible = driver.execute_script(visible_search)
+            assert len(visible) == 1 and kind in visible[0], (width, visible)
+    finally:
+        driver.set_window_size(1280, 900)
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("k").key_up(Keys.CONTROL).perform()
+    for _ in range(50):
+        if driver.execute_script("return document.getElementById('pst-search-dialog').open"):
+            break
+        time.sleep(0.1)
+    assert driver.execute_script("return document.getElementById('pst-search-dialog').open")
+    assert driver.execute_script("return document.activeElement.name") == "q"
+
+
 @pytest.mark.parametrize("width,height,label", [(1280, 900, "desktop"), (390, 844, "phone")])
 def test_screenshots(driver, html_dir, server, width, height, label):
     out = html_dir / "_screenshots"

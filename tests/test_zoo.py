@@ -18,7 +18,7 @@ import torch
 
 import fmref
 from fmref import zoo
-from fmref.zoo import _cache
+from fmref.zoo import _cache, one_thread
 from fmref.zoo.__main__ import _size, main
 
 PACKAGE = Path(fmref.__file__).parent
@@ -229,7 +229,7 @@ def _directory(path, _):  # unreadable, even for root: open() raises IsADirector
 
 FAULTS = {
     "truncated": (_truncate, "failed finding central directory"),
-    "zero-filled": (_zero_fill, "refused by torch.load"),
+    "zero-filled": (_zero_fill, "refused by torch.load(weights_only=True): "),
     "random bytes": (_random_bytes, "refused by torch.load"),
     "crafted pickle": (_raw_pickle, "Unsupported global: GLOBAL io.open"),
     "crafted torch file": (_torch_pickle, "Unsupported global: GLOBAL io.open"),
@@ -253,6 +253,7 @@ def test_a_bad_entry_is_moved_aside_with_one_warning_and_rebuilt(fresh_cache, fa
     ]
     message = str(record[0].message)
     assert f"bad cache entry {path}:" in message and reason in message, message
+    assert "weights_only=False" not in message and "documentation" not in message  # no advice
     assert "moved it to tiny-recipe-" in message and "retrained it" in message
     assert len(calls) == 2 and _same(clean, again)  # retrained once, same result
     assert not marker.exists()  # no pickled code ran
@@ -392,26 +393,33 @@ def test_cli_lists_and_clears_the_cache(fresh_cache, monkeypatch, capsys):
     zoo.cached("other-recipe", SETTINGS, _tiny([]))
     (fresh_cache / "junk-0123456789abcdef.pt").write_bytes(b"junk")
     torch.save({"weights": torch.ones(2)}, fresh_cache / "weights-0123456789abcdef.pt")
+    (fresh_cache / "tiny-recipe-0123456789abcdef.pt.bad-20261204T120000-1").write_bytes(b"x")
     assert main([]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{fresh_cache}: 4 files"
+    assert out[0] == f"{fresh_cache}: 5 files"
     rows = {line.split()[0]: line for line in out[2:]}
     key = _entry().stem.rsplit("-", 1)[1]
     assert rows["tiny-recipe"].split()[1] == key and rows["tiny-recipe"].endswith("current")
     assert "bad: " in rows["junk-0123456789abcdef.pt"]
+    assert rows["tiny-recipe-0123456789abcdef.pt.bad-20261204T120000-1"].endswith("moved aside")
     assert rows["weights-0123456789abcdef.pt"].endswith("bad: not a cache entry of format 1")
     size = _entry().stat().st_size
     assert 1024 < size < 4096 and f" {size / 1024:.1f} KiB " in rows["tiny-recipe"]
     assert [_size(n) for n in (10, 3 << 20, 5 << 30)] == ["10 B", "3.0 MiB", "5.0 GiB"]
-    monkeypatch.setattr(_cache, "source_hash", lambda: "0" * 64)  # fmref's code changed
-    main(["list"])
-    assert "stale (fmref's code changed)" in capsys.readouterr().out
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "source_hash", lambda module=None: "0" * 64)  # fmref's code changed
+        main(["list"])
+        assert "stale (fmref's code changed)" in capsys.readouterr().out
+    old = fresh_cache / "old-recipe-0123456789abcdef.pt"
+    torch.save({**torch.load(_entry(), weights_only=True), "source": "0" * 64}, old)
+    main(["clear", "--stale"])  # the bad files and the entry of older code
+    assert capsys.readouterr().out == f"removed 4 files from {fresh_cache}\n"
+    assert sorted(e["name"] for e in zoo.entries()) == ["other-recipe", "tiny-recipe"]
     assert main(["recipes"]) == 0
     assert "digits-vit           fmref.zoo:digits_vit" in capsys.readouterr().out
     assert main(["clear", "tiny-recipe"]) == 0
     assert capsys.readouterr().out == f"removed 2 files from {fresh_cache}\n"  # entry, lock
-    names = sorted(p.name.split("-")[0] for p in fresh_cache.iterdir())
-    assert names == ["junk", "other", "other", "weights"]
+    assert sorted(p.name.split("-")[0] for p in fresh_cache.iterdir()) == ["other", "other"]
     (fresh_cache / "notes.txt").write_text("not ours")
     main(["clear", "--all"])
     assert [p.name for p in fresh_cache.iterdir()] == ["notes.txt"]
@@ -419,3 +427,56 @@ def test_cli_lists_and_clears_the_cache(fresh_cache, monkeypatch, capsys):
         main(["clear"])
     with pytest.raises(TypeError, match="names must be a list"):
         zoo.clear("tiny-recipe")
+
+
+def test_a_recipe_key_covers_the_code_its_module_runs(tmp_path, monkeypatch, fresh_cache):
+    pkg = tmp_path / "fmref"
+    files = {
+        "__init__.py": "",
+        "sub/__init__.py": "",
+        "sub/recipe.py": "from . import helper\n\ndef run():\n    from fmref.deep import f\n",
+        "sub/helper.py": "def g():\n    return 1\n",
+        "deep.py": "def f():\n    return 2\n",
+        "other.py": "def h():\n    return 3\n",
+        "lazy/__init__.py": "def __getattr__(name):\n    return __import__('fmref.lazy.impl')\n",
+        "lazy/impl.py": "X = 1\n",
+        "uses_lazy.py": "from fmref.lazy import X\n",
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    monkeypatch.setattr(_cache, "_PACKAGE_DIR", pkg)
+
+    def names(module):
+        return [p.relative_to(pkg).as_posix() for p in zoo.module_files(module)]
+
+    recipe = ["__init__.py", "deep.py", "sub/__init__.py", "sub/helper.py", "sub/recipe.py"]
+    assert names("fmref.sub.recipe") == recipe  # relative, function-level, packages
+    assert "lazy/impl.py" in names("fmref.uses_lazy")  # a lazy package counts whole
+    assert names("json") == [] and zoo.source_hash("json") == zoo.source_hash()
+
+    def edit(name, text):
+        path = pkg / name
+        stamp = path.stat().st_mtime_ns + 10**9
+        path.write_text(text)
+        os.utime(path, ns=(stamp, stamp))
+
+    before = zoo.source_hash("fmref.sub.recipe"), zoo.source_hash()
+    edit("other.py", "def h():\n    return 4\n")  # code the recipe does not run
+    assert zoo.source_hash("fmref.sub.recipe") == before[0] != zoo.source_hash() != before[1]
+    edit("deep.py", "def f():\n    return 5\n")  # code it runs, imported inside a function
+    assert zoo.source_hash("fmref.sub.recipe") != before[0]
+
+    def train():
+        return {"w": torch.ones(1)}
+
+    train.__module__ = "fmref.sub.recipe"  # as if defined there
+    zoo.cached("tiny-recipe", SETTINGS, one_thread()(train))  # unwrapped to find the module
+    key = zoo.cache_key("tiny-recipe", SETTINGS, "fmref.sub.recipe")
+    entry = zoo.read_entry(fresh_cache / f"{key}.pt")
+    assert entry["module"] == "fmref.sub.recipe" and entry["source"] == zoo.source_hash(
+        "fmref.sub.recipe"
+    )
+    assert [e["current"] for e in zoo.entries()] == [True]
+    edit("sub/helper.py", "def g():\n    return 6\n")
+    assert [e["current"] for e in zoo.entries()] == [False]

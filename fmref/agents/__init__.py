@@ -12,6 +12,11 @@ The code of Chapter XXI. Import from the modules, for example
 - :mod:`fmref.agents.react`: the ReAct loop with its trace, a step limit and tool errors
   fed back as observations, and a scripted policy;
 - :mod:`fmref.agents.plan`: plan-then-execute, beside ReAct;
+- :mod:`fmref.agents.mcp`: the Model Context Protocol over stdio: JSON-RPC messages, a
+  server exposing a registry (``python -m fmref.agents.mcp --serve``) and a client whose
+  tools the ReAct loop can call;
+- :mod:`fmref.agents.guard`: guardrails: a prompt-injection detector for tool output,
+  PII redaction, per-tool allow-lists, and the hooks of the ReAct loop that apply them;
 - :mod:`fmref.agents.memory`: a conversation buffer with a token budget and a rolling
   summary, and long-term memory as BM25 retrieval over past turns;
 - :mod:`fmref.agents.traces`: synthetic ReAct transcripts of arithmetic word problems and

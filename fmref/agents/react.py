@@ -224,7 +224,8 @@ def _check_steps(max_steps):
 
 
 def run_agent(policy: Callable[[str], str], tools: Any, question: str, max_steps: int = 5,
-              confirm: Callable[[ToolCall], bool] | None = None) -> AgentResult:
+              confirm: Callable[[ToolCall], bool] | None = None,
+              guard: Any = None) -> AgentResult:
     """Answer a question with a ReAct loop.
 
     Parameters
@@ -240,6 +241,12 @@ def run_agent(policy: Callable[[str], str], tools: Any, question: str, max_steps
         Policy calls at most; then the loop stops without an answer.
     confirm : callable, optional
         Approves calls of tools with side effects (see :func:`execute_call`).
+    guard : fmref.agents.guard.Guard, optional
+        Guardrails, called at four points: on the question before the policy sees
+        it (``check_input``), on each parsed call before it runs (``check_call``:
+        a refusal replaces the call's result), on each tool result before it
+        becomes an observation (``check_observation``), and on the final answer
+        (``check_answer``). Without it the loop behaves exactly as before.
 
     Returns
     -------
@@ -279,6 +286,8 @@ def run_agent(policy: Callable[[str], str], tools: Any, question: str, max_steps
     if not isinstance(question, str) or not question.strip():
         raise ValueError("question must be a non-empty str")
     tools = _registry(tools)
+    if guard is not None:
+        question = guard.check_input(question)
     transcript = f"Question: {question.strip()}\n"
     steps: list[Step] = []
     for _ in range(max_steps):
@@ -294,11 +303,16 @@ def run_agent(policy: Callable[[str], str], tools: Any, question: str, max_steps
             call = None
             try:
                 call = parse_tool_call(output, tools)
-                observation = execute_call(call, tools, confirm)
+                refusal = guard.check_call(call) if guard is not None else None
+                observation = refusal or execute_call(call, tools, confirm)
+                if guard is not None and refusal is None:
+                    observation = guard.check_observation(call, observation)
             except ToolCallError as err:
                 observation = f"Error: {err}"
         elif (match := _ANSWER.search(output)) is not None:
-            steps.append(Step(thought, None, None, match.group(1).strip()))
+            answer = match.group(1).strip()
+            steps.append(Step(thought, None, None,
+                              guard.check_answer(answer) if guard is not None else answer))
             return AgentResult(steps[-1].answer, steps, "answer", transcript, len(steps))
         else:
             call, observation = None, "Error: write one <tool_call> block or a line 'Answer: ...'"

@@ -4,17 +4,19 @@ Several chapters, gallery examples, tests and benchmarks use the same small
 trained models. Each has a *recipe*: a name (``"digits-vit"``) and the function,
 in the module that owns the idea, that trains it on a cache miss and loads it
 otherwise (:func:`fmref.zoo.list`, :func:`fmref.zoo.get`). :func:`cached` stores
-a result under a key that hashes the fmref source code and the training
-settings, so a clean build trains each model at most once and a change to fmref
-(or to the settings) retrains it instead of serving a stale model.
+a result under a key that hashes the training settings and the code of the
+fmref modules the training function runs (:func:`module_files`), so a clean
+build trains each model at most once and a change to that code (or to the
+settings) retrains it instead of serving a stale model.
 
 **The model cache.** Results live in ``$FMREF_CACHE`` (default
 ``~/.cache/fmref``; ``tox`` points every environment at ``.tox/fmref-cache`` so
 tests and the docs share it), one file ``<name>-<key>.pt`` per entry.
 ``python -m fmref.zoo`` lists it (name, key, size, date, and whether the entry
 was trained under today's code), ``python -m fmref.zoo recipes`` lists the
-recipes, and ``python -m fmref.zoo clear NAME ...`` or ``clear --all`` deletes
-entries (:func:`entries`, :func:`clear`).
+recipes, and ``python -m fmref.zoo clear NAME ...``, ``clear --stale`` (entries
+of older code, bad files) or ``clear --all`` deletes entries (:func:`entries`,
+:func:`clear`).
 
 Entries are read with ``torch.load(weights_only=True)``, which builds tensors
 and plain containers and refuses every other pickled global, so a file planted
@@ -45,6 +47,7 @@ from fmref.zoo._cache import (
     clear,
     code_fingerprint,
     entries,
+    module_files,
     one_thread,
     read_entry,
     source_hash,
@@ -56,6 +59,7 @@ __all__ = [
     "get",
     "cache_dir",
     "source_hash",
+    "module_files",
     "code_fingerprint",
     "cache_key",
     "cached",

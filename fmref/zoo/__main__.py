@@ -1,7 +1,8 @@
 """``python -m fmref.zoo``: list the model cache, or clear it (all, or by name).
 
 Examples: ``python -m fmref.zoo`` (list), ``python -m fmref.zoo recipes``,
-``python -m fmref.zoo clear tiny-gpt digits-vit``, ``python -m fmref.zoo clear --all``.
+``python -m fmref.zoo clear tiny-gpt digits-vit``, ``python -m fmref.zoo clear --stale``
+(entries of older fmref code, bad files), ``python -m fmref.zoo clear --all``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     clear = sub.add_parser("clear", help="delete cache entries")
     clear.add_argument("names", nargs="*", help="model names, e.g. tiny-gpt")
     clear.add_argument("--all", action="store_true", help="delete every entry")
+    clear.add_argument(
+        "--stale", action="store_true", help="delete entries of older code and bad files"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "recipes":
@@ -36,9 +40,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{recipe.name:<20} {recipe.function:<44} {recipe.summary}")
         return 0
     if args.command == "clear":
-        if bool(args.names) == args.all:
-            parser.error("clear needs model names or --all, not both")
-        removed = zoo.clear(None if args.all else args.names)
+        if bool(args.names) + args.all + args.stale != 1:
+            parser.error("clear needs model names, --all or --stale (one of them)")
+        if args.stale:
+            removed = []
+            for row in zoo.entries():
+                if row["current"] is not True:
+                    path = zoo.cache_dir() / row["file"]
+                    path.unlink()
+                    removed.append(path)
+        else:
+            removed = zoo.clear(None if args.all else args.names)
         print(f"removed {len(removed)} files from {zoo.cache_dir()}")
         return 0
     rows = zoo.entries()

@@ -14,6 +14,7 @@ import ast
 import contextlib
 import errno
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -33,7 +34,8 @@ except ImportError:  # pragma: no cover - Windows
 
 FORMAT = 1  # version of the entry layout; a different one is a foreign entry
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
-_FINGERPRINTS: dict[Path, tuple[tuple[int, int], str]] = {}  # path -> (mtime, size), code
+# path -> ((mtime, size), (code fingerprint, imported module names, lazy exports))
+_FINGERPRINTS: dict[Path, tuple[tuple[int, int], tuple[str, frozenset[str], bool]]] = {}
 _MEMORY: dict[str, Any] = {}  # results this process could not store (read-only cache)
 # an entry, its lock, a file moved aside, a temporary file of an unfinished write
 _FILE = re.compile(r"^\.?(?P<name>[A-Za-z0-9_-]+)-[0-9a-f]{16}\.(pt|lock|pt\.bad-.+|.+\.tmp)$")
@@ -110,11 +112,107 @@ def code_fingerprint(source: str) -> str:
     return ast.dump(tree, include_attributes=False)
 
 
-def source_hash() -> str:
-    """SHA-256 over the code of every ``.py`` file of the installed fmref package.
+def _parsed(path: Path) -> tuple[str, frozenset[str], bool]:
+    """A file's code fingerprint, the modules it imports, whether it loads lazily."""
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    if _FINGERPRINTS.get(path, (None,))[0] != stamp:  # parse a file once per edit
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        package = _module_name(path)
+        if path.name != "__init__.py":
+            package = package.rpartition(".")[0]
+        names = set()
+        for node in ast.walk(tree):  # module level and inside functions
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from .x import y
+                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parent + ([base] if base else []))
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names)
+        lazy = any(  # PEP 562: names imported by a module-level __getattr__
+            isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in tree.body
+        )
+        code = code_fingerprint(source)
+        _FINGERPRINTS[path] = (stamp, (code, frozenset(n for n in names if n), lazy))
+    return _FINGERPRINTS[path][1]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(_PACKAGE_DIR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_path(name: str) -> Path | None:
+    parts = name.split(".")
+    if parts[0] != _PACKAGE_DIR.name:
+        return None
+    base = _PACKAGE_DIR.joinpath(*parts[1:])
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def module_files(module: str) -> list[Path]:
+    """The fmref files a module runs: its imports, transitively, and their packages.
+
+    Imports inside functions count, relative imports are resolved, every parent
+    package's ``__init__.py`` is included, and a package whose ``__init__.py``
+    loads names lazily (a module-level ``__getattr__``) counts whole.
+
+    Parameters
+    ----------
+    module : str
+        A dotted module name, e.g. ``"fmref.multimodal.digits"``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted; empty if ``module`` is not a module of fmref.
+
+    Examples
+    --------
+    >>> from fmref.zoo import module_files
+    >>> names = [p.name for p in module_files("fmref.models.gpt")]
+    >>> "gpt.py" in names, "attention.py" in names, "digits.py" in names
+    (True, True, False)
+    >>> module_files("json")
+    []
+    """
+    seen: set[Path] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # the module and the packages around it
+            path = _module_path(".".join(parts[:i]))
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            _, imports, lazy = _parsed(path)
+            todo.extend(imports)
+            if lazy and path.name == "__init__.py":
+                todo.extend(_module_name(p) for p in path.parent.rglob("*.py"))
+    return sorted(seen)
+
+
+def source_hash(module: str | None = None) -> str:
+    """SHA-256 over the code of fmref: all of it, or what one module runs.
 
     Each file enters through :func:`code_fingerprint`, so the hash changes when
     the code changes, not when a docstring, a comment or the layout does.
+
+    Parameters
+    ----------
+    module : str, optional
+        Hash only :func:`module_files` of this module (a recipe's module) and
+        this cache code, so that an edit elsewhere in fmref retrains nothing.
+        ``None``, or a module outside fmref (a gallery script), hashes every
+        ``.py`` file of the installed package.
 
     Returns
     -------
@@ -126,19 +224,23 @@ def source_hash() -> str:
     >>> from fmref.zoo import source_hash
     >>> len(source_hash())
     64
+    >>> source_hash("fmref.prompting.icl") == source_hash("fmref.rag.evalset")
+    False
     """
+    files = module_files(module) if module is not None else []
+    this = _module_path(f"{_PACKAGE_DIR.name}.zoo._cache")  # writes and reads the entries
+    if files:
+        files = sorted(set(files) | ({this} if this else set()))
+    else:
+        files = sorted(_PACKAGE_DIR.rglob("*.py"))
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE_DIR.rglob("*.py")):
-        stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if _FINGERPRINTS.get(path, (None,))[0] != stamp:  # parse a file once per edit
-            _FINGERPRINTS[path] = (stamp, code_fingerprint(path.read_text(encoding="utf-8")))
+    for path in files:
         digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
-        digest.update(_FINGERPRINTS[path][1].encode())
+        digest.update(_parsed(path)[0].encode())
     return digest.hexdigest()
 
 
-def cache_key(name: str, settings: dict[str, Any]) -> str:
+def cache_key(name: str, settings: dict[str, Any], module: str | None = None) -> str:
     """Cache key of a model: its name, a hash of fmref's source and of its settings.
 
     Parameters
@@ -147,6 +249,9 @@ def cache_key(name: str, settings: dict[str, Any]) -> str:
         Model name, e.g. ``"tiny-gpt"``; letters, digits, ``-`` and ``_`` only.
     settings : dict
         JSON-serialisable training settings (sizes, steps, seed ...).
+    module : str, optional
+        The module of the training function: only the fmref code it runs enters
+        the key (:func:`source_hash`); ``None`` hashes all of fmref.
 
     Returns
     -------
@@ -179,7 +284,7 @@ def cache_key(name: str, settings: dict[str, Any]) -> str:
         blob = json.dumps(settings, sort_keys=True)
     except TypeError as err:
         raise TypeError(f"settings must be JSON-serialisable: {err}") from None
-    digest = hashlib.sha256((source_hash() + blob).encode()).hexdigest()
+    digest = hashlib.sha256((source_hash(module) + blob).encode()).hexdigest()
     return f"{name}-{digest[:16]}"
 
 
@@ -246,7 +351,9 @@ def _reason(err: Exception) -> str:
     """The informative sentence of torch.load's error (not its advice to unpickle)."""
     text = str(err)
     if "WeightsUnpickler error:" in text:  # e.g. "Unsupported global: GLOBAL io.open ..."
-        text = text.split("WeightsUnpickler error:", 1)[1].split(" Please use")[0]
+        tail = text.split("WeightsUnpickler error:", 1)[1]
+        text = next(part for part in tail.split("\n\n") + [""] if part.strip())
+        text = text.split(" Please use")[0]
     else:  # e.g. "PytorchStreamReader failed reading zip archive: failed finding ..."
         text = text.split(". ")[0]
     return " ".join(text.split()).rstrip(".")
@@ -316,7 +423,10 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
     settings : dict
         Everything ``train`` depends on besides fmref's source.
     train : callable
-        Called with no arguments on a cache miss; returns tensors, dicts (state
+        Called with no arguments on a cache miss. The code of fmref that its
+        module runs enters the key (:func:`source_hash`), so an edit elsewhere
+        retrains nothing; defined outside fmref (a gallery script), all of
+        fmref enters. It returns tensors, dicts (state
         dicts included), lists, tuples, strings, numbers, booleans or ``None``,
         nested in any way: what ``torch.load(weights_only=True)`` reads back.
 
@@ -343,7 +453,8 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
     >>> len(calls) <= 1, torch.equal(a["w"], b["w"])
     (True, True)
     """
-    key = cache_key(name, settings)
+    module = getattr(inspect.unwrap(train), "__module__", None)  # where the recipe lives
+    key = cache_key(name, settings, module)
     if key in _MEMORY:
         return _MEMORY[key]
     try:
@@ -376,7 +487,8 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
             "name": name,
             "key": key,
             "settings": settings,
-            "source": source_hash(),
+            "module": module,
+            "source": source_hash(module),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "result": result,
         }
@@ -411,10 +523,11 @@ def entries() -> list[dict[str, Any]]:
     >>> import torch
     >>> from fmref.zoo import cached, entries
     >>> _ = cached("doc-entries", {"n": 1}, lambda: torch.zeros(3))
-    >>> [e["current"] for e in entries() if e["name"] == "doc-entries"]
-    [True]
+    >>> rows = [e for e in entries() if e["name"] == "doc-entries"]
+    >>> any(e["current"] for e in rows), sorted(rows[0])[:4]
+    (True, ['bytes', 'created', 'current', 'error'])
     """
-    current = source_hash()
+    current: dict[Any, str] = {}  # module -> source hash
     rows = []
     folder = cache_dir()
     for path in sorted(folder.glob("*.pt")) + sorted(folder.glob("*.pt.bad-*")):
@@ -428,7 +541,10 @@ def entries() -> list[dict[str, Any]]:
                 if not isinstance(entry, dict) or entry.get("format") != FORMAT:
                     raise _BadEntry(f"not a cache entry of format {FORMAT}")
                 row.update({k: entry.get(k) for k in ("name", "key", "created")})
-                row["current"] = entry.get("source") == current
+                module = entry.get("module")
+                if module not in current:
+                    current[module] = source_hash(module)
+                row["current"] = entry.get("source") == current[module]
             except Exception as err:  # reported, not raised: a listing must list
                 row["error"] = " ".join(str(err).split())[:120]
         rows.append(row)
@@ -457,10 +573,11 @@ def clear(names: list[str] | None = None) -> list[Path]:
     Examples
     --------
     >>> import torch
-    >>> from fmref.zoo import cached, clear
+    >>> from fmref.zoo import cached, clear, entries
     >>> _ = cached("doc-clear", {"n": 1}, lambda: torch.zeros(3))
-    >>> [p.name.split("-")[1] for p in clear(["doc-clear"]) if p.suffix == ".pt"]
-    ['clear']
+    >>> removed = clear(["doc-clear"])  # its entry and its lock file
+    >>> sorted({p.suffix for p in removed}), [e for e in entries() if e["name"] == "doc-clear"]
+    (['.lock', '.pt'], [])
     """
     if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
         raise TypeError(f"names must be a list of model names, got {names!r}")
