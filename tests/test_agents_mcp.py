@@ -377,6 +377,8 @@ def test_client_reports_a_dead_server_and_a_silent_one():
     with fake_server("sys.stdin.read()", timeout=0.2) as client:
         with pytest.raises(TimeoutError, match="within 0.2 s"):
             client.request("ping")
+        assert client.log[-1] == ("send", notification("notifications/cancelled",
+                                                       {"requestId": 1, "reason": "timeout"}))
 
 
 def test_registry_refuses_a_remote_schema_it_cannot_validate():

@@ -1,5 +1,6 @@
 """Tests of fmref.diffusion: schedules, forward process, samplers, guidance."""
 
+import diffusers
 import pytest
 import torch
 from hypothesis import given, settings
@@ -22,9 +23,6 @@ from fmref.diffusion.schedules import (
     q_sample,
     signal_to_noise,
 )
-
-diffusers = pytest.importorskip("diffusers")
-
 
 # ---------------------------------------------------------------- schedules
 

@@ -7,8 +7,6 @@ from fmref.diffusion.denoisers import MLPDenoiser, TinyUNet, timestep_embedding
 from fmref.diffusion.samplers import ddpm_loss
 from fmref.diffusion.schedules import alphas_cumprod, linear_beta_schedule
 
-diffusers = pytest.importorskip("diffusers")
-
 
 def test_timestep_embedding_matches_diffusers():
     from diffusers.models.embeddings import get_timestep_embedding

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import warnings
@@ -78,9 +79,9 @@ def test_main_under_torchrun_variables(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.setenv("MASTER_PORT", str(_free_port()))
     out = tmp_path / "run.pt"
-    summary = main(["--steps", "2", "--global-batch", "4", "--zero", "--out", str(out)])
+    summary = main(["--steps", "2", "--global-batch", "4", "--zero", "--out", str(out), "--json"])
     assert not dist.is_initialized()  # cleaned up
-    assert json.loads(capsys.readouterr().out)["steps"] == 2
+    assert json.loads(capsys.readouterr().out) == summary and summary["steps"] == 2
     saved = torch.load(out)
     assert summary["world_size"] == 1 and len(saved["history"]["loss"]) == 2
     assert set(saved["state_dict"]) == set(make_model().state_dict())
@@ -90,7 +91,9 @@ def test_main_under_torchrun_variables(tmp_path, monkeypatch, capsys):
 def test_torchrun_two_processes_equal_single_process(tmp_path):
     out = tmp_path / "ddp.pt"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
-    cmd = torchrun_command(2, "--steps", 4, "--global-batch", 16, "--zero", "--out", out)
+    cmd = torchrun_command(
+        2, "--steps", 4, "--global-batch", 16, "--zero", "--check", "--out", out
+    )
     for attempt in (1, 2):
         proc = subprocess.run(
             cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
@@ -104,13 +107,20 @@ def test_torchrun_two_processes_equal_single_process(tmp_path):
         message = f"torchrun crashed, relaunching; the workers said:\n{_workers(proc)}"
         warnings.warn(message, stacklevel=2)
     assert proc.returncode == 0, _workers(proc)
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["world_size"] == 2
+    # what the README says it prints: the time, and the check against one process
+    first, loss, check = proc.stdout.strip().splitlines()[-3:]
+    assert re.fullmatch(r"2 process\(es\), 4 steps in \d+\.\d\d s, AdamW states sharded \(ZeRO-1\)",
+                        first), first
     saved = torch.load(out)
     ref_model, ref_hist = train(steps=4, global_batch=16, distributed=False)
+    assert loss == f"loss {ref_hist['loss'][0]:.4f} -> {ref_hist['loss'][-1]:.4f}"
     # same global batches, gradients averaged by all-reduce: same weights up to rounding
     assert saved["history"]["loss"] == pytest.approx(ref_hist["loss"], abs=1e-5)
-    assert _max_diff(saved["state_dict"], ref_model.state_dict()) < 1e-5
+    diff = _max_diff(saved["state_dict"], ref_model.state_dict())
+    assert diff < 1e-5
+    printed = float(check.rsplit(": ", 1)[1])
+    assert check.startswith("largest weight difference from single-process training")
+    assert printed == pytest.approx(diff, rel=0.06, abs=1e-9)
 
 
 def test_torchrun_command_rejects_a_bad_process_count():
@@ -122,3 +132,26 @@ def test_torchrun_command_picks_a_free_port():
     cmd = torchrun_command(1, "--steps", 1)
     port = int(cmd[cmd.index("--master-port") + 1])
     assert 0 < port < 65536 and cmd[-2:] == ["--steps", "1"]
+
+
+def test_main_prints_time_loss_and_the_single_process_check_rounded(capsys):
+    summary = main(["--steps", "2", "--global-batch", "4", "--check"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"1 process(es), 2 steps in {summary['seconds']:.2f} s",
+        f"loss {summary['first_loss']:.4f} -> {summary['final_loss']:.4f}",
+        "largest weight difference from single-process training on the same global batches: "
+        "0.0e+00",  # one process against one process: the same arithmetic, bit for bit
+    ]
+
+
+def test_every_command_line_option_has_a_help_text(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    entries = re.split(r"\n(?=  -)", text.split("options:\n", 1)[1].strip("\n"))
+    assert len(entries) == 12  # --help and the 11 options of main()
+    for entry in entries:
+        words = [w for w in entry.split() if not (w.startswith("-") or w.isupper())]
+        assert words, f"no help text: {entry!r}"  # argparse prints the option alone
+    assert "(default 20)" in text and "ZeRO-1" in text

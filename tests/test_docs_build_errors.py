@@ -10,11 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("sphinx")
-pytest.importorskip("sphinxcontrib.bibtex")
-
 ROOT = Path(__file__).resolve().parents[1]
 EXT = ROOT / "docs" / "_ext"
 

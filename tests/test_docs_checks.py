@@ -4,9 +4,6 @@ import doctest
 import sys
 from pathlib import Path
 
-import pytest
-
-docutils = pytest.importorskip("docutils")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
 
 import fmref_checks  # noqa: E402

@@ -27,9 +27,6 @@ def test_latex_log_check_finds_undefined_references_citations_and_glyphs(tmp_pat
 
 
 def test_benchmark_results_are_flattened_to_dotted_rows():
-    import pytest
-
-    pytest.importorskip("sphinx")
     import fmref_results
 
     rows = fmref_results.flatten({"a": {"b": 1.23456789, "c": [1, 2]}, "d": [{"e": "x"}]})

@@ -7,15 +7,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import linalg as scipy_linalg
 
 from fmref.generative.autoregressive import MADE, MaskedLinear, dequantize_pixels, quantize_pixels
 from fmref.generative.fid import feature_statistics, frechet_distance
 from fmref.generative.gan import discriminator_loss, generator_loss
 from fmref.generative.vae import VAE, gaussian_kl, reparameterize, vae_loss
 from fmref.generative.vq import VectorQuantizer, codebook_usage
-
-scipy_linalg = pytest.importorskip("scipy.linalg")
-
 
 # ---------------------------------------------------------------- Fréchet distance
 

@@ -5,12 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
+import transformers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fmref.multimodal.audio import hz_to_mel, log_mel_spectrogram, mel_filter_bank, mel_to_hz
-
-transformers = pytest.importorskip("transformers")
 
 
 @pytest.mark.parametrize(

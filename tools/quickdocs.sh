@@ -6,7 +6,8 @@
 # reused if present. With "plot", only new or changed examples run.
 # Uses a private copy of docs/ so that generated files (api/, auto_examples/)
 # never collide with someone else's build; the chapter files are read from the
-# shared checkout at the moment the copy is made.
+# shared checkout at the moment the copy is made. Runs the Python of tox's docs
+# environment (.tox/docs) unless PYTHON names another.
 set -euo pipefail
 name=${1:?usage: tools/quickdocs.sh NAME [plot]}
 plot=${2:-}
@@ -23,10 +24,16 @@ mkdir -p "$work/auto_examples" "$work/gen_modules"
 ln -sfn "$work/auto_examples" "$work/src/auto_examples"
 ln -sfn "$work/gen_modules" "$work/src/gen_modules"
 ln -sfn "$root/gallery" "$work/gallery"
-py=${PYTHON:-/tmp/venvtest/v/bin/python}
+# The Python of tox's docs environment (create it once with: tox -e docs --notest),
+# or the one named by $PYTHON.
+py=${PYTHON:-$root/.tox/docs/bin/python}
+if [ ! -x "$py" ]; then
+  echo "quickdocs: no Python at $py: run 'tox -e docs --notest' once, or set PYTHON=..." >&2
+  exit 2
+fi
 flags=(-n -T --keep-going -q -b html -d "$work/doctrees")
 [ "$plot" = plot ] || flags+=(-D plot_gallery=0)
-export PYTHONPATH="$root" OMP_NUM_THREADS=2 MPLBACKEND=Agg FMREF_CACHE=${FMREF_CACHE:-/tmp/fmref-cache}
+export PYTHONPATH="$root" OMP_NUM_THREADS=2 MPLBACKEND=Agg FMREF_CACHE=${FMREF_CACHE:-$root/.tox/fmref-cache}
 cd "$work"
 "$py" -m sphinx "${flags[@]}" src html 2>&1 | tee "$work/html.log"
 echo "warnings: $(grep -c -i 'warning\|error' "$work/html.log" || true)  (log: $work/html.log)"

@@ -26,9 +26,13 @@ def public_modules() -> list[str]:
 
 
 def public_names(modname: str) -> list[str]:
-    """The module's ``__all__`` (empty when it has none)."""
+    """The module's own ``__all__`` (empty when it has none).
+
+    A package's lazy exports (``fmref._lazy``) are documented on their modules' pages,
+    so only an ``__all__`` the package defines itself counts here.
+    """
     module = importlib.import_module(modname)
-    return list(getattr(module, "__all__", []))
+    return list(vars(module).get("__all__", []))
 
 
 def _page(modname: str) -> str:

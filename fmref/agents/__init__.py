@@ -1,6 +1,6 @@
 """Tool-augmented language models: tool schemas, tool calls, agent loops and memory.
 
-The code of Chapter XXI. Import from the modules, for example
+The code of Chapter XXI. Import from this package or from its modules, for example
 ``from fmref.agents.tools import Tool``:
 
 - :mod:`fmref.agents.tools`: :class:`~fmref.agents.tools.Tool` with a JSON schema built
@@ -24,3 +24,7 @@ The code of Chapter XXI. Import from the modules, for example
 - :mod:`fmref.agents.policy`: a tiny GPT trained on those transcripts, used as the policy
   of the loop.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

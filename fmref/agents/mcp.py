@@ -850,12 +850,19 @@ class MCPClient:
         """Send a request and return its ``result``; :class:`MCPError` on an error response.
 
         Messages with other ids (or none: the server's notifications) are logged
-        and skipped.
+        and skipped. When no answer comes within ``timeout``, the client tells the
+        server it stopped waiting (``notifications/cancelled``, as the
+        specification advises) and raises :class:`TimeoutError`.
         """
         msg_id, self._next_id = self._next_id, self._next_id + 1
         self.send(request(method, params, msg_id))
         while True:
-            message = self.receive()
+            try:
+                message = self.receive()
+            except TimeoutError:
+                self.send(notification("notifications/cancelled",
+                                       {"requestId": msg_id, "reason": "timeout"}))
+                raise
             if message.get("id") != msg_id:
                 continue
             if "error" in message:

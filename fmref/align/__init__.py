@@ -1,6 +1,6 @@
 """Aligning a language model with instructions and preferences.
 
-The code of Chapter XI. Import from the modules, for example
+The code of Chapter XI. Import from this package or from its modules, for example
 ``from fmref.align.dpo import dpo_loss``:
 
 - :mod:`fmref.align.sft`: chat templates, the supervised fine-tuning loss on
@@ -11,3 +11,7 @@ The code of Chapter XI. Import from the modules, for example
 - :mod:`fmref.align.dpo`: direct preference optimisation;
 - :mod:`fmref.align.grpo`: group-normalised advantages of GRPO.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

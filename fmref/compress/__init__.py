@@ -1,6 +1,6 @@
 """Making a model smaller: quantisation, pruning and distillation.
 
-The code of Chapter XIV. Import from the modules, for example
+The code of Chapter XIV. Import from this package or from its modules, for example
 ``from fmref.compress.quant import quantize_absmax``:
 
 - :mod:`fmref.compress.quant`: absmax, zero-point and group-wise integer quantisation,
@@ -8,5 +8,11 @@ The code of Chapter XIV. Import from the modules, for example
 - :mod:`fmref.compress.nf4`: QLoRA's 4-bit NormalFloat with double quantisation;
 - :mod:`fmref.compress.outliers`: LLM.int8()'s outlier decomposition and SmoothQuant;
 - :mod:`fmref.compress.prune`: magnitude, 2:4 and Wanda pruning;
-- :mod:`fmref.compress.distill`: knowledge distillation.
+- :mod:`fmref.compress.distill`: knowledge distillation;
+- :mod:`fmref.compress.apply`: one method applied to every linear layer of a model, and
+  the size and error that result.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

@@ -1,6 +1,6 @@
 """The data pipeline before pretraining (Appendix B).
 
-Import from the modules:
+Import from this package or from its modules:
 
 - :mod:`fmref.data.dedup`: text normalisation, exact deduplication by hash, and
   controlled perturbations to measure deduplication with;
@@ -10,3 +10,7 @@ Import from the modules:
 - :mod:`fmref.data.packing`: sequence packing with document boundaries;
 - :mod:`fmref.data.contamination`: benchmark contamination by n-gram overlap.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

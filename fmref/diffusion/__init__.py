@@ -12,8 +12,10 @@ The modules follow the order of Chapter XVII:
 * :mod:`fmref.diffusion.denoisers` -- small time-conditioned denoisers (an MLP
   for 2-D points, a tiny U-Net for 8×8 digits) and the cached digit denoiser.
 
-Import from the modules, e.g.
+Import from this package or from its modules, e.g.
 ``from fmref.diffusion.schedules import cosine_beta_schedule``.
 """
 
-__all__: list[str] = []
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

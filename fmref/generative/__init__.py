@@ -11,4 +11,6 @@
 Diffusion models have their own package, :mod:`fmref.diffusion`.
 """
 
-__all__: list[str] = []
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

@@ -1,6 +1,6 @@
 """Serving a language model: sampling, the KV cache, speculative decoding, batching.
 
-The code of Chapter XIII. Import from the modules, for example
+The code of Chapter XIII. Import from this package or from its modules, for example
 ``from fmref.infer.generate import generate``:
 
 - :mod:`fmref.infer.sampling`: temperature, top-k and top-p (nucleus) filters;
@@ -11,3 +11,7 @@ The code of Chapter XIII. Import from the modules, for example
 - :mod:`fmref.infer.batching`: a static vs continuous batching simulator;
 - :mod:`fmref.infer.roofline`: the roofline model of prefill and decode.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

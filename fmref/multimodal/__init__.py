@@ -1,6 +1,6 @@
 """Multimodal models: contrastive image-text pretraining and large multimodal models.
 
-The code of Chapters XIX and XX. Import from the modules, for example
+The code of Chapters XIX and XX. Import from this package or from its modules, for example
 ``from fmref.multimodal.contrastive import clip_loss``:
 
 - :mod:`fmref.multimodal.contrastive`: CLIP's symmetric InfoNCE loss and SigLIP's
@@ -14,3 +14,7 @@ The code of Chapters XIX and XX. Import from the modules, for example
 - :mod:`fmref.multimodal.digits`: a tiny CLIP and a tiny multimodal language model
   trained on scikit-learn's digits, cached.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

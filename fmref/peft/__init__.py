@@ -1,6 +1,6 @@
 """Parameter-efficient fine-tuning: train a few parameters, keep the rest frozen.
 
-The code of Chapter VII. Import from the modules, for example
+The code of Chapter VII. Import from this package or from its modules, for example
 ``from fmref.peft.lora import apply_lora``:
 
 - :mod:`fmref.peft.lora`: low-rank adaptation (LoRA), merging, and
@@ -12,3 +12,7 @@ The code of Chapter VII. Import from the modules, for example
 - :mod:`fmref.peft.experiment`: the small fine-tuning task on which the chapter
   compares the methods.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

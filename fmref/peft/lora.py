@@ -269,7 +269,9 @@ def apply_lora(model, target_modules=("q_proj", "v_proj"), r=8, alpha=16, dropou
     >>> apply_lora(model, target_modules=("qkv",))
     Traceback (most recent call last):
     ...
-    ValueError: target_modules ('qkv',) matched no module of GPT
+    ValueError: target_modules ('qkv',) matched no module of GPT; names that match its
+    linear layers: 'c_fc', 'c_proj', 'k_proj', 'lm_head', 'out_proj' (or a qualified name
+    such as 'h.0.attn.k_proj')
     """
     targets = _check_targets(target_modules)
     _positive_int("r", r)
@@ -281,7 +283,20 @@ def apply_lora(model, target_modules=("q_proj", "v_proj"), r=8, alpha=16, dropou
         if _matches(n, targets) and not isinstance(m, LoRALinear)
     ]
     if not names:
-        raise ValueError(f"target_modules {targets} matched no module of {type(model).__name__}")
+        wrapped = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
+        linear = [  # the layers a target could name, LoRA's own inner layers left out
+            n
+            for n, m in model.named_modules()
+            if isinstance(m, nn.Linear) and not any(n.startswith(w + ".") for w in wrapped)
+        ]
+        hint = ", ".join(repr(n) for n in sorted({n.rsplit(".", 1)[-1] for n in linear}))
+        hint = (
+            f"; names that match its linear layers: {hint} (or a qualified name such as "
+            f"{linear[0]!r})" if linear else "; it has no torch.nn.Linear layer"
+        )
+        raise ValueError(
+            f"target_modules {targets} matched no module of {type(model).__name__}{hint}"
+        )
     for n in names:
         m = model.get_submodule(n)
         if not isinstance(m, nn.Linear):

@@ -1,6 +1,6 @@
 """Retrieval augmentation: find passages, then let a model read them.
 
-The code of Chapter XXII. Import from the modules, for example
+The code of Chapter XXII. Import from this package or from its modules, for example
 ``from fmref.rag.bm25 import BM25``:
 
 - :mod:`fmref.rag.chunk`: splitting documents into overlapping chunks of tokens;
@@ -14,3 +14,7 @@ The code of Chapter XXII. Import from the modules, for example
 - :mod:`fmref.rag.evalset`: the manual's questions about the Python docs, with their
   relevant topics.
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

@@ -207,6 +207,39 @@ class SentenceEncoder:
             out[batch] = torch.nn.functional.normalize(pooled, dim=-1, eps=1e-12)
         return out
 
+    def encode(self, sentences, batch_size=32):
+        """Same as :meth:`embed`, under the name sentence-transformers gives it.
+
+        ``SentenceTransformer.encode`` returns a NumPy array by default; this returns
+        the ``torch.Tensor`` of :meth:`embed` (call ``.numpy()`` for an array).
+
+        Parameters
+        ----------
+        sentences : list of str
+            The texts (a single str is refused: wrap it in a list).
+        batch_size : int, default 32
+            Texts per forward pass.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(len(sentences), dim)`` float32, every row of unit norm.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from fmref.models.bert import Bert, BertConfig
+        >>> from fmref.rag.minilm import SentenceEncoder
+        >>> from fmref.text.wordpiece import WordPieceTokenizer
+        >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "list", "tuple"])
+        >>> bert = Bert(BertConfig(vocab_size=6, hidden_size=8, num_hidden_layers=1,
+        ...                        num_attention_heads=2, intermediate_size=16))
+        >>> enc = SentenceEncoder(bert, tok, max_seq_length=16)
+        >>> torch.equal(enc.encode(["list", "tuple"]), enc.embed(["list", "tuple"]))
+        True
+        """
+        return self.embed(sentences, batch_size=batch_size)
+
 
 def load_minilm(max_seq_length=256):
     """Load all-MiniLM-L6-v2 from the installed package into fmref's BERT.
@@ -219,7 +252,8 @@ def load_minilm(max_seq_length=256):
     Returns
     -------
     SentenceEncoder
-        ``embed(texts)`` returns ``(n, 384)`` unit vectors.
+        ``embed(texts)`` (or ``encode(texts)``, sentence-transformers' name)
+        returns ``(n, 384)`` unit vectors.
 
     Raises
     ------

@@ -1,8 +1,15 @@
 """Training: objectives, a training loop and the techniques that make it efficient.
 
-Import from the modules: :mod:`fmref.train.objectives` holds the pretraining
+Import from this package or from its modules: :mod:`fmref.train.objectives` holds the pretraining
 objectives (causal LM loss, BERT masking, T5 span corruption) and
 :mod:`fmref.train.loop` a small training loop (AdamW with decoupled weight decay
-on the right parameters, a cosine schedule, clipping, validation); the other
-modules hold Chapter XII's efficient and distributed training.
+on the right parameters, a cosine schedule, clipping, validation); Chapter XII's
+:mod:`fmref.train.efficient` accounts for training memory (mixed precision,
+activation checkpointing, gradient accumulation, ZeRO) and
+:mod:`fmref.train.distributed` runs data-parallel training over several processes
+(``torchrun``).
 """
+
+from fmref._lazy import attach as _attach
+
+__getattr__, __dir__ = _attach(__name__, __path__)

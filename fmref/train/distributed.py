@@ -11,7 +11,7 @@ are sharded across ranks by
 
 Run it on two processes of one machine::
 
-    torchrun --nproc-per-node 2 -m fmref.train.distributed --steps 20 --zero
+    torchrun --nproc-per-node 2 -m fmref.train.distributed --steps 20 --zero --check
 
 :func:`train` with ``distributed=False`` runs the same training in one process
 on the whole global batch: the test checks that both end with the same weights.
@@ -219,75 +219,116 @@ def train(
     return model, history
 
 
+def _max_weight_difference(a, b):
+    """Largest absolute difference between two state dicts with the same keys."""
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def _report(summary):
+    """The lines the command prints: time, loss, and the check against one process."""
+    zero = ", AdamW states sharded (ZeRO-1)" if summary["zero"] else ""
+    lines = [
+        f"{summary['world_size']} process(es), {summary['steps']} steps in "
+        f"{summary['seconds']:.2f} s{zero}",
+        f"loss {summary['first_loss']:.4f} -> {summary['final_loss']:.4f}",
+    ]
+    if "max_weight_difference" in summary:
+        lines.append(
+            "largest weight difference from single-process training on the same global "
+            f"batches: {summary['max_weight_difference']:.1e}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     """Command line: ``torchrun --nproc-per-node 2 -m fmref.train.distributed [options]``.
 
     Initialises a gloo process group from torchrun's environment variables
     (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), runs
-    :func:`train`, and on rank 0 prints a JSON summary and, with ``--out``,
-    saves ``{"state_dict", "history"}`` with :func:`torch.save`. Without
-    torchrun's variables it trains in one process.
+    :func:`train`, and on rank 0 prints the time and the first and last loss
+    (rounded; ``--json`` prints the summary as one JSON line instead) and, with
+    ``--out``, saves ``{"state_dict", "history"}`` with :func:`torch.save`. With
+    ``--check``, rank 0 then trains the same model in one process on the same
+    global batches and prints the largest difference between the two sets of
+    weights. Without torchrun's variables it trains in one process.
 
     Parameters
     ----------
     argv : list of str, optional
         Arguments (default ``sys.argv[1:]``): ``--steps``, ``--global-batch``,
-        ``--seq-len``, ``--lr``, ``--seed``, ``--zero``, ``--threads``, ``--out``.
+        ``--seq-len``, ``--lr``, ``--seed``, ``--zero``, ``--check``, ``--threads``,
+        ``--out``, ``--json``, ``--quiet``; ``--help`` describes each.
 
     Returns
     -------
     dict
-        The summary: ``world_size``, ``steps``, ``seconds``, ``first_loss``, ``final_loss``.
+        The summary: ``world_size``, ``steps``, ``seconds``, ``first_loss``,
+        ``final_loss``, ``zero``, and with ``--check`` ``max_weight_difference``.
 
     Examples
     --------
     >>> from fmref.train.distributed import main
-    >>> summary = main(["--steps", "2", "--global-batch", "4", "--quiet"])
-    >>> summary["world_size"], summary["steps"]
-    (1, 2)
+    >>> summary = main(["--steps", "2", "--global-batch", "4", "--check", "--quiet"])
+    >>> summary["world_size"], summary["steps"], summary["max_weight_difference"]
+    (1, 2, 0.0)
     """
     parser = argparse.ArgumentParser(
-        prog="python -m fmref.train.distributed",
-        description="Data-parallel training of a byte-level GPT.",
+        prog="torchrun --nproc-per-node N -m fmref.train.distributed",
+        description="Data-parallel training of a byte-level GPT on the Python docs "
+        "(Chapter XII), over gloo on the CPU.",
     )
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--global-batch", type=int, default=16)
-    parser.add_argument("--seq-len", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=20, help="optimizer steps (default 20)")
+    parser.add_argument(
+        "--global-batch", type=int, default=16,
+        help="sequences per step over all processes, split evenly between them (default 16)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seq-len", type=int, default=32, help="tokens (bytes) per sequence (default 32)"
+    )
+    parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights and the data order (default 0)"
+    )
     parser.add_argument("--zero", action="store_true", help="shard AdamW states (ZeRO-1)")
+    parser.add_argument(
+        "--check", action="store_true",
+        help="then train in one process on the same global batches (rank 0) and print the "
+        "largest difference between the weights",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--out", default=None, help="file for the weights and history (rank 0)")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    parser.add_argument("--quiet", action="store_true", help="print nothing")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     launched = "WORLD_SIZE" in os.environ and not dist.is_initialized()
     if launched:
         dist.init_process_group("gloo")  # env:// from torchrun; CPU tensors
+    options = dict(
+        steps=args.steps, global_batch=args.global_batch, seq_len=args.seq_len, lr=args.lr,
+        seed=args.seed, zero=args.zero,
+    )  # fmt: skip
     try:
-        model, history = train(
-            steps=args.steps,
-            global_batch=args.global_batch,
-            seq_len=args.seq_len,
-            lr=args.lr,
-            seed=args.seed,
-            zero=args.zero,
-            distributed=dist.is_initialized(),
-        )
+        model, history = train(**options, distributed=dist.is_initialized())
         rank = dist.get_rank() if dist.is_initialized() else 0
         summary = {
             "world_size": history["world_size"],
             "steps": args.steps,
-            "seconds": history["seconds"],
-            "first_loss": history["loss"][0],
-            "final_loss": history["loss"][-1],
+            "seconds": round(history["seconds"], 3),
+            "first_loss": round(history["loss"][0], 6),
+            "final_loss": round(history["loss"][-1], 6),
             "zero": args.zero,
         }
         if rank == 0:
+            if args.check:
+                single, _ = train(**options, distributed=False)
+                summary["max_weight_difference"] = float(
+                    f"{_max_weight_difference(model.state_dict(), single.state_dict()):.3g}"
+                )
             if args.out:
                 torch.save({"state_dict": model.state_dict(), "history": history}, args.out)
             if not args.quiet:
-                print(json.dumps(summary))
+                print(json.dumps(summary) if args.json else _report(summary))
         if launched:
             # Free DDP's reducer and ZeRO's pending work while the group is alive, and
             # let no rank close its connections while another still writes its file.

@@ -46,6 +46,7 @@ axes[1].set_ylabel("RMS of the RMSNorm output")
 axes[1].set_ylim(0, 2)
 axes[1].set_title("Every output has RMS 1", fontsize=10)
 fig.tight_layout()
+plt.show()
 
 # %%
 # The SwiGLU gate
@@ -74,6 +75,7 @@ axes[1].set_ylabel("gate input  (W1 x)")
 axes[1].set_title("silu(gate) * value: a negative gate closes the unit", fontsize=10)
 fig.colorbar(im, ax=axes[1])
 fig.tight_layout()
+plt.show()
 
 # %%
 # Grouped-query attention and the KV cache
@@ -119,3 +121,4 @@ ratio = mha[-1] / gqa[-1]
 ax.set_title(f"GQA shrinks LLaMA-2-70B's cache {ratio:.0f}x", fontsize=11)
 ax.legend(fontsize=8)
 fig.tight_layout()
+plt.show()

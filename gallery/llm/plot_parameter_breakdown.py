@@ -76,6 +76,7 @@ ax.set_title(
 )
 ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.32), ncol=5, fontsize=8, frameon=False)
 fig.tight_layout()
+plt.show()
 
 # %%
 # Memory of the weights alone
@@ -102,6 +103,7 @@ gb70 = count_parameters(models["LLaMA-2-70B"]) * 2 / 1e9
 ax.set_title(f"LLaMA-2-70B needs {gb70:.0f} GB in bfloat16: more than one 80 GB GPU", fontsize=11)
 ax.legend(title="weights stored as", fontsize=8, loc="upper center")
 fig.tight_layout()
+plt.show()
 
 # %%
 # Parameters per layer

@@ -60,6 +60,7 @@ ax.set_ylabel("validation loss (nats per token)")
 ax.set_title("Higher rank helps, with diminishing returns per parameter")
 ax.legend()
 fig.tight_layout()
+plt.show()
 
 # %%
 # The singular values of the weight updates
@@ -89,6 +90,7 @@ ax.set_ylabel("singular value / largest")
 ax.set_title(f"Updates of W_q (block {layer}): a few directions dominate")
 ax.legend()
 fig.tight_layout()
+plt.show()
 
 # %%
 # Merged and unmerged give the same outputs

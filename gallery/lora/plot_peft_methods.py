@@ -49,6 +49,7 @@ ax.set_ylabel("validation loss (nats per token)")
 ax.set_title("Methods that change the layers beat virtual tokens")
 ax.legend()
 fig.tight_layout()
+plt.show()
 
 # %%
 # Validation loss during training
@@ -62,3 +63,4 @@ ax.set_ylabel("validation loss (nats per token)")
 ax.set_title("Every method improves from the same start; full fine-tuning fastest")
 ax.legend(ncol=2, fontsize="small")
 fig.tight_layout()
+plt.show()
