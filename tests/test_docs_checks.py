@@ -169,6 +169,7 @@ Quiz
 
 
 def test_takeaway_terms_are_marked_and_must_be_defined_or_indexed():
+    from docutils.nodes import Text
     from docutils.parsers.rst import roles
     from sphinx import addnodes
 
@@ -177,7 +178,7 @@ def test_takeaway_terms_are_marked_and_must_be_defined_or_indexed():
         node = addnodes.pending_xref(
             rawtext, reftype="term", reftarget=(target or title).rstrip(">").lower()
         )
-        node += docutils.nodes.Text(title)
+        node += Text(title)
         return [node], []
 
     roles.register_local_role("term", term_role)
