@@ -25,6 +25,7 @@ from fmref.agents.parse import CALL_CLOSE
 from fmref.agents.react import run_agent
 from fmref.agents.traces import TEST_NAMES, PolicyTokenizer, react_transcript, word_problem
 from fmref.models.gpt import GPT, GPTConfig
+from fmref.train.loop import fit
 
 __all__ = ["POLICY_SETTINGS", "train_react_policy", "ModelPolicy", "success_rate"]
 
@@ -122,20 +123,17 @@ def train_react_policy(use_cache=True, **overrides):
         torch.manual_seed(s["seed"])
         rng = random.Random(s["seed"])
         model = GPT(_config(s))
-        opt = torch.optim.AdamW(model.parameters(), lr=s["lr"], weight_decay=0.01)
-        history = []
-        for step in range(s["steps"]):
-            warm = min(1.0, (step + 1) / s["warmup"])
-            cos = 0.55 + 0.45 * torch.cos(torch.tensor(torch.pi * step / s["steps"])).item()
-            for group in opt.param_groups:
-                group["lr"] = s["lr"] * warm * cos
-            x, y = _batch(rng, s["batch_size"], s["block_size"])
-            loss = F.cross_entropy(*_policy_logits(model, x, y))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            history.append(loss.item())
+        history = fit(
+            model,
+            lambda step: _batch(rng, s["batch_size"], s["block_size"]),
+            lambda model, batch: F.cross_entropy(*_policy_logits(model, *batch)),
+            s["steps"],
+            lr=lambda step: s["lr"]
+            * min(1.0, (step + 1) / s["warmup"])
+            * (0.55 + 0.45 * torch.cos(torch.tensor(torch.pi * step / s["steps"])).item()),
+            weight_decay=0.01,
+            grad_clip=1.0,
+        )["loss"]
         return {"state_dict": model.state_dict(), "history": history}
 
     if use_cache:

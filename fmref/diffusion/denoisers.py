@@ -272,6 +272,7 @@ def digits_denoiser(
     from fmref.diffusion.samplers import ddpm_loss
     from fmref.diffusion.schedules import alphas_cumprod, beta_schedule
     from fmref.models.vit import digits_split
+    from fmref.train.loop import chunk_means, cosine_schedule, fit
     from fmref.zoo import cached, one_thread
 
     c = config or DigitsDiffusionConfig()
@@ -287,23 +288,24 @@ def digits_denoiser(
         g = torch.Generator().manual_seed(c.seed)
         x, y = digits_split()[:2]
         model = build()
-        opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=0.0)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / c.steps))
-        )
-        losses, running = [], []
-        for _ in range(c.steps):
+
+        def batch(step):  # images and their labels, some dropped to the null class
             idx = torch.randint(0, len(y), (c.batch_size,), generator=g)
-            labels = drop_condition(y[idx], c.p_uncond, 10, generator=g)
-            loss = ddpm_loss(model, x[idx], abar, y=labels, generator=g)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            running.append(loss.item())
-            if len(running) == 100:
-                losses.append(sum(running) / 100)
-                running = []
+            return x[idx], drop_condition(y[idx], c.p_uncond, 10, generator=g)
+
+        def loss_fn(model, batch):
+            images, labels = batch
+            return ddpm_loss(model, images, abar, y=labels, generator=g)
+
+        history = fit(
+            model,
+            batch,
+            loss_fn,
+            c.steps,
+            lr=lambda step: cosine_schedule(step, 0, c.steps, c.lr, 0.0),
+            weight_decay=0.0,
+        )
+        losses = chunk_means(history["loss"], 100)
         return {"state_dict": model.state_dict(), "history": {"loss": losses}}
 
     result = cached("digits-denoiser", asdict(c), train)

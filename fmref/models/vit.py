@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
+from fmref.train.loop import chunk_means, cosine_schedule, epoch_batches, fit
 
 __all__ = [
     "ViTConfig",
@@ -591,35 +592,30 @@ def train_image_classifier(
         )
     x_train, y_train, x_test, y_test = data
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(y_train) / batch_size)
-    total, warmup = epochs * steps_per_epoch, steps_per_epoch
+    total = epochs * steps_per_epoch
 
-    def lr_at(step):
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+    def loss_fn(model, idx):
+        return F.cross_entropy(model(x_train[idx]), y_train[idx])
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    history = {"train_loss": [], "test_accuracy": []}
-    for _ in range(epochs):
-        model.train()
-        perm = torch.randperm(len(y_train), generator=g)
-        losses = []
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i : i + batch_size]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        model.eval()
-        with torch.no_grad():
-            acc = (model(x_test).argmax(-1) == y_test).float().mean().item()
-        history["train_loss"].append(sum(losses) / len(losses))
-        history["test_accuracy"].append(acc)
-    return history
+    def test_accuracy(model):
+        return (model(x_test).argmax(-1) == y_test).float().mean().item()
+
+    history = fit(
+        model,
+        epoch_batches(len(y_train), batch_size, epochs, g),
+        loss_fn,
+        total,
+        lr=lambda step: cosine_schedule(step, steps_per_epoch, total, lr, 0.0),
+        weight_decay=weight_decay,
+        eval_fn=test_accuracy,
+        eval_every=steps_per_epoch,
+    )
+    model.eval()
+    return {
+        "train_loss": chunk_means(history["loss"], steps_per_epoch),
+        "test_accuracy": history["eval"],
+    }
 
 
 # the ViT trained on digits that Chapter XVI, the gallery and FID share

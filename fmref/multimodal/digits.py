@@ -25,6 +25,7 @@ from fmref.models.gpt import GPT, GPTConfig
 from fmref.models.vit import digits_split
 from fmref.multimodal.clip import CLIP, CLIPConfig, zero_shot_classify
 from fmref.multimodal.lmm import LLaVA
+from fmref.train.loop import chunk_means, epoch_batches, fit
 from fmref.zoo import one_thread
 
 __all__ = [
@@ -237,11 +238,10 @@ DIGITS_LMM_SETTINGS = {
 }
 
 
-def _cosine_lr(opt, total):
+def _schedule(lr, total):
+    """Warm-up over the first 5% of the steps times a cosine decay to 0."""
     warmup = max(1, total // 20)
-    return torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / total))
-    )
+    return lambda s: lr * (min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / total)))
 
 
 def digits_clip() -> tuple[CLIP, dict]:
@@ -277,26 +277,28 @@ def digits_clip() -> tuple[CLIP, dict]:
         keep = y != s["held_out_digit"]
         x, y = x[keep], y[keep]
         model = CLIP(CLIPConfig(**s["config"]))
-        opt = torch.optim.AdamW(model.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
         steps = math.ceil(len(y) / s["batch_size"])
-        sched = _cosine_lr(opt, s["epochs"] * steps)
-        info = {"loss": [], "logit_scale": []}
-        for _ in range(s["epochs"]):
-            perm, losses = torch.randperm(len(y), generator=g), []
-            for i in range(0, len(y), s["batch_size"]):
-                idx = perm[i : i + s["batch_size"]]
-                t = torch.randint(len(TRAIN_TEMPLATES), (len(idx),), generator=g)
-                captions = [TRAIN_TEMPLATES[j].format(DIGIT_NAMES[k]) for j, k in zip(t, y[idx])]
-                loss = model.loss(x[idx], tok.encode(captions, s["config"]["context_length"]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                with torch.no_grad():
-                    model.logit_scale.clamp_(0, math.log(100))  # CLIP's clip at 100
-                losses.append(loss.item())
-            info["loss"].append(sum(losses) / len(losses))
-            info["logit_scale"].append(model.logit_scale.item())
+
+        def loss_fn(model, idx):  # each image with a caption from a random template
+            t = torch.randint(len(TRAIN_TEMPLATES), (len(idx),), generator=g)
+            captions = [TRAIN_TEMPLATES[j].format(DIGIT_NAMES[k]) for j, k in zip(t, y[idx])]
+            return model.loss(x[idx], tok.encode(captions, s["config"]["context_length"]))
+
+        def clip_temperature(model):
+            model.logit_scale.clamp_(0, math.log(100))  # CLIP's clip at 100
+
+        history = fit(
+            model,
+            epoch_batches(len(y), s["batch_size"], s["epochs"], g),
+            loss_fn,
+            s["epochs"] * steps,
+            lr=_schedule(s["lr"], s["epochs"] * steps),
+            weight_decay=s["weight_decay"],
+            after_step=clip_temperature,
+            eval_fn=lambda model: model.logit_scale.item(),
+            eval_every=steps,
+        )
+        info = {"loss": chunk_means(history["loss"], steps), "logit_scale": history["eval"]}
         return {"state_dict": model.state_dict(), "info": info}
 
     result = cached("digits-clip", s, train)
@@ -363,34 +365,32 @@ def digits_lmm() -> tuple[LLaVA, dict]:
         g = torch.Generator().manual_seed(s["seed"])
         x, y, _, _ = digits_split()
         features = model.vision_encoder(x)  # (n, 16, width): the frozen tower, run once
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=s["lr"], weight_decay=0.1)
         steps = math.ceil(len(y) / s["batch_size"])
-        sched = _cosine_lr(opt, s["epochs"] * steps)
-        questions, info = list(QUESTIONS), {"loss": []}
-        model.train()
-        for _ in range(s["epochs"]):
-            perm, losses = torch.randperm(len(y), generator=g), []
-            for i in range(0, len(y), s["batch_size"]):
-                idx = perm[i : i + s["batch_size"]]
-                q = torch.randint(len(questions), (len(idx),), generator=g)
-                seqs, targets = [], []
-                for j, k in zip(q.tolist(), y[idx].tolist()):
-                    prompt = _lmm_prompt(tok, 16, questions[j])
-                    reply = tok.ids(QUESTIONS[questions[j]](k)) + [tok.eos_id]
-                    seqs.append(prompt + reply)
-                    targets.append([-100] * (len(prompt) - 1) + reply + [-100])
-                T = max(map(len, seqs))
-                ids = torch.tensor([r + [tok.pad_id] * (T - len(r)) for r in seqs])
-                tgt = torch.tensor([r + [-100] * (T - len(r)) for r in targets])
-                logits = model(None, ids, image_features=features[idx])  # (B, T, V)
-                loss = nn.functional.cross_entropy(logits.transpose(1, 2), tgt)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(loss.item())
-            info["loss"].append(sum(losses) / len(losses))
+        questions = list(QUESTIONS)
+
+        def loss_fn(model, idx):  # each image with a random question; answers scored
+            q = torch.randint(len(questions), (len(idx),), generator=g)
+            seqs, targets = [], []
+            for j, k in zip(q.tolist(), y[idx].tolist()):
+                prompt = _lmm_prompt(tok, 16, questions[j])
+                reply = tok.ids(QUESTIONS[questions[j]](k)) + [tok.eos_id]
+                seqs.append(prompt + reply)
+                targets.append([-100] * (len(prompt) - 1) + reply + [-100])
+            T = max(map(len, seqs))
+            ids = torch.tensor([r + [tok.pad_id] * (T - len(r)) for r in seqs])
+            tgt = torch.tensor([r + [-100] * (T - len(r)) for r in targets])
+            logits = model(None, ids, image_features=features[idx])  # (B, T, V)
+            return nn.functional.cross_entropy(logits.transpose(1, 2), tgt)
+
+        history = fit(
+            model,
+            epoch_batches(len(y), s["batch_size"], s["epochs"], g),
+            loss_fn,
+            s["epochs"] * steps,
+            lr=_schedule(s["lr"], s["epochs"] * steps),
+            weight_decay=0.1,
+        )
+        info = {"loss": chunk_means(history["loss"], steps)}
         trained = {k: v for k, v in model.state_dict().items() if not k.startswith("vision")}
         return {"state_dict": trained, "info": info}
 

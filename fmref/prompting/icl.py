@@ -22,6 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from fmref.models.gpt import GPT, GPTConfig
+from fmref.train.loop import fit
 
 __all__ = ["random_function_batch", "train_icl_model", "icl_accuracy"]
 
@@ -139,23 +140,19 @@ def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=
         torch.manual_seed(seed)
         g = torch.Generator().manual_seed(seed)
         model = GPT(_config(n_symbols, n_pairs))
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt,
-            lambda s: (
+        fit(
+            model,
+            lambda step: random_function_batch(batch, n_pairs, n_symbols, g)[0],
+            _loss,
+            steps,
+            lr=lambda s: lr
+            * (
                 min(1.0, (s + 1) / 50)
                 * 0.5
                 * (1 + torch.cos(torch.tensor(torch.pi * s / steps)).item())
             ),
+            weight_decay=0.01,
         )
-        model.train()
-        for _ in range(steps):
-            tokens, _ = random_function_batch(batch, n_pairs, n_symbols, g)
-            loss = _loss(model, tokens)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
         return model.state_dict()
 
     if use_cache:

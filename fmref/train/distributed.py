@@ -25,7 +25,6 @@ import json
 import os
 import socket
 import sys
-import time
 
 import torch
 import torch.distributed as dist
@@ -34,6 +33,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.text.corpus import python_docs
+from fmref.train.loop import fit
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = ["byte_dataset", "make_model", "train", "main", "torchrun_command"]
@@ -189,34 +189,31 @@ def train(
     loader = DataLoader(dataset, batch_size=global_batch // world, sampler=sampler, drop_last=True)
     model = make_model(seq_len, seed=seed, **(model_kwargs or {}))
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    optimizer = None  # fit's AdamW
     if zero and distributed:
         from torch.distributed.optim import ZeroRedundancyOptimizer
 
         optimizer = ZeroRedundancyOptimizer(
             model.parameters(), optimizer_class=torch.optim.AdamW, lr=lr, weight_decay=0.0
         )
-    else:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    history = {"loss": [], "world_size": world}
-    start, step, epoch = time.perf_counter(), 0, 0
-    while step < steps:
-        sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
-        for (batch,) in loader:  # (global_batch / W, T) on this rank
-            loss = causal_lm_loss(net(batch), batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # DDP: gradients all-reduced (averaged) across ranks here
-            optimizer.step()
-            report = loss.detach().clone()
-            if distributed:
-                dist.all_reduce(report)  # sum of the ranks' means
-                report /= world
-            history["loss"].append(report.item())
-            step += 1
-            if step == steps:
-                break
-        epoch += 1
-    history["seconds"] = time.perf_counter() - start
-    return model, history
+
+    def batches():
+        epoch = 0
+        while True:
+            sampler.set_epoch(epoch)  # a new shuffle per epoch, the same on every rank
+            for (batch,) in loader:  # (global_batch / W, T) on this rank
+                yield batch
+            epoch += 1
+
+    def loss_fn(net, batch):  # DDP: the backward all-reduces (averages) the gradients
+        return causal_lm_loss(net(batch), batch)
+
+    history = fit(net, batches(), loss_fn, steps, lr=lr, optimizer=optimizer)
+    losses = torch.tensor(history["loss"], dtype=torch.float32)  # this rank's means
+    if distributed:
+        dist.all_reduce(losses)  # sums of the ranks' means
+        losses /= world
+    return model, {"loss": losses.tolist(), "world_size": world, "seconds": history["seconds"]}
 
 
 def _max_weight_difference(a, b):

@@ -1,10 +1,17 @@
-"""A small, readable training loop for language models.
+"""The training loop of fmref: :func:`fit`, and :func:`train` for language models.
 
-Everything a pretraining run does, at toy scale: draw random windows of a
-token stream, compute the loss, clip the gradient norm, take an AdamW step
-with decoupled weight decay on the weight matrices only, follow a warm-up +
-cosine learning-rate schedule, validate now and then, and return a history of
-every step for plotting. Given the same seed, two runs give the same history.
+:func:`fit` is the one optimiser loop of the package: every model that fmref
+trains (the tiny GPT, the digit ViT and CNN, the denoiser, the tiny CLIP and
+LMM, the in-context learner, the ReAct policy) is trained by it. Each step
+sets the learning rate (a constant or a schedule such as
+:func:`cosine_schedule`), computes the loss of the next batch, backpropagates,
+clips the global gradient norm and takes an AdamW step; an evaluation hook
+runs now and then, and a history of every step comes back for plotting.
+
+:func:`train` is :func:`fit` as a pretraining run does it at toy scale: random
+windows of a token stream, AdamW with decoupled weight decay on the weight
+matrices only, warm-up + cosine decay, validation on fixed windows. Given the
+same seed, two runs give the same history.
 
 References
 ----------
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -33,6 +40,9 @@ __all__ = [
     "configure_optimizer",
     "get_batch",
     "evaluate",
+    "fit",
+    "epoch_batches",
+    "chunk_means",
     "train",
 ]
 
@@ -138,7 +148,7 @@ def cosine_schedule(step: int, warmup: int, total: int, lr_max: float, lr_min: f
     Raises
     ------
     ValueError
-        If ``step`` is negative or ``warmup > total``.
+        If ``step`` is negative, ``warmup > total`` or ``lr_min > lr_max``.
 
     References
     ----------
@@ -150,11 +160,17 @@ def cosine_schedule(step: int, warmup: int, total: int, lr_max: float, lr_min: f
     >>> from fmref.train.loop import cosine_schedule
     >>> [round(cosine_schedule(s, 2, 10, 1.0, 0.1), 3) for s in (0, 1, 2, 6, 10)]
     [0.5, 1.0, 1.0, 0.55, 0.1]
+    >>> cosine_schedule(0, 2, 10, lr_max=0.1, lr_min=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr_min must be <= lr_max=0.1, got 1.0
     """
     if step < 0:
         raise ValueError(f"step must be >= 0, got {step}")
     if not 0 <= warmup <= total:
         raise ValueError(f"warmup must be in [0, total={total}], got {warmup}")
+    if lr_min > lr_max:
+        raise ValueError(f"lr_min must be <= lr_max={lr_max}, got {lr_min}")
     if step < warmup:
         return lr_max * (step + 1) / warmup
     if step >= total:
@@ -322,6 +338,253 @@ def evaluate(
     return total / batches
 
 
+def _next_batch(batches) -> Callable[[int], object]:
+    """``batches`` as a function of the step: itself if callable, else its iterator's next."""
+    if callable(batches):
+        return batches
+    iterator = iter(batches)
+
+    def next_batch(step):
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise ValueError(f"batches ran out after {step} steps") from None
+
+    return next_batch
+
+
+def fit(
+    model: nn.Module,
+    batches,
+    loss_fn: LossFn,
+    steps: int,
+    lr: float | Callable[[int], float] = 1e-3,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    decay: str = "all",
+    grad_clip: float = 0.0,
+    eval_fn: Callable[[nn.Module], object] | None = None,
+    eval_every: int = 0,
+    after_step: Callable[[nn.Module], None] | None = None,
+    seed: int | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    log_every: int = 0,
+) -> dict:
+    """Train ``model`` for ``steps`` optimiser steps; return the history.
+
+    Each step: set the learning rate, take the next batch, compute
+    ``loss_fn(model, batch)``, backpropagate, clip the global gradient norm,
+    take an optimiser step (AdamW unless ``optimizer`` is given), call
+    ``after_step``. Every ``eval_every`` steps and after the last,
+    ``eval_fn(model)`` runs in eval mode without gradients and its result is
+    recorded. The model trains in train mode and gets its mode back at the end.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place: its parameters that require a gradient.
+    batches : iterable or callable
+        The batches, in order, or ``batches(step) -> batch`` (step from 0).
+    loss_fn : callable
+        ``loss_fn(model, batch) -> scalar tensor``.
+    steps : int
+        Optimiser steps.
+    lr : float or callable, default 1e-3
+        The learning rate, or ``lr(step) -> float`` (a schedule, e.g. built on
+        :func:`cosine_schedule`), read before each step.
+    weight_decay : float, default 0.0
+        AdamW's decoupled weight decay.
+    betas : (float, float), default (0.9, 0.999)
+        AdamW's moment decay rates.
+    decay : {"all", "matrices"}, default "all"
+        Decay every parameter, or only those with two or more dimensions
+        (:func:`configure_optimizer`).
+    grad_clip : float, default 0.0
+        Largest global gradient norm; 0 turns clipping off (the norm is still
+        recorded).
+    eval_fn : callable, optional
+        ``eval_fn(model) -> value``, recorded in ``history["eval"]``.
+    eval_every : int, default 0
+        Evaluate every this many steps; 0 evaluates after the last step only.
+    after_step : callable, optional
+        ``after_step(model)``, called without gradients after every optimiser
+        step (e.g. to clamp a parameter).
+    seed : int, optional
+        Seeds torch's global RNG (dropout and any draw without a generator)
+        inside a fork, so the caller's random state is untouched; ``None``
+        uses the caller's RNG as it is.
+    optimizer : torch.optim.Optimizer, optional
+        Use this optimiser instead of building AdamW from ``lr``,
+        ``weight_decay``, ``betas`` and ``decay``; ``lr`` still sets its
+        learning rate each step.
+    log_every : int, default 0
+        Print a progress line every this many steps and after the last; 0 is silent.
+
+    Returns
+    -------
+    dict
+        ``step``, ``lr``, ``loss``, ``grad_norm`` (one entry per step),
+        ``eval_step``, ``eval`` (one per evaluation), and ``seconds``, the
+        wall time of the run (the only entry that varies between runs).
+
+    Raises
+    ------
+    ValueError
+        If ``steps`` is not a positive int, ``eval_every`` or ``log_every`` is
+        negative, ``decay`` is unknown, or ``batches`` runs out early.
+
+    Examples
+    --------
+    A linear model learns ``y = 2x`` from a batch function, with warm-up and
+    cosine decay:
+
+    >>> import torch
+    >>> from fmref.train.loop import cosine_schedule, fit
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Linear(1, 1, bias=False)
+    >>> def batch(step):
+    ...     x = torch.linspace(-1, 1, 8)[:, None]
+    ...     return x, 2 * x
+    >>> def mse(model, batch):
+    ...     x, y = batch
+    ...     return ((model(x) - y) ** 2).mean()
+    >>> history = fit(model, batch, mse, steps=60, eval_every=15,
+    ...               lr=lambda s: cosine_schedule(s, 5, 60, 0.1, 0.0),
+    ...               eval_fn=lambda m: round(m.weight.item(), 3))
+    >>> history["eval_step"], history["eval"]
+    ([15, 30, 45, 60], [1.207, 1.96, 2.084, 2.084])
+    >>> [round(lr, 3) for lr in history["lr"][:6]]  # warm-up, then decay
+    [0.02, 0.04, 0.06, 0.08, 0.1, 0.1]
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    for name, value in (("eval_every", eval_every), ("log_every", log_every)):
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    if decay not in ("all", "matrices"):
+        raise ValueError(f"decay must be 'all' or 'matrices', got {decay!r}")
+    schedule = lr if callable(lr) else lambda step: lr
+    if optimizer is None and decay == "matrices":
+        optimizer = configure_optimizer(model, schedule(0), weight_decay, betas)
+    elif optimizer is None:
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            params, lr=schedule(0), betas=betas, weight_decay=weight_decay
+        )
+    next_batch = _next_batch(batches)
+    history: dict = {k: [] for k in ("step", "lr", "loss", "grad_norm", "eval_step", "eval")}
+    start = time.perf_counter()
+    was_training = model.training
+    with torch.random.fork_rng(devices=[], enabled=seed is not None), torch.enable_grad():
+        if seed is not None:
+            torch.manual_seed(seed)  # dropout
+        model.train()
+        for step in range(steps):
+            rate = schedule(step)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
+            loss = loss_fn(model, next_batch(step))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip or math.inf)
+            optimizer.step()
+            if after_step is not None:
+                with torch.no_grad():
+                    after_step(model)
+            done = step + 1
+            for key, value in (
+                ("step", done),
+                ("lr", rate),
+                ("loss", loss.item()),
+                ("grad_norm", grad_norm.item()),
+            ):
+                history[key].append(value)
+            line = f"step {done:>5}/{steps}  loss {loss.item():.4f}  lr {rate:.2e}"
+            if eval_fn is not None and ((eval_every and done % eval_every == 0) or done == steps):
+                model.eval()
+                with torch.no_grad():
+                    result = eval_fn(model)
+                model.train()
+                history["eval_step"].append(done)
+                history["eval"].append(result)
+                line += f"  eval {result:.4f}" if isinstance(result, float) else ""
+            if log_every and (done % log_every == 0 or done == steps):
+                print(line, flush=True)
+    model.train(was_training)
+    history["seconds"] = time.perf_counter() - start
+    return history
+
+
+def epoch_batches(
+    n: int, batch_size: int, epochs: int, generator: torch.Generator | None = None
+) -> Iterator[torch.Tensor]:
+    """Index batches of ``epochs`` passes over ``n`` examples, shuffled anew each epoch.
+
+    The shuffle of an epoch is drawn when its first batch is taken, so draws
+    that the loss makes from the same ``generator`` interleave with it.
+
+    Parameters
+    ----------
+    n : int
+        Examples.
+    batch_size : int
+        Indices per batch; an epoch's last batch may be smaller.
+    epochs : int
+        Passes.
+    generator : torch.Generator, optional
+        Draws the permutations.
+
+    Yields
+    ------
+    torch.Tensor
+        int64 indices, ``ceil(n / batch_size)`` batches per epoch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.train.loop import epoch_batches
+    >>> g = torch.Generator().manual_seed(0)
+    >>> [b.tolist() for b in epoch_batches(5, 2, epochs=2, generator=g)]
+    [[4, 0], [1, 3], [2], [3, 4], [0, 1], [2]]
+    """
+    for _ in range(epochs):
+        yield from torch.randperm(n, generator=generator).split(batch_size)
+
+
+def chunk_means(values: list[float], size: int) -> list[float]:
+    """Means of consecutive chunks of ``size`` values (a last, shorter chunk is dropped).
+
+    Turns :func:`fit`'s per-step losses into a per-epoch curve, or one point
+    per ``size`` steps.
+
+    Parameters
+    ----------
+    values : list of float
+        E.g. ``fit(...)["loss"]``.
+    size : int
+        Values per chunk (steps per epoch).
+
+    Returns
+    -------
+    list of float
+        ``len(values) // size`` means.
+
+    Raises
+    ------
+    ValueError
+        If ``size`` is not a positive int.
+
+    Examples
+    --------
+    >>> from fmref.train.loop import chunk_means
+    >>> chunk_means([4.0, 2.0, 1.0, 1.0, 0.5], 2)
+    [3.0, 1.0]
+    """
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    return [sum(values[i : i + size]) / size for i in range(0, len(values) - size + 1, size)]
+
+
 def train(
     model: nn.Module,
     train_data: torch.Tensor,
@@ -331,9 +594,10 @@ def train(
 ) -> dict:
     """Train ``model`` on random windows of ``train_data``; return the history.
 
-    Each step: draw a batch, compute ``loss_fn``, backpropagate, clip the
-    global gradient norm, set the learning rate from :func:`cosine_schedule`
-    and take an AdamW step (:func:`configure_optimizer`). Every
+    :func:`fit` with a pretraining recipe: each step draws a batch of random
+    windows (:func:`get_batch`), the learning rate follows
+    :func:`cosine_schedule`, the global gradient norm is clipped, and AdamW
+    decays the weight matrices only (:func:`configure_optimizer`). Every
     ``eval_interval`` steps and after the last, the loss on ``val_data``
     (fixed windows, see :func:`evaluate`) is recorded. The global RNG is
     seeded from ``config.seed`` inside a fork, so the caller's random state is
@@ -388,54 +652,34 @@ def train(
             raise ValueError(
                 f"{name} must be a 1-D tensor longer than block_size={config.block_size}"
             )
-    history: dict = {
-        k: [] for k in ("step", "lr", "train_loss", "grad_norm", "val_step", "val_loss")
-    }
-    history["config"] = asdict(config)
-    optimizer = configure_optimizer(
-        model, config.lr_max, config.weight_decay, (config.beta1, config.beta2)
+    c = config
+    generator = torch.Generator().manual_seed(c.seed)
+
+    def validate(model):
+        return evaluate(model, val_data, c.batch_size, c.block_size, c.eval_batches, loss_fn)
+
+    history = fit(
+        model,
+        lambda step: get_batch(train_data, c.batch_size, c.block_size, generator),
+        loss_fn,
+        c.steps,
+        lr=lambda step: cosine_schedule(step, c.warmup, c.steps, c.lr_max, c.lr_min),
+        weight_decay=c.weight_decay,
+        betas=(c.beta1, c.beta2),
+        decay="matrices",
+        grad_clip=c.grad_clip,
+        eval_fn=None if val_data is None else validate,
+        eval_every=c.eval_interval,
+        seed=c.seed,
+        log_every=c.log_interval,
     )
-    generator = torch.Generator().manual_seed(config.seed)
-    start = time.perf_counter()
-    was_training = model.training
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)  # dropout
-        model.train()
-        for step in range(config.steps):
-            lr = cosine_schedule(step, config.warmup, config.steps, config.lr_max, config.lr_min)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            batch = get_batch(train_data, config.batch_size, config.block_size, generator)
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            max_norm = config.grad_clip if config.grad_clip > 0 else math.inf
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            optimizer.step()
-            for key, value in (
-                ("step", step + 1),
-                ("lr", lr),
-                ("train_loss", loss.item()),
-                ("grad_norm", grad_norm.item()),
-            ):
-                history[key].append(value)
-            done = step + 1
-            if val_data is not None and (done % config.eval_interval == 0 or done == config.steps):
-                val = evaluate(
-                    model,
-                    val_data,
-                    config.batch_size,
-                    config.block_size,
-                    config.eval_batches,
-                    loss_fn,
-                )
-                history["val_step"].append(done)
-                history["val_loss"].append(val)
-            if config.log_interval and (done % config.log_interval == 0 or done == config.steps):
-                line = f"step {done:>5}/{config.steps}  loss {loss.item():.4f}  lr {lr:.2e}"
-                if history["val_step"] and history["val_step"][-1] == done:
-                    line += f"  val {history['val_loss'][-1]:.4f}"
-                print(line, flush=True)
-    model.train(was_training)
-    history["seconds"] = time.perf_counter() - start
-    return history
+    return {
+        "step": history["step"],
+        "lr": history["lr"],
+        "train_loss": history["loss"],
+        "grad_norm": history["grad_norm"],
+        "val_step": history["eval_step"],
+        "val_loss": history["eval"],
+        "config": asdict(config),
+        "seconds": history["seconds"],
+    }

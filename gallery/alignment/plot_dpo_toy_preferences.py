@@ -29,6 +29,7 @@ from fmref.align.ppo import kl_penalty
 from fmref.align.sft import sequence_logprobs
 from fmref.infer.generate import generate
 from fmref.text.corpus import python_docs
+from fmref.train.loop import fit
 from fmref.zoo import tiny_gpt
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
@@ -85,11 +86,10 @@ with torch.no_grad():
     ref_chosen, ref_rejected = logps(reference, chosen), logps(reference, rejected)
 
 policy = copy.deepcopy(reference).train().requires_grad_(True)
-optimizer = torch.optim.AdamW(policy.parameters(), lr=LR, weight_decay=0.0)
 held = slice(n_train, None)
 
 
-def held_out_accuracy():
+def held_out_accuracy(policy):
     with torch.no_grad():
         _, rc, rr = dpo_loss(
             logps(policy, chosen[held]),
@@ -102,23 +102,35 @@ def held_out_accuracy():
     return ((margin > 0).float() + 0.5 * (margin == 0).float()).mean().item()
 
 
-history = {"step": [], "chosen": [], "rejected": [], "eval_step": [0], "accuracy": []}
-history["accuracy"].append(held_out_accuracy())
-batches = torch.Generator().manual_seed(1)
-for step in range(1, STEPS + 1):
-    idx = torch.randint(0, n_train, (BATCH,), generator=batches)
+rewards = {"chosen": [], "rejected": []}  # mean implicit rewards of each step's batch
+
+
+def loss_fn(policy, idx):
     both = torch.cat([chosen[idx], rejected[idx]])  # (2 BATCH, T)
     lp = sequence_logprobs(policy(both), both, torch.cat([mask[idx], mask[idx]]))
     loss, rc, rr = dpo_loss(lp[:BATCH], lp[BATCH:], ref_chosen[idx], ref_rejected[idx], BETA)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    history["step"].append(step)
-    history["chosen"].append(rc.mean().item())
-    history["rejected"].append(rc.mean().item() - (rc - rr).mean().item())
-    if step % 5 == 0:
-        history["eval_step"].append(step)
-        history["accuracy"].append(held_out_accuracy())
+    rewards["chosen"].append(rc.mean().item())
+    rewards["rejected"].append(rc.mean().item() - (rc - rr).mean().item())
+    return loss
+
+
+before = held_out_accuracy(policy)
+batches = torch.Generator().manual_seed(1)
+run = fit(
+    policy,
+    lambda step: torch.randint(0, n_train, (BATCH,), generator=batches),
+    loss_fn,
+    STEPS,
+    lr=LR,  # AdamW without weight decay
+    eval_fn=held_out_accuracy,
+    eval_every=5,
+)
+history = {
+    "step": run["step"],
+    **rewards,
+    "eval_step": [0, *run["eval_step"]],
+    "accuracy": [before, *run["eval"]],
+}
 acc_before, acc_after = history["accuracy"][0], history["accuracy"][-1]
 print(f"held-out preference accuracy: {acc_before:.1%} before, {acc_after:.1%} after")
 

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from fmref.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from fmref.train.loop import fit
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
@@ -36,16 +37,15 @@ def batch(n):
 
 
 model = Seq2Seq(Seq2SeqConfig(V, V, emb_dim=16, hidden_size=32, attn_dim=32))
-opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-losses = []
-for _step in range(200):
-    src, tgt_in, tgt = batch(32)
+
+
+def loss_fn(model, batch):
+    src, tgt_in, tgt = batch
     logits, _ = model(src, tgt_in)  # (B, S, V)
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1))
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    losses.append(loss.item())
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1))
+
+
+losses = fit(model, lambda step: batch(32), loss_fn, 200, lr=1e-2)["loss"]  # Adam
 
 src, _, tgt = batch(500)
 tokens, alignment = model.greedy_decode(src, bos=BOS, max_len=S)  # (B, S), (B, S, S)

@@ -24,6 +24,7 @@ from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
 from fmref.nn.conv import SmallCNN
+from fmref.train.loop import fit
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
@@ -45,14 +46,14 @@ print(f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}")
 # Adam on all 1,347 images at once (few large steps keep the run short).
 model = SmallCNN()
 print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
-opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-losses = []
-for _step in range(60):
-    loss = torch.nn.functional.cross_entropy(model(x_train), y_train)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    losses.append(loss.item())
+
+
+def loss_fn(model, batch):
+    images, labels = batch
+    return torch.nn.functional.cross_entropy(model(images), labels)
+
+
+losses = fit(model, [(x_train, y_train)] * 60, loss_fn, 60, lr=1e-2)["loss"]  # Adam
 
 model.eval()
 with torch.no_grad():

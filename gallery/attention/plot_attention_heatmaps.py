@@ -77,6 +77,7 @@ fig.tight_layout()
 from torch.nn import functional as F
 
 from fmref.models.gpt import GPT, GPTConfig
+from fmref.train.loop import fit
 from fmref.zoo import cached
 
 L, SEP = 7, 10
@@ -93,19 +94,22 @@ def train():
     torch.set_num_threads(1)  # a model this small trains fastest on one thread
     torch.manual_seed(settings["seed"])
     model = GPT(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=settings["lr"])
     g = torch.Generator().manual_seed(settings["seed"])
-    losses = []
-    for _ in range(settings["steps"]):
-        seq = copy_batch(settings["batch"], g)
+
+    def loss_fn(model, seq):  # scored on the copy only
         logits = model(seq[:, :-1])  # (B, 2L, vocab)
-        loss = F.cross_entropy(logits[:, L:].reshape(-1, 11), seq[:, L + 1 :].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+        return F.cross_entropy(logits[:, L:].reshape(-1, 11), seq[:, L + 1 :].reshape(-1))
+
+    history = fit(
+        model,
+        lambda step: copy_batch(settings["batch"], g),
+        loss_fn,
+        settings["steps"],
+        lr=settings["lr"],
+        weight_decay=0.01,
+    )
     torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
-    return model.state_dict(), losses
+    return model.state_dict(), history["loss"]
 
 
 state, losses = cached("attention-copy-gpt", settings, train)

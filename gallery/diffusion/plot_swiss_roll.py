@@ -20,6 +20,7 @@ from sklearn.datasets import make_swiss_roll
 from fmref.diffusion.denoisers import MLPDenoiser
 from fmref.diffusion.samplers import ddpm_loss, sample
 from fmref.diffusion.schedules import alphas_cumprod, linear_beta_schedule
+from fmref.train.loop import fit
 from fmref.zoo import cached
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
@@ -36,16 +37,15 @@ def train():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     model = MLPDenoiser(hidden=settings["hidden"])
-    opt = torch.optim.Adam(model.parameters(), lr=settings["lr"])
-    losses = []
-    for _ in range(settings["steps"]):
-        idx = torch.randint(0, len(data), (settings["batch"],), generator=g)
-        loss = ddpm_loss(model, data[idx], abar, generator=g)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return {"state_dict": model.state_dict(), "losses": losses}
+
+    def batch(step):
+        return data[torch.randint(0, len(data), (settings["batch"],), generator=g)]
+
+    def loss_fn(model, x0):
+        return ddpm_loss(model, x0, abar, generator=g)
+
+    history = fit(model, batch, loss_fn, settings["steps"], lr=settings["lr"])  # Adam
+    return {"state_dict": model.state_dict(), "losses": history["loss"]}
 
 
 result = cached("swiss-roll-denoiser", settings, train)

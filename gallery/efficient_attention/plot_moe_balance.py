@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from fmref.nn.moe import MoE
+from fmref.train.loop import fit
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 
@@ -28,24 +29,27 @@ def train(alpha, seed=0):
     torch.manual_seed(seed)
     moe = MoE(D, 32, n_experts=E, top_k=2)
     teacher = torch.nn.Sequential(torch.nn.Linear(D, 64), torch.nn.Tanh(), torch.nn.Linear(64, D))
-    opt = torch.optim.Adam(moe.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(seed)
     centers = 2 * torch.randn(8, D, generator=g)  # 8 clusters of inputs
-    history = []
-    for _ in range(STEPS):
-        x = centers[torch.randint(8, (TOKENS,), generator=g)] + 0.5 * torch.randn(
+    steps = []  # (router output, mse) of every step
+
+    def batch(step):
+        return centers[torch.randint(8, (TOKENS,), generator=g)] + 0.5 * torch.randn(
             TOKENS, D, generator=g
         )
+
+    def loss_fn(moe, x):
         with torch.no_grad():
             y = teacher(x)
         out, info = moe(x)  # info: RouterOutput
         mse = (out - y).pow(2).mean()
-        loss = mse + alpha * info.aux_loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        history.append(info.tokens_per_expert.float() / (2 * TOKENS))  # fraction f_i
-    return torch.stack(history), info, mse.item()
+        steps.append((info, mse))
+        return mse + alpha * info.aux_loss
+
+    fit(moe, batch, loss_fn, STEPS, lr=3e-3)  # Adam
+    frac = [info.tokens_per_expert.float() / (2 * TOKENS) for info, _ in steps]  # fraction f_i
+    info, mse = steps[-1]
+    return torch.stack(frac), info, mse.item()
 
 
 runs = {}

@@ -12,11 +12,14 @@ by class, and decode a grid of latents.
 # %%
 # Training
 # --------
+import math
+
 import matplotlib.pyplot as plt
 import torch
 
 from fmref.generative.vae import VAE, vae_loss
 from fmref.models.vit import digits_split
+from fmref.train.loop import epoch_batches, fit
 from fmref.zoo import cached
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
@@ -39,19 +42,20 @@ def train():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     vae = VAE(hidden=settings["hidden"], latent_dim=settings["latent_dim"])
-    opt = torch.optim.Adam(vae.parameters(), lr=settings["lr"])
-    losses = []
-    for _ in range(settings["epochs"]):
-        perm = torch.randperm(len(x_train), generator=g)
-        for i in range(0, len(perm), settings["batch"]):
-            xb = x_train[perm[i : i + settings["batch"]]]
-            recon, mu, logvar = vae(xb, generator=g)
-            loss = vae_loss(xb, recon, mu, logvar, sigma=settings["sigma"])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-    return {"state_dict": vae.state_dict(), "losses": losses}
+
+    def loss_fn(vae, idx):
+        xb = x_train[idx]
+        recon, mu, logvar = vae(xb, generator=g)
+        return vae_loss(xb, recon, mu, logvar, sigma=settings["sigma"])
+
+    history = fit(
+        vae,
+        epoch_batches(len(x_train), settings["batch"], settings["epochs"], g),
+        loss_fn,
+        settings["epochs"] * math.ceil(len(x_train) / settings["batch"]),
+        lr=settings["lr"],  # Adam: AdamW without decay
+    )
+    return {"state_dict": vae.state_dict(), "losses": history["loss"]}
 
 
 result = cached("digits-vae", settings, train)

@@ -21,6 +21,7 @@ from torch import nn
 from fmref.generative.autoregressive import MADE
 from fmref.generative.vq import VectorQuantizer, codebook_usage
 from fmref.models.vit import digits_split, patchify
+from fmref.train.loop import fit
 from fmref.zoo import cached
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
@@ -64,24 +65,22 @@ def train():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     model = PatchVQAE()
-    opt = torch.optim.Adam(model.parameters(), lr=settings["lr"])
-    for _ in range(settings["steps"]):
-        xb = x_train[torch.randint(0, len(x_train), (settings["batch"],), generator=g)]
+
+    def images(step):
+        return x_train[torch.randint(0, len(x_train), (settings["batch"],), generator=g)]
+
+    def vq_loss_fn(model, xb):  # reconstruction + codebook and commitment terms
         recon, _, vq_loss = model(xb)
-        loss = (recon - patchify(xb, 2)).pow(2).mean() + vq_loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        return (recon - patchify(xb, 2)).pow(2).mean() + vq_loss
+
+    fit(model, images, vq_loss_fn, settings["steps"], lr=settings["lr"])  # Adam
     tokens = model.tokens(x_train).detach()  # (1347, 16)
     made = MADE(seq_len=16, vocab_size=settings["codes"], hidden=256)
-    opt = torch.optim.Adam(made.parameters(), lr=settings["lr"])
-    for _ in range(settings["made_steps"]):
-        loss = made.nll(
-            tokens[torch.randint(0, len(tokens), (settings["batch"],), generator=g)]
-        ).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+
+    def codes(step):
+        return tokens[torch.randint(0, len(tokens), (settings["batch"],), generator=g)]
+
+    fit(made, codes, lambda made, t: made.nll(t).mean(), settings["made_steps"], lr=settings["lr"])
     return {"vqae": model.state_dict(), "made": made.state_dict()}
 
 
