@@ -25,7 +25,7 @@ from fmref.agents.parse import CALL_CLOSE
 from fmref.agents.react import run_agent
 from fmref.agents.traces import TEST_NAMES, PolicyTokenizer, react_transcript, word_problem
 from fmref.models.gpt import GPT, GPTConfig
-from fmref.train.loop import fit
+from fmref.train.loop import cosine_schedule, fit
 
 __all__ = ["POLICY_SETTINGS", "train_react_policy", "ModelPolicy", "success_rate"]
 
@@ -128,9 +128,9 @@ def train_react_policy(use_cache=True, **overrides):
             lambda step: _batch(rng, s["batch_size"], s["block_size"]),
             lambda model, batch: F.cross_entropy(*_policy_logits(model, *batch)),
             s["steps"],
-            lr=lambda step: s["lr"]
-            * min(1.0, (step + 1) / s["warmup"])
-            * (0.55 + 0.45 * torch.cos(torch.tensor(torch.pi * step / s["steps"])).item()),
+            lr=lambda step: cosine_schedule(
+                step, min(s["warmup"], s["steps"]), s["steps"], s["lr"], s["lr"] / 10
+            ),
             weight_decay=0.01,
             grad_clip=1.0,
         )["loss"]

@@ -25,7 +25,7 @@ from fmref.models.gpt import GPT, GPTConfig
 from fmref.models.vit import digits_split
 from fmref.multimodal.clip import CLIP, CLIPConfig, zero_shot_classify
 from fmref.multimodal.lmm import LLaVA
-from fmref.train.loop import chunk_means, epoch_batches, fit
+from fmref.train.loop import chunk_means, cosine_schedule, epoch_batches, fit
 from fmref.zoo import one_thread
 
 __all__ = [
@@ -239,9 +239,8 @@ DIGITS_LMM_SETTINGS = {
 
 
 def _schedule(lr, total):
-    """Warm-up over the first 5% of the steps times a cosine decay to 0."""
-    warmup = max(1, total // 20)
-    return lambda s: lr * (min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / total)))
+    """Warm-up over the first 5% of the steps, then cosine decay to 0."""
+    return lambda step: cosine_schedule(step, max(1, total // 20), total, lr, 0.0)
 
 
 def digits_clip() -> tuple[CLIP, dict]:
