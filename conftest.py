@@ -23,3 +23,6 @@ def pytest_addoption(parser):
     parser.addoption(
         "--html", default=None, help="folder of the built HTML manual (tox -e browser)"
     )
+    parser.addoption(
+        "--axe", default=None, help="path of axe-core's axe.min.js (tox -e browser installs it)"
+    )

@@ -60,6 +60,7 @@ extensions = [
     "fmref_results",  # renders benchmark JSON (fmref/results, fmref.results)
     "fmref_widgets",  # interactive figures computed by fmref (docs/_static/widgets)
     "fmref_checks",  # the manual's completeness checks
+    "fmref_a11y",  # accessible names and roles the theme's markup lacks
 ]
 
 templates_path = ["_templates"]

@@ -283,4 +283,6 @@ def state_numel(states):
     >>> state_numel([adam]), state_numel([sgd])
     (200, 100)
     """
+    if isinstance(states, dict) or not hasattr(states, "__iter__"):
+        raise TypeError(f"states must be an iterable of state dicts, got {type(states).__name__}")
     return sum(v.numel() for s in states for v in s.values() if isinstance(v, torch.Tensor))

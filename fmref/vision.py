@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from fmref._validate import check_positive_int
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -270,7 +272,8 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     torch.Size([2, 196, 768])
     """
     B, C, H, W = _check_images(images).shape
-    if not isinstance(patch_size, int) or patch_size < 1 or H % patch_size or W % patch_size:
+    check_positive_int("patch_size", patch_size)
+    if H % patch_size or W % patch_size:
         raise ValueError(
             f"patch_size must be a positive int dividing H={H} and W={W}, got {patch_size!r}"
         )

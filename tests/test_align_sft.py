@@ -15,7 +15,6 @@ from fmref.align.sft import (
     sft_loss,
     tokenize_chat,
 )
-from fmref.prompting.templates import format_chat as prompting_format_chat
 from fmref.train.objectives import causal_lm_loss
 
 CHAT = [
@@ -51,10 +50,6 @@ def hf_tokenizer():
 def test_chatml_matches_transformers_apply_chat_template(hf_tokenizer, gen):
     expected = hf_tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=gen)
     assert format_chat(CHAT, "chatml", add_generation_prompt=gen) == expected
-
-
-def test_chatml_matches_the_prompting_chapter_format_chat():
-    assert format_chat(CHAT[:2], add_generation_prompt=True) == prompting_format_chat(CHAT[:2])
 
 
 def test_custom_template_dict_and_braces_in_content_are_literal():

@@ -5,6 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
+from torch.nn.attention.bias import causal_lower_right
 
 from fmref.nn.attention import (
     KVCache,
@@ -56,12 +57,19 @@ def test_sdpa_matches_torch_with_float_mask():
 
 
 @pytest.mark.parametrize("t_q,t_k", [(5, 5), (3, 6), (6, 3)])
-def test_sdpa_is_causal_matches_torch_top_left_alignment(t_q, t_k):
+@pytest.mark.filterwarnings("ignore:Lower right causal bias")
+def test_sdpa_is_causal_matches_torch_bottom_right_alignment(t_q, t_k):
+    # One convention: fmref's is_causal is torch's causal_lower_right bias (and
+    # FlashAttention >= 2.1's); torch's own is_causal (top-left) agrees when Tq == Tk.
     q, k, v = _qkv(2, t_q=t_q, t_k=t_k)
+    got = scaled_dot_product_attention(q, k, v, is_causal=True)
     torch.testing.assert_close(
-        scaled_dot_product_attention(q, k, v, is_causal=True),
-        F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        got, F.scaled_dot_product_attention(q, k, v, attn_mask=causal_lower_right(t_q, t_k))
     )
+    if t_q == t_k:
+        by_mask = scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(t_q, t_k))
+        assert torch.equal(got, by_mask)
+        torch.testing.assert_close(got, F.scaled_dot_product_attention(q, k, v, is_causal=True))
 
 
 def test_sdpa_custom_scale_matches_torch():
@@ -125,7 +133,7 @@ def test_causal_rows_put_zero_weight_on_future_positions(t_q, t_k, seed):
     q, k = torch.randn(t_q, 4, generator=g), torch.randn(t_k, 4, generator=g)
     for mask in (None, causal_mask(t_q, t_k)):
         w = attention_weights(q, k, is_causal=mask is None, attn_mask=mask)
-        offset = 0 if mask is None else t_k - t_q
+        offset = t_k - t_q  # one convention: bottom-right, with is_causal or causal_mask
         for i in range(t_q):
             assert torch.all(w[i, max(offset + i + 1, 0) :] == 0)
 

@@ -119,11 +119,11 @@ def test_threshold_outside_unit_interval_is_rejected(bad):
 
 
 def test_minhash_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="num_perm must be an int >= 1"):
+    with pytest.raises(ValueError, match="num_perm must be a positive int"):
         minhash_signature("a b", num_perm=0)
-    with pytest.raises(ValueError, match="num_perm must be an int >= 1"):
+    with pytest.raises(ValueError, match="num_perm must be a positive int"):
         near_duplicates(["a"], num_perm=0)
-    with pytest.raises(ValueError, match="shingle must be an int >= 1"):
+    with pytest.raises(ValueError, match="shingle must be a positive int"):
         shingles("a b", shingle=0)
     with pytest.raises(TypeError, match="text must be a str or a set"):
         minhash_signature(["a"])
@@ -210,7 +210,7 @@ def test_padding_fraction_and_packing_validation():
     assert padding_fraction([512, 512], 512) == 0.0
     assert padding_fraction([10], 100) == 0.9
     assert padding_fraction([10] * 10, 100, packed=True) == 0.0
-    with pytest.raises(ValueError, match="block_size must be an int >= 1"):
+    with pytest.raises(ValueError, match="block_size must be a positive int"):
         pack_documents([[1]], block_size=0, sep_id=1)
     with pytest.raises(ValueError, match="docs must hold at least one"):
         pack_documents([], block_size=4, sep_id=1)
@@ -240,9 +240,9 @@ def test_ngram_helpers_and_validation():
     assert ngrams("", 3) == set()
     assert ngrams("a b", 3) == {("a", "b")}
     assert overlap_fraction("", build_ngram_index(["a b c"], 2), 2) == 0.0
-    with pytest.raises(ValueError, match="n must be an int >= 1"):
+    with pytest.raises(ValueError, match="n must be a positive int"):
         ngrams("a", 0)
-    with pytest.raises(ValueError, match="n must be an int >= 1"):
+    with pytest.raises(ValueError, match="n must be a positive int"):
         build_ngram_index(["a"], n=0)
     with pytest.raises(ValueError, match=r"threshold must be in \(0, 1\]"):
         find_contaminated(["a"], ["a"], threshold=0)

@@ -188,3 +188,27 @@ def test_gallery_sections_follow_the_manual_chapter_i_first_appendices_last():
     assert order.index("language_models") < order.index("attention") < order.index("vit")
     assert order[-2:] == ["foundations", "evaluation"]  # Appendix A, then B and C
     assert fmref_gallery.first_use("no_such_folder") == len(fmref_gallery._reading_order())
+
+
+def test_a11y_names_the_sidebar_toggles_once_and_fixes_bibliography_roles():
+    import pytest
+
+    bs4 = pytest.importorskip("bs4")
+    import fmref_a11y
+
+    soup = bs4.BeautifulSoup(
+        '<ul><li class="has-children"><a class="reference" href="x.html">Chapter\n V</a>'
+        '<details><summary><span class="toctree-toggle" role="presentation"><i></i></span>'
+        "</summary><ul><li>a</li></ul></details></li>"
+        '<li><details><summary><p class="caption">Part</p></summary></details></li></ul>',
+        "html.parser",
+    )
+    for _ in range(2):  # the theme caches its tree: naming twice must not add a second label
+        fmref_a11y.name_toggles(soup)
+    names = [s.get_text(" ", strip=True) for s in soup.select("summary")]
+    assert names == ["Toggle navigation of Chapter V", "Part"]
+    assert soup.select_one("summary .visually-hidden") is not None  # shown to AT, not to eyes
+    body = '<div role="list" class="citation-list"><div class="citation" role="doc-biblioentry">'
+    assert fmref_a11y.fix_body(body) == (
+        '<div role="list" class="citation-list"><div class="citation" role="listitem">'
+    )

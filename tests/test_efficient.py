@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.nn.attention.bias import causal_lower_right
 
 from fmref.nn.attention import scaled_dot_product_attention
 from fmref.nn.efficient import (
@@ -29,13 +30,16 @@ def test_tiled_attention_matches_explicit_attention(is_causal, t, tile):
 
 
 @pytest.mark.parametrize("is_causal", [False, True])
+@pytest.mark.filterwarnings("ignore:Lower right causal bias")
 def test_tiled_attention_with_more_or_fewer_queries_than_keys_matches_torch(is_causal):
-    # torch's is_causal is top-left aligned; tiled_attention follows it.
+    # fmref's causal mask is bottom-right aligned: torch's causal_lower_right bias
+    # (torch's own is_causal is top-left; the two agree only when Tq == Tk).
     torch.manual_seed(0)
     for t_q, t_k in [(10, 23), (23, 10)]:
         q, k, v = torch.randn(2, t_q, 8), torch.randn(2, t_k, 8), torch.randn(2, t_k, 5)
         out = tiled_attention(q, k, v, tile_size=4, is_causal=is_causal, scale=0.3)
-        ref = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal, scale=0.3)
+        mask = causal_lower_right(t_q, t_k) if is_causal else None
+        ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=0.3)
         torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
 
 

@@ -67,7 +67,7 @@ def test_required_items_matches_a_simulated_power():
 def test_bootstrap_rejects_bad_input():
     with pytest.raises(ValueError, match="scores must hold at least one"):
         bootstrap_ci([])
-    with pytest.raises(ValueError, match="n_resamples must be an int >= 1"):
+    with pytest.raises(ValueError, match="n_resamples must be a positive int"):
         bootstrap_ci([1], n_resamples=0)
     with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\)"):
         bootstrap_ci([1], confidence=1.0)

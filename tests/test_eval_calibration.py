@@ -59,7 +59,7 @@ def test_calibration_rejects_bad_input():
         expected_calibration_error([0.5, 0.6], [1])
     with pytest.raises(ValueError, match=r"confidences must lie in \[0, 1\]"):
         expected_calibration_error([1.5], [1])
-    with pytest.raises(ValueError, match="n_bins must be an int >= 1"):
+    with pytest.raises(ValueError, match="n_bins must be a positive int"):
         expected_calibration_error([0.5], [1], n_bins=0)
     with pytest.raises(ValueError, match="logits must be"):
         fit_temperature(torch.zeros(3), torch.zeros(3, dtype=torch.long))

@@ -11,9 +11,9 @@ from fmref.models.vit import (
     ViTConfig,
     count_vit_parameters,
     digits_split,
-    patchify,
     train_image_classifier,
 )
+from fmref.vision import patchify
 
 SMALL = dict(
     image_size=8,
@@ -189,6 +189,8 @@ def test_bad_input_shapes_raise():
         model(torch.randn(1, 8, 8))
     with pytest.raises(ValueError, match="patch_size"):
         patchify(torch.randn(1, 1, 6, 6), 4)
+    with pytest.raises(ValueError, match="patch_size"):
+        patchify(torch.randn(1, 1, 6, 6), 0)  # was a ZeroDivisionError
     with pytest.raises(ValueError, match="images"):
         patchify(torch.randn(6, 6), 2)
     with pytest.raises(ValueError, match="epochs"):

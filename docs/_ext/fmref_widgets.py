@@ -25,7 +25,6 @@ import base64
 import functools
 import html
 import json
-import math
 from pathlib import Path
 
 from docutils import nodes
@@ -310,22 +309,16 @@ def quantization_data() -> dict:
 # =============================================================================
 # Static fallbacks (PDF and other non-HTML builders), drawn from the same data
 # =============================================================================
-def _softmax_rows(scores, temperature=1.0, causal=False):
-    out = []
-    for i, row in enumerate(scores):
-        z = [s / temperature for j, s in enumerate(row) if not causal or j <= i]
-        top = max(z)
-        e = [math.exp(v - top) for v in z]
-        total = sum(e)
-        out.append([v / total for v in e] + [0.0] * (len(row) - len(z)))
-    return out
-
-
 def draw_attention(data, ax_fig):
+    import torch
+
+    from fmref.nn.attention import attention_weights
+
     fig = ax_fig(1, 2, (8, 3.6))
     tokens = data["tokens"]
+    q, k = torch.tensor(data["q"]), torch.tensor(data["k"])
     for ax, causal in zip(fig.axes, (False, True)):
-        weights = _softmax_rows(data["scores"], 1.0, causal)
+        weights = attention_weights(q, k, is_causal=causal).tolist()  # (7, 7)
         ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
         for i, row in enumerate(weights):
             for j, v in enumerate(row):
@@ -340,30 +333,11 @@ def draw_attention(data, ax_fig):
     return fig
 
 
-def _sampling_probs(logits, temperature=1.0, top_k=None, top_p=None):
-    z = [v / temperature for v in logits]
-    keep = set(range(len(z)))
-    order = sorted(range(len(z)), key=lambda i: -z[i])
-    if top_k is not None:
-        kth = z[order[min(top_k, len(z)) - 1]]
-        keep = {i for i in keep if z[i] >= kth}
-    if top_p is not None and top_p < 1:
-        ranked = [i for i in order if i in keep]
-        top = z[ranked[0]]
-        e = [math.exp(z[i] - top) for i in ranked]
-        total, above, kept = sum(e), 0.0, set()
-        for i, v in zip(ranked, e):
-            if above < top_p or not kept:
-                kept.add(i)
-            above += v / total
-        keep = kept
-    top = max(z[i] for i in keep)
-    e = {i: math.exp(z[i] - top) for i in keep}
-    total = sum(e.values())
-    return [e.get(i, 0.0) / total for i in range(len(z))]
-
-
 def draw_sampling(data, ax_fig):
+    import torch
+
+    from fmref.infer.sampling import sampling_probs
+
     fig = ax_fig(1, 3, (9, 3.4))
     prompt = data["prompts"][0]
     logits = prompt["logits"]
@@ -374,7 +348,7 @@ def draw_sampling(data, ax_fig):
         (("temperature 1", {}), ("temperature 0.7, top-k 5", {"temperature": 0.7, "top_k": 5}),
          ("top-p 0.6", {"top_p": 0.6})),
     ):
-        p = _sampling_probs(logits, **kwargs)
+        p = sampling_probs(torch.tensor(logits), **kwargs).tolist()
         ax.barh(range(12), [p[i] for i in top], color="#1f77b4")
         ax.set_yticks(range(12), labels, fontsize=7)
         ax.invert_yaxis()

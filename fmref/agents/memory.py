@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fmref._validate import check_instance, check_positive_int
 from fmref.rag.bm25 import BM25, tokenize
 
 __all__ = ["count_words", "truncating_summary", "LongTermMemory", "ConversationBuffer"]
@@ -28,6 +29,7 @@ def count_words(text: str) -> int:
     >>> count_words("Book a table for two, please.")
     6
     """
+    check_instance("text", text, str)
     return len(text.split())
 
 
@@ -58,6 +60,7 @@ def truncating_summary(summary: str, evicted: list[dict[str, str]], max_words: i
     >>> truncating_summary("user: hi", [{"role": "assistant", "content": "Hello there"}], 4)
     'hi assistant: Hello there'
     """
+    check_positive_int("max_words", max_words)
     words = (summary + " " + " ".join(f"{t['role']}: {t['content']}" for t in evicted)).split()
     return " ".join(words[-max_words:])
 
@@ -115,8 +118,7 @@ class LongTermMemory:
         ValueError
             If ``k`` is not a positive int.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_positive_int("k", k)
         if not any(tokenize(t) for t in self.texts):
             return []
         if self._index is None:
@@ -168,8 +170,7 @@ class ConversationBuffer:
     def __init__(self, max_tokens: int, count_tokens: Callable[[str], int] | None = None,
                  summarize: Callable[[str, list[dict[str, str]]], str] | None = None,
                  archive: LongTermMemory | None = None) -> None:
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        check_positive_int("max_tokens", max_tokens)
         self.max_tokens = max_tokens
         self.count_tokens = count_tokens or count_words
         self.summarize = summarize or (

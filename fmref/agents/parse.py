@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from fmref._validate import check_instance
 from fmref.agents.tools import ToolCallError, ToolRegistry, validate_arguments
 
 __all__ = ["CALL_OPEN", "CALL_CLOSE", "ToolCall", "format_tool_call", "parse_tool_call"]
@@ -72,6 +73,8 @@ def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
     >>> format_tool_call("calculator", {"expression": "6 * 7"})
     '<tool_call>{"name": "calculator", "arguments": {"expression": "6 * 7"}}</tool_call>'
     """
+    check_instance("name", name, str)
+    check_instance("arguments", arguments, dict)
     return f"{CALL_OPEN}{json.dumps({'name': name, 'arguments': arguments})}{CALL_CLOSE}"
 
 

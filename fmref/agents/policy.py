@@ -20,6 +20,7 @@ import random
 import torch
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int
 from fmref.agents.calculator import calculator
 from fmref.agents.parse import CALL_CLOSE
 from fmref.agents.react import run_agent
@@ -170,6 +171,7 @@ class ModelPolicy:
     """
 
     def __init__(self, model, max_new_tokens=160):
+        check_positive_int("max_new_tokens", max_new_tokens)
         self.model = model
         self.max_new_tokens = max_new_tokens
 
@@ -219,6 +221,7 @@ def success_rate(policy, n=50, names=TEST_NAMES, seed=1234, max_steps=3):
     >>> success_rate(ScriptedPolicy(["Answer: 7"]), n=4)["success"]
     0.0
     """
+    check_positive_int("n", n)
     rng = random.Random(seed)
     problems = [word_problem(rng, names) for _ in range(n)]
     results = [run_agent(policy, [calculator], p["question"], max_steps) for p in problems]

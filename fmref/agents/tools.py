@@ -212,6 +212,12 @@ class Tool:
     fn: Callable[..., Any] = field(repr=False)
     side_effects: bool = False
 
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty str, got {self.name!r}")
+        if not callable(self.fn):
+            raise TypeError(f"fn must be callable, got {type(self.fn).__name__}")
+
     @classmethod
     def from_function(cls, fn: Callable[..., Any], name: str | None = None,
                       side_effects: bool = False) -> Tool:
@@ -320,7 +326,11 @@ class ToolRegistry:
 
     def __init__(self, tools: Any = ()) -> None:
         self._tools: dict[str, Tool] = {}
-        for tool in tools:
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, Tool) and not callable(tool):
+                raise TypeError(
+                    f"tools[{i}] must be a Tool or a function, got {type(tool).__name__}"
+                )
             self.register(tool)
 
     def register(self, tool: Tool | Callable[..., Any]) -> Tool:

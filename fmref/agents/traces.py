@@ -16,8 +16,10 @@ sit at different positions from one name to the next.
 
 from __future__ import annotations
 
+import random
 import re
 
+from fmref._validate import check_instance
 from fmref.agents.calculator import calculator
 from fmref.agents.parse import format_tool_call
 
@@ -130,6 +132,7 @@ def word_problem(rng, names=TRAIN_NAMES):
     >>> p["expression"], p["answer"], p["kind"]
     ('20 - 19', '1', 'sub')
     """
+    check_instance("rng", rng, random.Random)
     kind, question, thought, expression = rng.choice(_TEMPLATES)
     a, b = rng.randint(2, 31), rng.randint(2, 31)  # every result stays below 1,000
     c = rng.randint(1, 9)
@@ -169,6 +172,7 @@ def react_transcript(problem):
     Answer: 26
     <BLANKLINE>
     """
+    check_instance("problem", problem, dict)
     call = format_tool_call("calculator", {"expression": problem["expression"]})
     return [
         (f"Question: {problem['question']}\n", False),

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from fmref._validate import check_nonempty, check_positive
+
 __all__ = ["dpo_loss"]
 
 _NAMES = ("policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
@@ -61,7 +63,7 @@ def dpo_loss(
     TypeError
         If an input is not a floating-point tensor.
     ValueError
-        If an input is not 1-D, the batch sizes differ (the message names the
+        If an input is not 1-D or empty, the batch sizes differ (the message names the
         argument) or ``beta <= 0``.
 
     References
@@ -91,14 +93,14 @@ def dpo_loss(
             raise TypeError(f"{name} must be a floating-point tensor, got {kind}")
         if t.dim() != 1:
             raise ValueError(f"{name} must have shape (B,), got {tuple(t.shape)}")
+        check_nonempty(name, t)
     B = policy_chosen_logps.shape[0]
     for name, t in zip(_NAMES[1:], tensors[1:]):
         if t.shape[0] != B:
             raise ValueError(
                 f"{name} must have the batch size of policy_chosen_logps ({B}), got {t.shape[0]}"
             )
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
-        raise ValueError(f"beta must be a number > 0, got {beta!r}")
+    check_positive("beta", beta)
     chosen = beta * (policy_chosen_logps - ref_chosen_logps.detach())  # (B,) implicit rewards
     rejected = beta * (policy_rejected_logps - ref_rejected_logps.detach())  # (B,)
     loss = -F.logsigmoid(chosen - rejected).mean()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_int
+
 __all__ = ["grpo_advantages", "GRPO_EPS"]
 
 #: Added to the group's standard deviation, as in TRL's ``GRPOTrainer``, so that
@@ -72,8 +74,7 @@ def grpo_advantages(rewards, group_size):
         raise TypeError(f"rewards must be a floating-point tensor, got {kind}")
     if rewards.dim() != 1:
         raise ValueError(f"rewards must have shape (N,), got {tuple(rewards.shape)}")
-    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
-        raise ValueError(f"group_size must be an int >= 2, got {group_size!r}")
+    check_int("group_size", group_size, low=2)
     if rewards.shape[0] % group_size:
         raise ValueError(
             f"group_size must divide the number of rewards {rewards.shape[0]}, got {group_size}"

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_positive, check_probability
+
 __all__ = ["gae", "ppo_clip_loss", "kl_penalty", "KL_ESTIMATORS"]
 
 #: Per-token KL estimators of :func:`kl_penalty` (Schulman's names).
@@ -34,11 +36,6 @@ def _float(name, t):
     if not isinstance(t, torch.Tensor) or not t.is_floating_point():
         kind = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
         raise TypeError(f"{name} must be a floating-point tensor, got {kind}")
-
-
-def _unit(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
 
 
 def gae(rewards, values, gamma=1.0, lam=0.95):
@@ -118,8 +115,8 @@ def gae(rewards, values, gamma=1.0, lam=0.95):
             f"values must have shape {tuple(rewards.shape[:-1]) + (T + 1,)} (rewards' shape with "
             f"one more step for the bootstrap value), got {tuple(values.shape)}"
         )
-    _unit("gamma", gamma)
-    _unit("lam", lam)
+    check_probability("gamma", gamma)
+    check_probability("lam", lam)
     rewards, values = rewards.detach(), values.detach()
     delta = rewards + gamma * values[..., 1:] - values[..., :-1]  # (..., T) TD residuals
     k = torch.arange(T, device=rewards.device)
@@ -190,8 +187,7 @@ def ppo_clip_loss(logp_new, logp_old, advantages, clip_eps=0.2):
                 f"{name} must have the shape of logp_new {tuple(logp_new.shape)}, "
                 f"got {tuple(t.shape)}"
             )
-    if isinstance(clip_eps, bool) or not isinstance(clip_eps, (int, float)) or not clip_eps > 0:
-        raise ValueError(f"clip_eps must be a number > 0, got {clip_eps!r}")
+    check_positive("clip_eps", clip_eps)
     advantages = advantages.detach()
     ratio = torch.exp(logp_new - logp_old.detach())
     unclipped = ratio * advantages

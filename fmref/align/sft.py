@@ -24,9 +24,20 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CHAT_TEMPLATES", "format_chat", "tokenize_chat", "sft_loss", "sequence_logprobs"]
+__all__ = [
+    "CHAT_TEMPLATES",
+    "CHATML_MARKERS",
+    "format_chat",
+    "tokenize_chat",
+    "sft_loss",
+    "sequence_logprobs",
+]
 
 _GEN = "generation_prompt"
+#: ChatML's special markers. No message content may contain them, whatever the
+#: template: a tokenizer would turn them into the real special tokens, so a
+#: user (or a document quoted in a turn) could forge a system turn.
+CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
 _INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 #: Built-in chat templates. ``"chatml"`` is OpenAI's Chat Markup Language, used
@@ -81,6 +92,8 @@ def _segments(messages, template) -> list[tuple[str, bool]]:
             raise ValueError(f"messages[{i}]['role'] must be one of {roles}, got {role!r}")
         if not isinstance(content, str):
             raise TypeError(f"messages[{i}]['content'] must be a str, got {type(content).__name__}")
+        if any(marker in content for marker in CHATML_MARKERS):  # a forged turn
+            raise ValueError(f"messages[{i}]['content'] must be a str without ChatML markers")
         before, after = tpl[role].split("{content}")
         response = role == "assistant"
         # The assistant's header is prompt; its content and end marker are the response:
@@ -102,8 +115,10 @@ def format_chat(messages, template="chatml", add_generation_prompt=False):
         string with ``{content}`` exactly once and, optionally,
         ``"generation_prompt"`` to the text that opens an assistant turn.
     add_generation_prompt : bool, default False
-        Append the template's ``"generation_prompt"`` (for inference; SFT
-        formats whole conversations).
+        Append the template's ``"generation_prompt"``, which opens the
+        assistant's turn for the model to write (for inference; SFT formats
+        whole conversations). The default is that of transformers'
+        ``apply_chat_template``.
 
     Returns
     -------
@@ -113,8 +128,9 @@ def format_chat(messages, template="chatml", add_generation_prompt=False):
     Raises
     ------
     ValueError
-        If a role is not in the template (``messages[i]['role']``), the
-        template name is unknown or a template string lacks ``{content}``.
+        If a role is not in the template (``messages[i]['role']``), a content
+        contains one of :data:`CHATML_MARKERS` (a forged turn), the template
+        name is unknown or a template string lacks ``{content}``.
     TypeError
         If ``messages`` is not a list of dicts or a content is not a string.
 

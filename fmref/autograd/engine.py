@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import random
 
+from fmref._validate import check_positive_int
+
 __all__ = ["Value", "Neuron", "Layer", "MLP"]
 
 
@@ -219,6 +221,7 @@ class Neuron:
     """
 
     def __init__(self, n_in, nonlin=True, rng=None):
+        check_positive_int("n_in", n_in)
         rng = rng or random.Random(0)
         scale = 1.0 / math.sqrt(n_in)
         self.w = [Value(rng.uniform(-scale, scale)) for _ in range(n_in)]
@@ -255,6 +258,8 @@ class Layer:
     """
 
     def __init__(self, n_in, n_out, nonlin=True, rng=None):
+        check_positive_int("n_in", n_in)
+        check_positive_int("n_out", n_out)
         rng = rng or random.Random(0)
         self.neurons = [Neuron(n_in, nonlin, rng) for _ in range(n_out)]
 

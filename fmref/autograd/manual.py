@@ -17,6 +17,8 @@ __all__ = ["linear_backward", "cross_entropy_backward", "layer_norm_backward"]
 def _check_tensor(name, t):
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point() and name != "targets":
+        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
 
 
 def linear_backward(x, weight, grad_out):

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from fmref._validate import check_positive_int, check_tensor
+
 __all__ = ["nf4_codebook", "NF4Tensor", "quantize_nf4", "dequantize_nf4", "nf4_bits_per_parameter"]
 
 # Outermost quantile used by QLoRA: halfway between 1 - 1/(2*15) and 1 - 1/(2*16),
@@ -98,8 +100,7 @@ def nf4_bits_per_parameter(group_size=64, double_quant=True, dq_group_size=256):
     4.127
     """
     for name, value in (("group_size", group_size), ("dq_group_size", dq_group_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(name, value)
     if not double_quant:
         return 4 + 32 / group_size
     return 4 + 8 / group_size + 32 / (group_size * dq_group_size)
@@ -210,6 +211,7 @@ def quantize_nf4(w, group_size=64, double_quant=True, dq_group_size=256):
     >>> bool(0.05 < err < 0.12)  # relative error of 4-bit weights
     True
     """
+    check_tensor("w", w, dtype="float", finite=True)
     if not isinstance(w, torch.Tensor) or not w.is_floating_point():
         kind = w.dtype if isinstance(w, torch.Tensor) else type(w).__name__
         raise TypeError(f"w must be a floating-point tensor, got {kind}")

@@ -16,12 +16,15 @@ everything else to a handful of levels.
 
 from __future__ import annotations
 
+from fmref._validate import check_positive, check_tensor
 from fmref.compress.quant import quantize_absmax
 
 __all__ = ["int8_matmul", "outlier_columns", "llm_int8_matmul", "smoothquant_scales", "smooth"]
 
 
 def _check_pair(x, w):
+    check_tensor("x", x, dtype="float", finite=True)
+    check_tensor("w", w, dtype="float", finite=True)
     if x.shape[-1] != w.shape[-1] or w.dim() != 2:
         raise ValueError(f"w must have shape (out, {x.shape[-1]}), got {tuple(w.shape)}")
 
@@ -93,6 +96,7 @@ def outlier_columns(x, threshold=6.0):
     >>> outlier_columns(torch.tensor([[0.1, 9.0, -0.5], [0.3, 7.0, -8.0]]))
     tensor([False,  True,  True])
     """
+    check_positive("threshold", threshold)
     return (x.abs() > threshold).reshape(-1, x.shape[-1]).any(dim=0)
 
 

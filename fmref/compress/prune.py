@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_tensor
+
 __all__ = ["magnitude_prune", "prune_2_4", "wanda_score", "wanda_prune", "sparsity"]
 
 
@@ -51,6 +53,7 @@ def sparsity(w):
     >>> sparsity(torch.tensor([0.0, 1.0, 0.0, 2.0]))
     0.5
     """
+    check_tensor("w", w)
     return (w == 0).sum().item() / w.numel()
 
 

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_in, check_int, check_positive_int, check_tensor
+
 __all__ = [
     "SUPPORTED_BITS",
     "quantize_absmax",
@@ -40,11 +42,8 @@ _EPS = 1e-12  # smallest scale: an all-zero slice quantises to zeros, not NaN
 
 
 def _check(w, bits):
-    if not isinstance(w, torch.Tensor) or not w.is_floating_point():
-        kind = w.dtype if isinstance(w, torch.Tensor) else type(w).__name__
-        raise TypeError(f"w must be a floating-point tensor, got {kind}")
-    if isinstance(bits, bool) or not isinstance(bits, int) or bits not in SUPPORTED_BITS:
-        raise ValueError(f"bits must be one of {SUPPORTED_BITS}, got {bits!r}")
+    check_tensor("w", w, dtype="float", finite=True)  # an inf/NaN entry would poison the scale
+    check_in("bits", check_int("bits", bits), SUPPORTED_BITS)
 
 
 def _reduce(x, dim, op):
@@ -76,7 +75,7 @@ def quantize_absmax(w, bits=8, dim=None):
     Raises
     ------
     ValueError
-        If ``bits`` is not supported.
+        If ``bits`` is not supported, or ``w`` holds NaN or infinite entries.
     TypeError
         If ``w`` is not a floating-point tensor.
 
@@ -132,6 +131,7 @@ def dequantize_absmax(codes, scale):
     >>> dequantize_absmax(torch.tensor([-127, 0, 64], dtype=torch.int8), torch.tensor(0.5))
     tensor([-63.5000,   0.0000,  32.0000])
     """
+    check_tensor("codes", codes, dtype="int")
     return codes.float() * scale
 
 
@@ -163,7 +163,7 @@ def quantize_zeropoint(w, bits=8, dim=None):
     Raises
     ------
     ValueError
-        If ``bits`` is not supported.
+        If ``bits`` is not supported, or ``w`` holds NaN or infinite entries.
     TypeError
         If ``w`` is not a floating-point tensor.
 
@@ -219,6 +219,7 @@ def dequantize_zeropoint(codes, scale, zero_point):
     ...                      torch.tensor(0.1), torch.tensor(2))
     tensor([-0.2000,  0.0000, 25.3000])
     """
+    check_tensor("codes", codes, dtype="int")
     return (codes.float() - zero_point.float()) * scale
 
 
@@ -313,6 +314,8 @@ def dequantize_groupwise(codes, scales, group_size=128):
     ...                      torch.tensor([[1.0, 0.5]]), group_size=2)
     tensor([[1.0000, 2.0000, 1.5000, 2.0000]])
     """
+    check_tensor("codes", codes, dtype="int")
+    check_positive_int("group_size", group_size)
     n = codes.shape[-1]
     if scales.shape[-1] * group_size != n:
         raise ValueError(
@@ -386,8 +389,8 @@ class QuantLinear(nn.Module):
 
     def __init__(self, weight, bias=None, bits=8, group_size=None):
         super().__init__()
-        if isinstance(bits, bool) or not isinstance(bits, int) or bits not in (8, 4):
-            raise ValueError(f"bits must be 8 or 4 for QuantLinear, got {bits!r}")
+        check_in("bits", check_int("bits", bits), (8, 4))
+        check_tensor("weight", weight, dtype="float", ndim=2, finite=True)
         out_features, in_features = weight.shape
         if bits == 4 and in_features % 2:
             raise ValueError(f"in_features must be even for packed int4, got {in_features}")

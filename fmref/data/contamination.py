@@ -10,14 +10,14 @@ corpus' n-grams, built once.
 
 from __future__ import annotations
 
+from fmref._validate import check_positive_int
 from fmref.data.dedup import normalize_text
 
 __all__ = ["ngrams", "build_ngram_index", "overlap_fraction", "find_contaminated"]
 
 
 def _check_n(n):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    check_positive_int("n", n)
 
 
 def ngrams(text, n=13):

@@ -107,6 +107,8 @@ def exact_duplicates(docs, normalize=True):
     >>> exact_duplicates(docs, normalize=False)
     {3: 0}
     """
+    if isinstance(docs, str):
+        raise TypeError("docs must be a list of str, got one str")
     first, dups = {}, {}
     for i, doc in enumerate(docs):
         key = text_hash(doc, normalize=normalize)

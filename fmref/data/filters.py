@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from fmref._validate import check_number
+
 __all__ = ["STOP_WORDS", "quality_signals", "quality_filter", "filter_corpus"]
 
 #: The stop words of Gopher's rule: a document needs at least two of them.
@@ -144,6 +146,9 @@ def quality_filter(text, **limits):
     >>> quality_filter("#ai #ml #tech #news", min_words=None)
     ['max_symbol_ratio', 'min_stop_words']
     """
+    for rule, limit in limits.items():
+        if limit is not None:
+            check_number(rule, limit, low=0)
     unknown = set(limits) - set(_DEFAULTS)
     if unknown:
         raise ValueError(f"limits must name rules among {sorted(_DEFAULTS)}, got {sorted(unknown)}")
@@ -184,6 +189,8 @@ def filter_corpus(docs, **limits):
     >>> filter_corpus(docs, min_words=5)
     ([1], {0: ['min_alpha_words', 'min_stop_words']})
     """
+    if isinstance(docs, str):
+        raise TypeError("docs must be a list of str, got one str")
     kept, rejected = [], {}
     for i, doc in enumerate(docs):
         broken = quality_filter(doc, **limits)

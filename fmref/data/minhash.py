@@ -18,6 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from fmref._validate import check_instance, check_int, check_positive_int
 from fmref.data.dedup import normalize_text
 
 __all__ = [
@@ -31,11 +32,6 @@ __all__ = [
 ]
 
 _PRIME = (1 << 31) - 1  # Mersenne prime 2^31 - 1: a*x + b stays below 2^62 in int64
-
-
-def _check_int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 def shingles(text, shingle=5):
@@ -67,7 +63,7 @@ def shingles(text, shingle=5):
     >>> shingles("Hi there", shingle=5)
     {'hi there'}
     """
-    _check_int("shingle", shingle)
+    check_positive_int("shingle", shingle)
     words = normalize_text(text).split()
     if not words:
         return set()
@@ -95,6 +91,8 @@ def jaccard(a, b):
     >>> jaccard({1, 2, 3}, {2, 3, 4})
     0.5
     """
+    check_instance("a", a, (set, frozenset))
+    check_instance("b", b, (set, frozenset))
     a, b = set(a), set(b)
     union = len(a | b)
     return 1.0 if union == 0 else len(a & b) / union
@@ -150,7 +148,7 @@ def minhash_signature(text, num_perm=128, shingle=5, seed=0):
     >>> sig.shape, sig.dtype
     ((4,), dtype('int64'))
     """
-    _check_int("num_perm", num_perm)
+    check_positive_int("num_perm", num_perm)
     if isinstance(text, str):
         items = shingles(text, shingle)
     elif isinstance(text, (set, frozenset)):
@@ -255,7 +253,7 @@ def lsh_params(threshold, num_perm=128, fp_weight=0.5):
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
-    _check_int("num_perm", num_perm)
+    check_positive_int("num_perm", num_perm)
     if not 0 <= fp_weight <= 1:
         raise ValueError(f"fp_weight must be in [0, 1], got {fp_weight!r}")
     s = np.linspace(0.0, 1.0, 1001)
@@ -299,8 +297,8 @@ def candidate_pairs(signatures, bands, rows):
     >>> sorted(candidate_pairs(sigs, bands=2, rows=2))
     [(0, 1)]
     """
-    _check_int("bands", bands)
-    _check_int("rows", rows)
+    check_positive_int("bands", bands)
+    check_positive_int("rows", rows)
     buckets = defaultdict(list)
     for i, sig in enumerate(signatures):
         if len(sig) < bands * rows:
@@ -362,12 +360,11 @@ def near_duplicates(docs, threshold=0.8, num_perm=128, shingle=5, seed=0, bands=
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
-    _check_int("num_perm", num_perm)
+    check_positive_int("num_perm", num_perm)
     if bands is None:
         bands, rows = lsh_params(threshold, num_perm)
     else:
-        if isinstance(bands, bool) or not isinstance(bands, int) or not 1 <= bands <= num_perm:
-            raise ValueError(f"bands must be an int in [1, num_perm={num_perm}], got {bands!r}")
+        check_int("bands", bands, 1, num_perm)
         rows = num_perm // bands
     sigs = [minhash_signature(d, num_perm, shingle, seed) for d in docs]
     return sorted(

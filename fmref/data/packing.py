@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_positive_int
+
 __all__ = ["pack_documents", "document_mask", "document_positions", "padding_fraction"]
 
 
 def _check_block_size(block_size):
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be an int >= 1, got {block_size!r}")
+    check_positive_int("block_size", block_size)
 
 
 def pack_documents(docs, block_size, sep_id, pad_id=0):

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_positive, check_positive_int, check_probability
+
 __all__ = [
     "timestep_embedding",
     "MLPDenoiser",
@@ -101,6 +103,10 @@ class MLPDenoiser(nn.Module):
         self, data_dim: int = 2, hidden: int = 128, num_layers: int = 3, time_dim: int = 32
     ):
         super().__init__()
+        check_positive_int("data_dim", data_dim)
+        check_positive_int("hidden", hidden)
+        check_positive_int("num_layers", num_layers)
+        check_positive_int("time_dim", time_dim)
         self.time_dim = time_dim
         layers, width = [], data_dim + time_dim
         for _ in range(num_layers):
@@ -178,6 +184,8 @@ class TinyUNet(nn.Module):
         num_classes: int | None = None,
     ):
         super().__init__()
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("emb_dim", emb_dim)
         c1, c2 = channels
         if any(c < 8 or c % 8 for c in channels):
             raise ValueError(f"channels must be positive multiples of 8, got {channels}")
@@ -233,6 +241,12 @@ class DigitsDiffusionConfig:
     lr: float = 2e-3  # AdamW peak learning rate (cosine decay)
     seed: int = 0  # initialisation, batches, noise
 
+    def __post_init__(self):
+        for name in ("T", "emb_dim", "steps", "batch_size"):
+            check_positive_int(name, getattr(self, name))
+        check_probability("p_uncond", self.p_uncond)
+        check_positive("lr", self.lr)
+
 
 def digits_denoiser(
     config: DigitsDiffusionConfig | None = None,
@@ -268,6 +282,8 @@ def digits_denoiser(
     >>> abar.shape, history["loss"][-1] < history["loss"][0]
     (torch.Size([1000]), True)
     """
+    config = DigitsDiffusionConfig() if config is None else config
+    check_instance("config", config, DigitsDiffusionConfig)
     from fmref.diffusion.guidance import drop_condition
     from fmref.diffusion.samplers import ddpm_loss
     from fmref.diffusion.schedules import alphas_cumprod, beta_schedule

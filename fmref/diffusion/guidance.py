@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_number
+
 __all__ = ["classifier_free_guidance", "drop_condition"]
 
 
@@ -58,6 +60,7 @@ def classifier_free_guidance(
     >>> torch.equal(classifier_free_guidance(u, c, 1.0), c)
     True
     """
+    check_number("scale", scale)
     if scale < 0:
         raise ValueError(f"scale must be >= 0, got {scale}")
     if eps_uncond.shape != eps_cond.shape:

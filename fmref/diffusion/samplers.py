@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from fmref._validate import check_int, check_tensor
 from fmref.diffusion.guidance import classifier_free_guidance
 from fmref.diffusion.schedules import _check_t, q_sample
 
@@ -81,6 +82,7 @@ def ddpm_loss(
     >>> round(ddpm_loss(zero_model, torch.randn(4096, 2, generator=g), abar, generator=g).item(), 1)
     1.0
     """
+    check_tensor("alphas_cumprod", alphas_cumprod, dtype="float", ndim=1, nonempty=True)
     B = x0.shape[0]
     if t is None:
         t = torch.randint(0, alphas_cumprod.shape[0], (B,), generator=generator)
@@ -328,8 +330,7 @@ def inference_timesteps(T: int, steps: int) -> list[int]:
     >>> inference_timesteps(1000, 5)
     [800, 600, 400, 200, 0]
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an int in [1, T] = [1, {T}], got {steps!r}")
+    check_int("steps", steps, 1, T)
     ratio = T // steps
     return [k * ratio for k in range(steps - 1, -1, -1)]
 

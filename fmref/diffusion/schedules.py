@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from fmref._validate import check_tensor
+
 __all__ = [
     "linear_beta_schedule",
     "cosine_beta_schedule",
@@ -217,6 +219,7 @@ def signal_to_noise(alphas_cumprod: torch.Tensor) -> torch.Tensor:
     >>> signal_to_noise(torch.tensor([0.5, 0.2]))
     tensor([1.0000, 0.2500])
     """
+    check_tensor("alphas_cumprod", alphas_cumprod, dtype="float", nonempty=True, finite=True)
     return alphas_cumprod / (1.0 - alphas_cumprod)
 
 

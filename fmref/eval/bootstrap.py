@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fmref._validate import check_positive_int
+
 __all__ = [
     "BootstrapResult",
     "bootstrap_ci",
@@ -61,12 +63,13 @@ def _scores(name, scores):
     arr = np.asarray(scores, dtype=np.float64).ravel()
     if arr.size == 0:
         raise ValueError(f"{name} must hold at least one score, got none")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite, got NaN or infinite scores")
     return arr
 
 
 def _check(n_resamples, confidence):
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be an int >= 1, got {n_resamples!r}")
+    check_positive_int("n_resamples", n_resamples)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
 

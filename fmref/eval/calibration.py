@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from fmref._validate import check_finite, check_positive_int
+
 __all__ = ["reliability_bins", "expected_calibration_error", "fit_temperature"]
 
 
@@ -26,7 +28,7 @@ def _as_inputs(confidences, correct):
         raise ValueError(
             f"correct must have {conf.numel()} entries like confidences, got {corr.numel()}"
         )
-    if bool(((conf < 0) | (conf > 1)).any()):
+    if not bool(((conf >= 0) & (conf <= 1)).all()):  # NaN fails too
         raise ValueError("confidences must lie in [0, 1]")
     return conf, corr.to(torch.float64)
 
@@ -63,8 +65,7 @@ def reliability_bins(confidences, correct, n_bins=15):
     >>> bins["count"].tolist(), bins["accuracy"].tolist()
     ([0.0, 4.0], [nan, 0.75])
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be an int >= 1, got {n_bins!r}")
+    check_positive_int("n_bins", n_bins)
     conf, corr = _as_inputs(confidences, correct)
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     idx = (torch.ceil(conf * n_bins).long() - 1).clamp(0, n_bins - 1)  # (N,) bin of each
@@ -169,7 +170,7 @@ def fit_temperature(logits, labels, low=0.05, high=20.0, iters=100):
     >>> round(fit_temperature(3 * true_logits, labels), 1)
     3.0
     """
-    logits = torch.as_tensor(logits, dtype=torch.float64)
+    logits = check_finite("logits", torch.as_tensor(logits, dtype=torch.float64))
     labels = torch.as_tensor(labels)
     if logits.dim() != 2 or logits.shape[0] == 0 or labels.shape != logits.shape[:1]:
         raise ValueError(

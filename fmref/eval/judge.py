@@ -105,6 +105,8 @@ def judge_pair(judge, question, answer_a, answer_b, swap=True, reference=None):
     >>> judge_pair(always_first, "Why is the sky blue?", "Rayleigh scattering.", "Magic.")
     ('tie', False)
     """
+    if not callable(judge):
+        raise TypeError(f"judge must be callable, got {type(judge).__name__}")
     v1 = _ask(judge, question, answer_a, answer_b, reference)  # a shown first
     w1 = {"first": "a", "second": "b", "tie": "tie"}[v1]
     if not swap:
@@ -146,8 +148,10 @@ def judge_pairs(judge, items, swap=True):
     >>> judge_pairs(biased, [("q", "x", "y")] * 4)["consistency"]
     0.0
     """
-    if len(items) == 0:
+    if isinstance(items, str) or len(items) == 0:
         raise ValueError("items must hold at least one (question, answer_a, answer_b), got none")
+    if any(not isinstance(it, (tuple, list)) or len(it) not in (3, 4) for it in items):
+        raise ValueError("items must be (question, answer_a, answer_b[, reference]) tuples")
     results = [judge_pair(judge, *item[:3], swap=swap,
                           reference=item[3] if len(item) > 3 else None) for item in items]
     winners = [w for w, _ in results]
@@ -436,6 +440,10 @@ def agreement(predicted, reference, n_resamples=2000, confidence=0.95, seed=0):
     >>> round(r["agreement"], 2), round(r["low"], 2), round(r["high"], 2), round(r["kappa"], 3)
     (0.9, 0.84, 0.95, 0.737)
     """
+    if len(predicted) != len(reference) or len(reference) == 0:
+        raise ValueError(
+            f"reference must hold one label per prediction ({len(predicted)}), got {len(reference)}"
+        )
     predicted, reference = list(predicted), list(reference)
     kappa = cohen_kappa(predicted, reference)  # checks the lengths
     ci = bootstrap_ci([float(p == r) for p, r in zip(predicted, reference)],

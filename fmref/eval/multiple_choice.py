@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_in
+
 __all__ = ["continuation_logprob", "score_choices", "multiple_choice_accuracy"]
 
 _NORMALIZE = ("sum", "token", "char")
@@ -168,6 +170,7 @@ def multiple_choice_accuracy(model, encode, items, normalize="sum"):
     >>> multiple_choice_accuracy(uniform, encode, items, normalize="char")  # all tied: first wins
     0.5
     """
+    check_in("normalize", normalize, _NORMALIZE)
     if len(items) == 0:
         raise ValueError("items must hold at least one (context, choices, answer) item, got none")
     right = 0

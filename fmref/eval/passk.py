@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from fmref._validate import check_int
+
 __all__ = ["pass_at_k", "mean_pass_at_k"]
 
 
 def _check_counts(n, c, k):
     for name, value in (("n", n), ("c", c), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        check_int(name, value)
     if n < 1:
         raise ValueError(f"n must be >= 1, got n={n}")
     if not 0 <= c <= n:

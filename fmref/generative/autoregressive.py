@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_int, check_positive_int
+
 __all__ = ["quantize_pixels", "dequantize_pixels", "MaskedLinear", "MADE"]
 
 
@@ -72,6 +74,7 @@ def dequantize_pixels(codes: torch.Tensor, levels: int) -> torch.Tensor:
     >>> dequantize_pixels(torch.tensor([0, 3]), 4).tolist()
     [-0.75, 0.75]
     """
+    check_int("levels", levels, low=2)
     return (codes.float() + 0.5) / levels * 2 - 1
 
 
@@ -153,6 +156,10 @@ class MADE(nn.Module):
 
     def __init__(self, seq_len: int, vocab_size: int, hidden: int = 256, num_layers: int = 2):
         super().__init__()
+        check_positive_int("seq_len", seq_len)
+        check_positive_int("vocab_size", vocab_size)
+        check_positive_int("hidden", hidden)
+        check_positive_int("num_layers", num_layers)
         self.seq_len, self.vocab_size = seq_len, vocab_size
         L, V = seq_len, vocab_size
         in_deg = torch.arange(L).repeat_interleave(

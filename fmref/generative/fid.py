@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_tensor
+
 __all__ = ["feature_statistics", "frechet_distance", "digits_features", "digits_fid"]
 
 
@@ -48,6 +50,7 @@ def feature_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     >>> mu.tolist(), sigma.tolist()
     ([1.0, 2.0], [[2.0, 2.0], [2.0, 2.0]])
     """
+    check_tensor("features", features, dtype="float", ndim=2, nonempty=True, finite=True)
     if features.dim() != 2 or features.shape[0] < 2:
         raise ValueError(
             f"features must have shape (n, d) with n >= 2, got {tuple(features.shape)}"
@@ -150,6 +153,7 @@ def digits_features(images: torch.Tensor) -> torch.Tensor:
     >>> digits_features(digits_split()[2][:5]).shape
     torch.Size([5, 64])
     """
+    check_tensor("images", images, dtype="float", ndim=4, shape="(B, 1, 8, 8)")
     from fmref.zoo import digits_vit
 
     model, _ = digits_vit()
@@ -185,6 +189,8 @@ def digits_fid(images: torch.Tensor, reference: torch.Tensor) -> float:
     >>> real < noise
     True
     """
+    check_tensor("images", images, dtype="float", ndim=4, shape="(B, 1, 8, 8)")
+    check_tensor("reference", reference, dtype="float", ndim=4, shape="(B, 1, 8, 8)")
     mu1, s1 = feature_statistics(digits_features(images))
     mu2, s2 = feature_statistics(digits_features(reference))
     return frechet_distance(mu1, s1, mu2, s2)

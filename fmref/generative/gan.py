@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from fmref._validate import check_tensor
+
 __all__ = ["discriminator_loss", "generator_loss"]
 
 
@@ -40,6 +42,8 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     >>> round(discriminator_loss(torch.zeros(4), torch.zeros(4)).item(), 4)  # 2 log 2
     1.3863
     """
+    check_tensor("real_logits", real_logits, dtype="float")
+    check_tensor("fake_logits", fake_logits, dtype="float")
     real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return real + fake

@@ -20,7 +20,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int, check_tensor
+
 __all__ = ["reparameterize", "gaussian_kl", "VAE", "vae_loss"]
+
+
+def _check_same_shape(mu, logvar):
+    check_tensor("mu", mu, dtype="float")
+    check_tensor("logvar", logvar, dtype="float")
+    if mu.shape != logvar.shape:
+        raise ValueError(
+            f"logvar must have the shape of mu {tuple(mu.shape)}, got {tuple(logvar.shape)}"
+        )
 
 
 def reparameterize(
@@ -53,6 +64,7 @@ def reparameterize(
     >>> z.sum().backward(); mu.grad  # dz/dmu = 1: the gradient flows through the sample
     tensor([1., 1., 1.])
     """
+    _check_same_shape(mu, logvar)
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
     return mu + (0.5 * logvar).exp() * eps
 
@@ -83,6 +95,8 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     >>> round(gaussian_kl(torch.tensor([1.0]), torch.zeros(1)).item(), 4)  # mean shifted by 1
     0.5
     """
+    check_tensor("mu", mu, dtype="float", finite=True)
+    check_tensor("logvar", logvar, dtype="float", finite=True)
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
 
 
@@ -114,6 +128,8 @@ class VAE(nn.Module):
         self, image_shape: tuple[int, ...] = (1, 8, 8), hidden: int = 256, latent_dim: int = 2
     ):
         super().__init__()
+        check_positive_int("hidden", hidden)
+        check_positive_int("latent_dim", latent_dim)
         self.image_shape, self.latent_dim = tuple(image_shape), latent_dim
         in_dim = math.prod(self.image_shape)
         self.encoder = nn.Sequential(

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_positive_int, check_tensor
+
 __all__ = ["VectorQuantizer", "codebook_usage"]
 
 
@@ -67,6 +69,8 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, num_codes: int, code_dim: int, beta: float = 0.25):
         super().__init__()
+        check_positive_int("num_codes", num_codes)
+        check_positive_int("code_dim", code_dim)
         self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta
         self.codebook = nn.Embedding(num_codes, code_dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / num_codes, 1.0 / num_codes)
@@ -125,6 +129,8 @@ def codebook_usage(codes: torch.Tensor, num_codes: int) -> tuple[float, float]:
     >>> codebook_usage(torch.zeros(10, dtype=torch.long), 8)
     (0.125, 1.0)
     """
+    check_tensor("codes", codes, dtype="int")
+    check_positive_int("num_codes", num_codes)
     counts = torch.bincount(codes.flatten(), minlength=num_codes).double()
     p = counts / counts.sum()
     entropy = -(p[p > 0] * p[p > 0].log()).sum()

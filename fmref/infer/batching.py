@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fmref._validate import check_number, check_positive_int
 from fmref.infer.paged import PagedKVAllocator
 
 __all__ = ["Request", "StepCost", "BatchingReport", "poisson_trace", "simulate_batching"]
@@ -54,6 +55,11 @@ class Request:
     prompt_len: int  # tokens in the prompt
     output_len: int  # tokens to generate (>= 1)
 
+    def __post_init__(self):
+        check_number("arrival", self.arrival, low=0)
+        check_positive_int("prompt_len", self.prompt_len)
+        check_positive_int("output_len", self.output_len)
+
 
 @dataclass
 class StepCost:
@@ -77,6 +83,10 @@ class StepCost:
 
     base: float = 0.02  # s per step: weights read once per step
     per_token: float = 0.0002  # s per token in the step
+
+    def __post_init__(self):
+        check_number("base", self.base, low=0)
+        check_number("per_token", self.per_token, low=0)
 
     def __call__(self, n_tokens):
         return self.base + self.per_token * n_tokens
@@ -151,8 +161,7 @@ def poisson_trace(n_requests, rate, prompt_len=(16, 256), output_len=(16, 256), 
     >>> len(trace), all(16 <= r.prompt_len <= 256 for r in trace)
     (3, True)
     """
-    if isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 1:
-        raise ValueError(f"n_requests must be a positive int, got {n_requests!r}")
+    check_positive_int("n_requests", n_requests)
     if not isinstance(rate, (int, float)) or rate <= 0:
         raise ValueError(f"rate must be a number > 0, got {rate!r}")
     for name, (lo, hi) in (("prompt_len", prompt_len), ("output_len", output_len)):
@@ -324,8 +333,7 @@ def simulate_batching(
         raise ValueError(f"policy must be 'continuous' or 'static', got {policy!r}")
     if not requests:
         raise ValueError("requests must hold at least one Request")
-    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-        raise ValueError(f"max_batch must be a positive int, got {max_batch!r}")
+    check_positive_int("max_batch", max_batch)
     for r in requests:
         if r.output_len < 1 or r.prompt_len < 1:
             raise ValueError(f"requests must have prompt_len and output_len >= 1, got {r}")

@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_positive_int
 from fmref.nn.attention import KVCache
 
 __all__ = ["kv_cache_bytes", "model_kv_cache_bytes", "QuantizedKVCache"]
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def kv_cache_bytes(
@@ -84,9 +80,9 @@ def kv_cache_bytes(
         ("seq_len", seq_len),
         ("batch", batch),
     ):
-        _positive_int(name, value)
+        check_positive_int(name, value)
     if window is not None:
-        _positive_int("window", window)
+        check_positive_int("window", window)
         seq_len = min(seq_len, window)  # a rolling buffer of the last `window` positions
     if (
         isinstance(bytes_per_value, bool)

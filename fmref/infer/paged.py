@@ -14,6 +14,8 @@ attention kernel would read keys and values through the block table.
 
 from __future__ import annotations
 
+from fmref._validate import check_int, check_positive_int
+
 __all__ = ["PagedKVAllocator"]
 
 
@@ -67,8 +69,7 @@ class PagedKVAllocator:
 
     def __init__(self, n_blocks, tokens_per_block):
         for name, value in (("n_blocks", n_blocks), ("tokens_per_block", tokens_per_block)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         self.n_blocks, self.tokens_per_block = n_blocks, tokens_per_block
         self.free_blocks = list(range(n_blocks - 1, -1, -1))  # a stack: pop() gives 0 first
         self.ref_counts = [0] * n_blocks
@@ -127,8 +128,7 @@ class PagedKVAllocator:
         ``ValueError`` if ``seq_id`` exists or ``n_tokens`` is negative.
         """
         self._check_seq(seq_id, exists=False)
-        if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0:
-            raise ValueError(f"n_tokens must be an int >= 0, got {n_tokens!r}")
+        check_int("n_tokens", n_tokens, low=0)
         self.block_tables[seq_id] = self._take(self.blocks_needed(n_tokens))
         self.lengths[seq_id] = n_tokens
         return list(self.block_tables[seq_id])
@@ -142,8 +142,7 @@ class PagedKVAllocator:
         that the caller copies those keys and values.
         """
         self._check_seq(seq_id)
-        if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 1:
-            raise ValueError(f"n_tokens must be a positive int, got {n_tokens!r}")
+        check_positive_int("n_tokens", n_tokens)
         table, copies = self.block_tables[seq_id], []
         length = self.lengths[seq_id]
         if length % self.tokens_per_block and self.ref_counts[table[-1]] > 1:

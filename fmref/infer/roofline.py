@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fmref._validate import check_positive
+
 __all__ = ["RooflinePoint", "roofline", "forward_cost"]
 
 
@@ -48,11 +50,6 @@ class RooflinePoint:
     attainable_flops: float  # FLOP / s
     time: float  # s, lower bound
     bound: str  # "memory" or "compute"
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
 
 
 def roofline(flops, bytes, peak_flops, bandwidth):  # noqa: A002 (the model's own word)
@@ -97,7 +94,7 @@ def roofline(flops, bytes, peak_flops, bandwidth):  # noqa: A002 (the model's ow
         ("peak_flops", peak_flops),
         ("bandwidth", bandwidth),
     ):
-        _positive(name, value)
+        check_positive(name, value)
     intensity = flops / bytes
     ridge = peak_flops / bandwidth
     time = max(flops / peak_flops, bytes / bandwidth)
@@ -155,9 +152,9 @@ def forward_cost(n_params, n_tokens, bytes_per_param=2, kv_bytes=0):
     >>> flops / nbytes
     2048.0
     """
-    _positive("n_params", n_params)
-    _positive("n_tokens", n_tokens)
-    _positive("bytes_per_param", bytes_per_param)
+    check_positive("n_params", n_params)
+    check_positive("n_tokens", n_tokens)
+    check_positive("bytes_per_param", bytes_per_param)
     if not isinstance(kv_bytes, (int, float)) or kv_bytes < 0:
         raise ValueError(f"kv_bytes must be a number >= 0, got {kv_bytes!r}")
     return 2.0 * n_params * n_tokens, n_params * bytes_per_param + kv_bytes

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_number, check_positive_int
+
 __all__ = ["top_k_filter", "top_p_filter", "sampling_probs", "sample_next"]
 
 
@@ -57,8 +59,7 @@ def top_k_filter(logits, k):
     tensor([-inf, 3., 2., -inf])
     """
     _check_logits(logits)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    check_positive_int("k", k)
     k = min(k, logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1) k-th largest
     return logits.masked_fill(logits < kth, float("-inf"))
@@ -105,8 +106,7 @@ def top_p_filter(logits, p):
     tensor([0.5000, 0.0000, 0.0000, 0.0000])
     """
     _check_logits(logits)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 < p <= 1.0:
-        raise ValueError(f"p must be a float in (0, 1], got {p!r}")
+    check_number("p", p, 0.0, 1.0, low_open=True)
     if p == 1.0:
         return logits  # the nucleus is the whole vocabulary
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V)
@@ -144,7 +144,8 @@ def sampling_probs(logits, temperature=1.0, top_k=None, top_p=None):
     Raises
     ------
     ValueError
-        If ``temperature < 0``, or as the filters.
+        If ``temperature < 0``; if ``logits`` holds NaN or ``+inf`` or a row of
+        only ``-inf`` (no distribution to sample); or as the filters.
 
     Examples
     --------
@@ -159,12 +160,11 @@ def sampling_probs(logits, temperature=1.0, top_k=None, top_p=None):
     tensor([1., 0., 0.])
     """
     _check_logits(logits)
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not temperature >= 0
-    ):
-        raise ValueError(f"temperature must be a float >= 0, got {temperature!r}")
+    check_number("temperature", temperature, low=0.0)
+    if logits.isnan().any() or (logits == float("inf")).any():
+        raise ValueError("logits must not hold NaN or +inf (-inf marks a removed token)")
+    if (logits == float("-inf")).all(dim=-1).any():
+        raise ValueError("logits must keep a finite entry in each row, got a row of -inf")
     logits = logits.float()
     if temperature == 0:
         one_hot = torch.zeros_like(logits)

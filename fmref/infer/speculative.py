@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from fmref._validate import check_int, check_positive_int, check_probability
 from fmref.infer.generate import context_length
 from fmref.infer.sampling import sampling_probs
 
@@ -109,10 +110,8 @@ def expected_tokens_per_step(alpha, gamma):
     >>> expected_tokens_per_step(1.0, 4), expected_tokens_per_step(0.0, 4)
     (5.0, 1.0)
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a float in [0, 1], got {alpha!r}")
-    if isinstance(gamma, bool) or not isinstance(gamma, int) or gamma < 0:
-        raise ValueError(f"gamma must be an int >= 0, got {gamma!r}")
+    check_probability("alpha", alpha)
+    check_int("gamma", gamma, low=0)
     if alpha == 1:
         return float(gamma + 1)
     return (1 - alpha ** (gamma + 1)) / (1 - alpha)
@@ -197,8 +196,7 @@ def speculative_generate(
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[0] != 1:
         shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
         raise ValueError(f"idx must have shape (1, T) (one prompt), got {shape}")
-    if isinstance(gamma, bool) or not isinstance(gamma, int) or gamma < 1:
-        raise ValueError(f"gamma must be an int >= 1, got {gamma!r}")
+    check_positive_int("gamma", gamma)
     if (
         isinstance(max_new_tokens, bool)
         or not isinstance(max_new_tokens, int)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
@@ -103,8 +104,7 @@ class BertConfig:
             "type_vocab_size",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size must be divisible by num_attention_heads={self.num_attention_heads},"
@@ -147,6 +147,7 @@ class BertEmbeddings(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, BertConfig)
         C = config.hidden_size
         self.word_embeddings = nn.Embedding(config.vocab_size, C)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, C)
@@ -195,6 +196,7 @@ class BertLayer(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, BertConfig)
         C = config.hidden_size
         self.attention = MultiHeadAttention(
             C, config.num_attention_heads, bias=True, dropout=config.attention_probs_dropout_prob
@@ -256,8 +258,7 @@ class Bert(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        if not isinstance(config, BertConfig):
-            raise TypeError(f"config must be a BertConfig, got {type(config).__name__}")
+        check_instance("config", config, BertConfig)
         self.config = config
         self.embeddings = BertEmbeddings(config)
         self.layers = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))

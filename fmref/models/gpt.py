@@ -13,12 +13,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_token_sequence
 from fmref.nn.attention import KVCache, MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
 __all__ = ["GPTConfig", "MLP", "Block", "GPT", "count_gpt_parameters"]
 
-_INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 _PRESETS = {  # (n_layer, n_head, n_embd), Radford et al. 2019, table 2
     "gpt2": (12, 12, 768),  # 124M
@@ -135,6 +135,7 @@ def count_gpt_parameters(config, exclude_embeddings=False):
     >>> f"{count_gpt_parameters(GPTConfig.gpt2('gpt2-xl')):,}"
     '1,557,611,200'
     """
+    check_instance("config", config, GPTConfig)
     V, T, L, C = config.vocab_size, config.block_size, config.n_layer, config.n_embd
     if config.bias:
         # ln_1 2C, q/k/v/out 4(C² + C), ln_2 2C, c_fc 4C² + 4C, c_proj 4C² + C
@@ -168,6 +169,7 @@ class MLP(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, GPTConfig)
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
@@ -200,6 +202,7 @@ class Block(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, GPTConfig)
         self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
         self.attn = MultiHeadAttention(
             config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout
@@ -256,6 +259,7 @@ class GPT(nn.Module):
 
     def __init__(self, config):
         super().__init__()
+        check_instance("config", config, GPTConfig)
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.wpe = nn.Embedding(config.block_size, config.n_embd)
@@ -308,26 +312,15 @@ class GPT(nn.Module):
         TypeError
             If ``idx`` is not an integer tensor.
         ValueError
-            If ``idx`` is not 2-D, the cache has the wrong number of layers, or the
-            cached plus new tokens exceed ``block_size``.
+            If ``idx`` is not 2-D, holds no token or an id outside the vocabulary,
+            the cache has the wrong number of layers, or the cached plus new tokens
+            exceed ``block_size``.
         """
-        if not isinstance(idx, torch.Tensor) or idx.dtype not in _INT_DTYPES:
-            kind = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise TypeError(f"idx must be an integer tensor (torch.long), got {kind}")
-        if idx.dim() != 2:
-            raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
-        if kv_cache is not None and kv_cache.n_layers != self.config.n_layer:
-            raise ValueError(
-                f"kv_cache must have n_layers={self.config.n_layer}, got {kv_cache.n_layers}"
-            )
-        past = 0 if kv_cache is None else kv_cache.length
-        T = idx.shape[1]
-        if past + T > self.config.block_size:
-            raise ValueError(
-                f"sequence of {past} cached + {T} new tokens exceeds "
-                f"block_size={self.config.block_size}"
-            )
-        pos = torch.arange(past, past + T, device=idx.device)  # (T,) absolute positions
+        c = self.config
+        past = check_token_sequence(
+            "idx", idx, c.vocab_size, c.block_size, "block_size", kv_cache, c.n_layer
+        )
+        pos = torch.arange(past, past + idx.shape[1], device=idx.device)  # (T,) absolute positions
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         for i, block in enumerate(self.h):
             x = block(x, kv_cache=kv_cache, layer_idx=i)

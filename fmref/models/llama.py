@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_positive, check_positive_int, check_token_sequence
 from fmref.nn.attention import KVCache, MultiHeadAttention, causal_mask
 from fmref.nn.norm import RMSNorm
 from fmref.nn.position import rope_angles
@@ -49,12 +49,6 @@ __all__ = [
 ]
 
 
-_INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 @dataclass
@@ -140,9 +134,9 @@ class LlamaConfig:
             "hidden_dim",
             "max_seq_len",
         ):
-            _check_positive_int(name, getattr(self, name))
+            check_positive_int(name, getattr(self, name))
         if self.sliding_window is not None:
-            _check_positive_int("sliding_window", self.sliding_window)
+            check_positive_int("sliding_window", self.sliding_window)
         if self.dim % self.n_heads:
             raise ValueError(f"dim must be divisible by n_heads={self.n_heads}, got dim={self.dim}")
         if (self.dim // self.n_heads) % 2:
@@ -155,9 +149,7 @@ class LlamaConfig:
                 f"got n_heads={self.n_heads}"
             )
         for name in ("norm_eps", "rope_theta"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive float, got {value!r}")
+            check_positive(name, getattr(self, name))
 
     @property
     def head_dim(self):
@@ -206,8 +198,8 @@ def swiglu_hidden_dim(dim, multiple_of=256, ffn_dim_multiplier=None):
     >>> swiglu_hidden_dim(8192, multiple_of=4096, ffn_dim_multiplier=1.3)  # LLaMA-2-70B
     28672
     """
-    _check_positive_int("dim", dim)
-    _check_positive_int("multiple_of", multiple_of)
+    check_positive_int("dim", dim)
+    check_positive_int("multiple_of", multiple_of)
     hidden = int(2 * (4 * dim) / 3)
     if ffn_dim_multiplier is not None:
         if ffn_dim_multiplier <= 0:
@@ -250,6 +242,8 @@ class SwiGLU(nn.Module):
 
     def __init__(self, dim, hidden_dim):
         super().__init__()
+        check_positive_int("dim", dim)
+        check_positive_int("hidden_dim", hidden_dim)
         self.w1 = nn.Linear(dim, hidden_dim, bias=False)  # gate
         self.w3 = nn.Linear(dim, hidden_dim, bias=False)  # up
         self.w2 = nn.Linear(hidden_dim, dim, bias=False)  # down
@@ -289,6 +283,7 @@ class LlamaBlock(nn.Module):
 
     def __init__(self, config, layer_idx):
         super().__init__()
+        check_instance("config", config, LlamaConfig)
         self.layer_idx = layer_idx
         self.attention_norm = RMSNorm(config.dim, eps=config.norm_eps)
         self.attention = MultiHeadAttention(
@@ -366,8 +361,7 @@ class Llama(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        if not isinstance(config, LlamaConfig):
-            raise TypeError(f"config must be a LlamaConfig, got {type(config).__name__}")
+        check_instance("config", config, LlamaConfig)
         self.config = config
         self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
         self.layers = nn.ModuleList(LlamaBlock(config, i) for i in range(config.n_layers))
@@ -436,27 +430,15 @@ class Llama(nn.Module):
         TypeError
             If ``idx`` is not an integer tensor.
         ValueError
-            If ``idx`` is not 2-D, or the cached plus new tokens exceed
+            If ``idx`` is not 2-D, holds no token or an id outside the vocabulary,
+            or the cached plus new tokens exceed
             ``max_seq_len``, or ``kv_cache`` has the wrong number of layers.
         """
-        if not isinstance(idx, torch.Tensor) or idx.dtype not in _INT_DTYPES:
-            kind = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise TypeError(f"idx must be an integer tensor (torch.long), got {kind}")
-        if idx.dim() != 2:
-            raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
-        past = 0
-        if kv_cache is not None:
-            if kv_cache.n_layers != self.config.n_layers:
-                raise ValueError(
-                    f"kv_cache must have n_layers={self.config.n_layers}, got {kv_cache.n_layers}"
-                )
-            past = kv_cache.length
+        c = self.config
+        past = check_token_sequence(
+            "idx", idx, c.vocab_size, c.max_seq_len, "max_seq_len", kv_cache, c.n_layers
+        )
         t = idx.shape[1]
-        if past + t > self.config.max_seq_len:
-            raise ValueError(
-                f"idx has {t} tokens after {past} cached, more than "
-                f"max_seq_len={self.config.max_seq_len}"
-            )
         attn_mask = None
         if self.config.sliding_window is not None:
             attn_mask = causal_mask(

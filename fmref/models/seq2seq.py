@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from fmref._validate import check_instance, check_positive_int
 from fmref.nn.recurrent import GRU, GRUCell
 
 __all__ = ["AdditiveAttention", "Seq2SeqConfig", "Seq2Seq"]
@@ -66,6 +67,9 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, query_dim, key_dim, attn_dim):
         super().__init__()
+        check_positive_int("query_dim", query_dim)
+        check_positive_int("key_dim", key_dim)
+        check_positive_int("attn_dim", attn_dim)
         self.W = nn.Linear(query_dim, attn_dim, bias=False)
         self.U = nn.Linear(key_dim, attn_dim, bias=True)
         self.v = nn.Linear(attn_dim, 1, bias=False)
@@ -105,6 +109,10 @@ class Seq2SeqConfig:
     hidden_size: int = 64  # GRU width per direction (1000 in Bahdanau et al.)
     attn_dim: int = 64  # hidden width of the alignment model (1000 in Bahdanau et al.)
 
+    def __post_init__(self):
+        for name in ("src_vocab", "tgt_vocab", "emb_dim", "hidden_size", "attn_dim"):
+            check_positive_int(name, getattr(self, name))
+
 
 class Seq2Seq(nn.Module):
     """Bidirectional-GRU encoder, GRU decoder with additive attention (RNNsearch).
@@ -141,6 +149,7 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
+        check_instance("config", config, Seq2SeqConfig)
         c = self.config = config
         H = c.hidden_size
         self.src_emb = nn.Embedding(c.src_vocab, c.emb_dim)

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fmref._validate import check_instance, check_number, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 from fmref.nn.position import sinusoidal_positions
@@ -63,6 +64,9 @@ def _copy_mha(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
 class _Layer(nn.Module):
     def __init__(self, d_model, n_heads, d_ff, dropout, norm_first, activation, n_sublayers):
         super().__init__()
+        check_positive_int("d_model", d_model)
+        check_positive_int("n_heads", n_heads)
+        check_positive_int("d_ff", d_ff)
         if activation not in _ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
@@ -251,6 +255,11 @@ class TransformerConfig:
     share_layers: bool = False  # True: one layer reused at every depth (Universal Transformer)
     tie_embeddings: bool = True  # share target embedding and output projection (section 3.4)
 
+    def __post_init__(self):
+        for name in ("src_vocab", "tgt_vocab", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
+            check_positive_int(name, getattr(self, name))
+        check_number("dropout", self.dropout, 0.0, 1.0, high_open=True)
+
 
 class Transformer(nn.Module):
     """Encoder-decoder Transformer with sinusoidal positions.
@@ -287,6 +296,7 @@ class Transformer(nn.Module):
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
+        check_instance("config", config, TransformerConfig)
         c = self.config = config
         self.src_emb = nn.Embedding(c.src_vocab, c.d_model)
         self.tgt_emb = nn.Embedding(c.tgt_vocab, c.d_model)
@@ -446,6 +456,9 @@ class RelativePositionBias(nn.Module):
 
     def __init__(self, n_heads, num_buckets=32, max_distance=128, bidirectional=True):
         super().__init__()
+        check_positive_int("n_heads", n_heads)
+        check_positive_int("num_buckets", num_buckets)
+        check_positive_int("max_distance", max_distance)
         self.num_buckets, self.max_distance, self.bidirectional = (
             num_buckets,
             max_distance,

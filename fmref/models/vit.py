@@ -21,13 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_number, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 from fmref.train.loop import chunk_means, cosine_schedule, epoch_batches, fit
 
 __all__ = [
     "ViTConfig",
-    "patchify",
     "count_vit_parameters",
     "vit_forward_flops",
     "ViTBlock",
@@ -112,8 +112,7 @@ class ViTConfig:
             "num_classes",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if self.image_size % self.patch_size:
             raise ValueError(
                 f"patch_size must divide image_size={self.image_size}, "
@@ -129,55 +128,6 @@ class ViTConfig:
     def num_patches(self) -> int:
         """Number of patch tokens, ``(image_size // patch_size) ** 2``."""
         return (self.image_size // self.patch_size) ** 2
-
-
-def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Cut images into flattened non-overlapping square patches, in raster order.
-
-    Each patch is flattened channel-first, ``(C, P, P)`` -> ``C * P * P``, the
-    same order as the weight of the patch-embedding convolution, so that
-    ``patchify(x, P) @ conv.weight.flatten(1).T + conv.bias`` equals the
-    convolution's output.
-
-    Parameters
-    ----------
-    images : torch.Tensor
-        ``(B, C, H, W)`` images.
-    patch_size : int
-        Side ``P`` of a patch; must divide ``H`` and ``W``.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(B, (H/P) * (W/P), C * P * P)`` patches.
-
-    Raises
-    ------
-    ValueError
-        If ``images`` is not 4-D or ``patch_size`` does not divide its height and width.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fmref.models.vit import patchify
-    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
-    >>> patchify(x, 2)  # four 2x2 patches, raster order
-    tensor([[[ 0.,  1.,  4.,  5.],
-             [ 2.,  3.,  6.,  7.],
-             [ 8.,  9., 12., 13.],
-             [10., 11., 14., 15.]]])
-    """
-    if images.dim() != 4:
-        raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
-    B, C, H, W = images.shape
-    if H % patch_size or W % patch_size:
-        raise ValueError(
-            f"patch_size must divide the image size {H}x{W}, got patch_size={patch_size}"
-        )
-    P = patch_size
-    x = images.reshape(B, C, H // P, P, W // P, P)  # (B, C, h, P, w, P)
-    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, h, w, C, P, P)
-    return x.reshape(B, (H // P) * (W // P), C * P * P)  # (B, N, C*P*P)
 
 
 def count_vit_parameters(config: ViTConfig) -> int:
@@ -208,6 +158,7 @@ def count_vit_parameters(config: ViTConfig) -> int:
     >>> f"{count_vit_parameters(ViTConfig()):,}"  # ViT-B/16, 1,000-class head
     '86,567,656'
     """
+    check_instance("config", config, ViTConfig)
     c = config
     D, M, K = c.hidden_size, c.mlp_dim, c.num_classes
     embed = c.num_channels * c.patch_size**2 * D + D + D + (c.num_patches + 1) * D
@@ -241,6 +192,7 @@ def vit_forward_flops(config: ViTConfig) -> dict:
     >>> round(flops["total"] / 1e9, 1), round(flops["attention"] / flops["total"], 3)
     (35.1, 0.041)
     """
+    check_instance("config", config, ViTConfig)
     c = config
     N, D, M, L = c.num_patches, c.hidden_size, c.mlp_dim, c.num_layers
     T = N + 1
@@ -277,6 +229,7 @@ class ViTBlock(nn.Module):
 
     def __init__(self, config: ViTConfig):
         super().__init__()
+        check_instance("config", config, ViTConfig)
         D = config.hidden_size
         self.norm1 = LayerNorm(D, eps=config.layer_norm_eps)
         self.attn = MultiHeadAttention(D, config.num_heads, dropout=config.dropout)
@@ -334,6 +287,7 @@ class ViT(nn.Module):
 
     def __init__(self, config: ViTConfig | None = None):
         super().__init__()
+        check_instance("config", ViTConfig() if config is None else config, ViTConfig)
         self.config = c = config or ViTConfig()
         D = c.hidden_size
         self.patch_embed = nn.Conv2d(
@@ -520,6 +474,7 @@ def digits_split(test_size: float = 0.25, seed: int = 0):
     >>> x_train.shape, x_test.shape, float(x_train.min()), float(x_train.max())
     (torch.Size([1347, 1, 8, 8]), torch.Size([450, 1, 8, 8]), -1.0, 1.0)
     """
+    check_number("test_size", test_size, 0.0, 1.0, low_open=True, high_open=True)
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split

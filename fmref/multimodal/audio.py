@@ -23,6 +23,12 @@ _MIN_LOG_HZ, _MIN_LOG_MEL = 1000.0, 15.0  # the scale turns logarithmic at 1 kHz
 _LOGSTEP = math.log(6.4) / 27.0  # 27 mel per factor 6.4 above 1 kHz
 
 
+def _check_nonnegative(name, value):
+    t = torch.as_tensor(value, dtype=torch.float64)
+    if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+
+
 def hz_to_mel(freq):
     """Slaney's mel scale: linear below 1 kHz, logarithmic above.
 
@@ -48,6 +54,7 @@ def hz_to_mel(freq):
     >>> round(mel_to_hz(42.0).item(), 1)
     6400.0
     """
+    _check_nonnegative("freq", freq)
     f = torch.as_tensor(freq, dtype=torch.float64)
     log_part = _MIN_LOG_MEL + torch.log(f.clamp(min=_MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
     return torch.where(f >= _MIN_LOG_HZ, log_part, f / _F_SP)
@@ -72,6 +79,7 @@ def mel_to_hz(mel):
     >>> round(mel_to_hz(15.0).item(), 1)
     1000.0
     """
+    _check_nonnegative("mel", mel)
     m = torch.as_tensor(mel, dtype=torch.float64)
     log_part = _MIN_LOG_HZ * torch.exp(_LOGSTEP * (m.clamp(min=_MIN_LOG_MEL) - _MIN_LOG_MEL))
     return torch.where(m >= _MIN_LOG_MEL, log_part, m * _F_SP)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_positive_int, check_tensor
 from fmref.multimodal.contrastive import CLIP_LOGIT_SCALE_INIT, clip_loss
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
@@ -98,8 +99,7 @@ class CLIPConfig:
             "text_layers", "text_heads", "text_mlp_dim", "projection_dim",
         ):  # fmt: skip
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if self.image_size % self.patch_size:
             raise ValueError(
                 f"patch_size must divide image_size={self.image_size}, got {self.patch_size}"
@@ -144,6 +144,7 @@ def quick_gelu(x: torch.Tensor) -> torch.Tensor:
     >>> round((quick_gelu(x) - torch.nn.functional.gelu(x)).abs().max().item(), 3)
     0.02
     """
+    check_tensor("x", x, dtype="float")
     return x * torch.sigmoid(1.702 * x)
 
 
@@ -224,6 +225,7 @@ class CLIP(nn.Module):
 
     def __init__(self, config: CLIPConfig | None = None):
         super().__init__()
+        check_instance("config", CLIPConfig() if config is None else config, CLIPConfig)
         self.config = c = config or CLIPConfig()
         Dv, Dt = c.vision_width, c.text_width
         # image tower
@@ -490,6 +492,7 @@ def zero_shot_classify(model: CLIP, images: torch.Tensor, class_prompts: torch.T
     >>> pred.shape, probs.shape, torch.allclose(probs.sum(-1), torch.ones(5))
     (torch.Size([5]), torch.Size([5, 2]), True)
     """
+    check_instance("model", model, CLIP)
     if class_prompts.dim() == 2:
         class_prompts = class_prompts[:, None]  # (K, 1, T)
     if class_prompts.dim() != 3:

@@ -15,6 +15,8 @@ import math
 import torch
 from torch.nn import functional as F
 
+from fmref._validate import check_tensor
+
 __all__ = ["CLIP_LOGIT_SCALE_INIT", "SIGLIP_LOGIT_SCALE_INIT", "clip_loss", "siglip_loss"]
 
 #: CLIP's initial log inverse temperature, ``ln(1 / 0.07)`` (Radford et al. 2021, sec. 2.5).
@@ -25,10 +27,7 @@ SIGLIP_LOGIT_SCALE_INIT = math.log(10.0)
 
 def _check_pair(image_embeds, text_embeds):
     for name, t in (("image_embeds", image_embeds), ("text_embeds", text_embeds)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 2:
-            raise ValueError(f"{name} must have shape (N, D), got {tuple(t.shape)}")
+        check_tensor(name, t, dtype="float", ndim=2, nonempty=True, finite=True)
     if image_embeds.shape != text_embeds.shape:
         raise ValueError(
             "text_embeds must have the shape of image_embeds (one text per image, same D): "
@@ -67,9 +66,9 @@ def clip_loss(image_embeds, text_embeds, logit_scale=CLIP_LOGIT_SCALE_INIT):
     Raises
     ------
     TypeError
-        If an embedding is not a tensor.
+        If an embedding is not a floating-point tensor.
     ValueError
-        If the embeddings are not 2-D or their shapes differ.
+        If the embeddings are not 2-D, empty, not finite, or their shapes differ.
 
     References
     ----------
@@ -132,9 +131,9 @@ def siglip_loss(image_embeds, text_embeds, logit_scale=SIGLIP_LOGIT_SCALE_INIT, 
     Raises
     ------
     TypeError
-        If an embedding is not a tensor.
+        If an embedding is not a floating-point tensor.
     ValueError
-        If the embeddings are not 2-D or their shapes differ.
+        If the embeddings are not 2-D, empty, not finite, or their shapes differ.
 
     References
     ----------

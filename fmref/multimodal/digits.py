@@ -21,6 +21,7 @@ import math
 import torch
 from torch import nn
 
+from fmref._validate import check_instance
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.models.vit import digits_split
 from fmref.multimodal.clip import CLIP, CLIPConfig, zero_shot_classify
@@ -97,6 +98,8 @@ class WordTokenizer:
     pad_id, eos_id, image_id = 0, 1, 2
 
     def __init__(self, words):
+        if isinstance(words, str):
+            raise TypeError("words must be a list of str, got one str")
         self.itos = ["<pad>", "<eos>", "<image>", *dict.fromkeys(words)]
         self.stoi = {w: i for i, w in enumerate(self.itos)}
 
@@ -194,6 +197,8 @@ def zero_shot_accuracy(model, tokenizer, images, labels, templates, classes=rang
     ...                    TRAIN_TEMPLATES) > 0.8
     True
     """
+    if isinstance(templates, str) or len(templates) == 0:
+        raise ValueError("templates must be a non-empty list of str with one {} field")
     classes = list(classes)
     prompts = torch.stack(
         [tokenizer.encode([t.format(DIGIT_NAMES[k]) for t in templates], 10) for k in classes]
@@ -425,6 +430,7 @@ def answer(model: LLaVA, images: torch.Tensor, question: str) -> list[str]:
     >>> answer(model, x_test[:3], "which digit is this ?"), y_test[:3].tolist()
     (['two', 'zero', 'four'], [2, 0, 4])
     """
+    check_instance("model", model, LLaVA)
     tok = digits_tokenizer()
     prompt = torch.tensor([_lmm_prompt(tok, 16, question)]).expand(len(images), -1)
     out = model.generate(images, prompt, max_new_tokens=3, eos_token_id=tok.eos_id)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
@@ -114,6 +115,9 @@ class VisionProjector(nn.Module):
 
     def __init__(self, vision_dim: int, lm_dim: int, depth: int = 2):
         super().__init__()
+        check_positive_int("vision_dim", vision_dim)
+        check_positive_int("lm_dim", lm_dim)
+        check_positive_int("depth", depth)
         if depth not in (1, 2):
             raise ValueError(f"depth must be 1 (linear) or 2 (MLP), got {depth!r}")
         layers = [nn.Linear(vision_dim, lm_dim)]
@@ -236,6 +240,8 @@ class LLaVA(nn.Module):
 
     def __init__(self, vision_encoder, lm, vision_dim, image_token_id, projector_depth=2):
         super().__init__()
+        check_instance("vision_encoder", vision_encoder, nn.Module)
+        check_instance("lm", lm, nn.Module)
         self.vision_encoder, self.lm, self.image_token_id = vision_encoder, lm, image_token_id
         self.projector = VisionProjector(vision_dim, lm.config.n_embd, projector_depth)
 
@@ -360,6 +366,7 @@ class FlamingoLM(nn.Module):
 
     def __init__(self, lm, d_visual, n_heads=4):
         super().__init__()
+        check_instance("lm", lm, nn.Module)
         self.lm = lm.requires_grad_(False)
         self.xattn = nn.ModuleList(
             GatedCrossAttention(lm.config.n_embd, n_heads, d_visual) for _ in lm.h
@@ -405,6 +412,10 @@ class PerceiverResampler(nn.Module):
 
     def __init__(self, d_model, n_latents=64, n_layers=2, n_heads=4):
         super().__init__()
+        check_positive_int("d_model", d_model)
+        check_positive_int("n_latents", n_latents)
+        check_positive_int("n_layers", n_layers)
+        check_positive_int("n_heads", n_heads)
         self.d_model = d_model
         self.latents = nn.Parameter(torch.randn(n_latents, d_model) * 0.02)
         self.layers = nn.ModuleList(

@@ -5,13 +5,19 @@ The readable reference for Chapter V: every step of
 :func:`torch.nn.functional.scaled_dot_product_attention` and
 :class:`torch.nn.MultiheadAttention`.
 
-*Two alignments of a causal mask.* ``is_causal=True`` behaves exactly as in torch: the mask is
-``torch.ones(Tq, Tk).tril()``, aligned to the *top-left* corner. When there are
-fewer queries than keys (decoding with a cache: one new query, ``L + 1`` keys)
-that alignment lets the new query see only the first key, which is wrong.
-:func:`causal_mask` aligns the diagonal *bottom-right* (query ``i`` sits at
-absolute position ``offset + i``), which is what :class:`MultiHeadAttention`
-uses whenever it is causal. For ``Tq == Tk`` the two agree.
+*The mask convention, one for the whole package.* A mask is broadcastable to
+``(..., Tq, Tk)``; a bool mask marks the keys a query may attend to
+(``True`` = attend), a float mask is added to the scores. A causal mask is
+aligned *bottom-right*: with ``Tq`` queries and ``Tk`` keys, query ``i`` sits at
+absolute position ``Tk - Tq + i`` and sees keys ``0 .. Tk - Tq + i``, which is
+right when the queries are the newest tokens after a cache. :func:`causal_mask`
+builds it, and every ``is_causal=True`` in fmref (:func:`attention_weights`,
+:func:`scaled_dot_product_attention`, :class:`MultiHeadAttention`,
+:func:`fmref.nn.efficient.tiled_attention`) uses it: the convention of
+FlashAttention 2.1 and later and of torch's ``causal_lower_right``. PyTorch's
+own ``is_causal=True`` is aligned *top-left* (``torch.ones(Tq, Tk).tril()``);
+the two agree when ``Tq == Tk``, the only case where fmref's functions and
+torch's are compared with ``is_causal``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_tensor
 from fmref.nn.position import apply_rope
 
 __all__ = [
@@ -59,8 +66,9 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, *, scale=None):
         Broadcastable to ``(..., Tq, Tk)``. A bool mask marks the keys a query may
         attend to (``True`` = attend); a float mask is added to the scores.
     is_causal : bool, default False
-        Apply ``torch.ones(Tq, Tk).tril()`` (top-left aligned, as torch does).
-        Cannot be combined with ``attn_mask``.
+        Apply :func:`causal_mask` (bottom-right aligned, the module's convention;
+        torch's top-left ``is_causal`` agrees when ``Tq == Tk``). Cannot be
+        combined with ``attn_mask``.
     scale : float, optional
         Multiplier of the scores; defaults to ``1 / sqrt(d)``.
 
@@ -92,8 +100,9 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, *, scale=None):
     torch.Size([2, 3])
     >>> [round(s, 4) for s in w.sum(-1).tolist()]
     [1.0, 1.0]
-    >>> attention_weights(q, k, is_causal=True)[0]
-    tensor([1., 0., 0.])
+    >>> attention_weights(q, k, is_causal=True)  # bottom-right: query 0 is at position 1
+    tensor([[0.6698, 0.3302, 0.0000],
+            [0.1978, 0.4011, 0.4011]])
     """
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"k must have the head dimension of q ({q.shape[-1]}), got {k.shape[-1]}")
@@ -104,7 +113,7 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, *, scale=None):
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., Tq, Tk)
     t_q, t_k = scores.shape[-2:]
     if is_causal:
-        attn_mask = torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).tril()
+        attn_mask = causal_mask(t_q, t_k, device=q.device)  # bottom-right aligned
     if attn_mask is not None:
         _check_mask(attn_mask, scores.shape)
         if attn_mask.dtype == torch.bool:
@@ -123,7 +132,8 @@ def scaled_dot_product_attention(
     """Scaled dot-product attention, ``softmax(q k^T / √d + mask) v``.
 
     Same semantics as :func:`torch.nn.functional.scaled_dot_product_attention`,
-    written out step by step.
+    written out step by step, except that ``is_causal`` follows the module's
+    bottom-right convention when ``Tq != Tk``.
 
     Parameters
     ----------
@@ -137,8 +147,8 @@ def scaled_dot_product_attention(
         Bool (``True`` = attend) or float (added to the scores) mask,
         broadcastable to ``(..., Tq, Tk)``.
     is_causal : bool, default False
-        Top-left aligned causal mask, exactly as torch's ``is_causal``; for a
-        cache, pass ``attn_mask=causal_mask(Tq, Tk)`` instead.
+        Causal mask aligned bottom-right (:func:`causal_mask`, the module's
+        convention); equal to torch's ``is_causal`` when ``Tq == Tk``.
     scale : float, optional
         Score multiplier, default ``1 / sqrt(d)``.
     dropout_p : float, default 0.0
@@ -433,8 +443,8 @@ class MultiHeadAttention(nn.Module):
             Bool or float mask broadcastable to ``(B, n_heads, Tq, Tk)``, where
             ``Tk`` counts cached keys too (e.g. ``(B, 1, 1, Tk)`` for padding).
         is_causal : bool, default False
-            Causal mask aligned bottom-right (:func:`causal_mask`), combined with
-            ``attn_mask`` if both are given.
+            Causal mask aligned bottom-right (:func:`causal_mask`, the module's
+            convention), combined with ``attn_mask`` if both are given.
         kv_cache : KVCache, optional
             Self-attention only: new keys/values are appended for ``layer_idx``
             and attention runs over all cached keys.
@@ -457,44 +467,67 @@ class MultiHeadAttention(nn.Module):
             If ``x`` is not ``(B, T, d_model)``, ``attn_mask`` has the wrong shape,
             ``rope`` is too short, or ``context`` is combined with ``kv_cache`` or ``rope``.
         """
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (B, T, {self.d_model}), got {tuple(x.shape)}")
-        if context is not None and (kv_cache is not None or rope is not None):
-            raise ValueError("context (cross-attention) cannot be combined with kv_cache or rope")
-        source = x if context is None else context  # (B, Tk, C)
-        q = self._heads(self.q_proj(x), self.n_heads)  # (B, H, Tq, d_head)
-        k = self._heads(self.k_proj(source), self.n_kv_heads)  # (B, Hkv, Tk_new, d_head)
-        v = self._heads(self.v_proj(source), self.n_kv_heads)  # (B, Hkv, Tk_new, d_head)
-        past = 0 if kv_cache is None else kv_cache.seq_len(layer_idx)
+        past = self._check_inputs(x, context, attn_mask, kv_cache, layer_idx, rope)
+        q, k, v = self._project(x, x if context is None else context)  # (B, H | Hkv, T, d_head)
         if rope is not None:
-            if rope.shape[0] < past + x.shape[1]:
-                raise ValueError(
-                    f"rope must cover {past + x.shape[1]} positions, got {rope.shape[0]}"
-                )
-            angles = rope[past : past + x.shape[1]]  # (Tq, d_head // 2)
+            angles = rope[past : past + x.shape[1]]  # (Tq, d_head // 2) absolute positions
             q, k = apply_rope(q, angles), apply_rope(k, angles)
         if kv_cache is not None:
             k, v = kv_cache.update(layer_idx, k, v)  # (B, Hkv, past + Tq, d_head)
-        if self.n_kv_heads != self.n_heads:  # GQA / MQA: share each kv head
-            rep = self.n_heads // self.n_kv_heads
-            k = k.repeat_interleave(rep, dim=1)  # (B, H, Tk, d_head)
-            v = v.repeat_interleave(rep, dim=1)
-        B, _, t_q, _ = q.shape
-        t_k = k.shape[-2]
-        if attn_mask is not None:
-            _check_mask(attn_mask, (B, self.n_heads, t_q, t_k))
-        if is_causal:
-            causal = causal_mask(t_q, t_k, device=x.device)  # (Tq, Tk) bottom-right
-            if attn_mask is None:
-                attn_mask = causal
-            elif attn_mask.dtype == torch.bool:
-                attn_mask = attn_mask & causal
-            else:
-                attn_mask = attn_mask.masked_fill(~causal, float("-inf"))
-        weights = attention_weights(q, k, attn_mask)  # (B, H, Tq, Tk)
+        k, v = self._share_kv_heads(k), self._share_kv_heads(v)  # (B, H, Tk, d_head)
+        mask = _with_causal(attn_mask, is_causal, q.shape[-2], k.shape[-2], x.device)
+        weights = attention_weights(q, k, mask)  # (B, H, Tq, Tk)
         if self.training and self.dropout > 0.0:
             weights = F.dropout(weights, p=self.dropout)
-        y = weights @ v  # (B, H, Tq, d_head)
-        y = y.transpose(1, 2).reshape(B, t_q, self.d_model)  # (B, Tq, C)
+        y = (weights @ v).transpose(1, 2).reshape(x.shape[0], -1, self.d_model)  # (B, Tq, C)
         out = self.out_proj(y)
         return (out, weights) if need_weights else out
+
+    def _check_inputs(self, x, context, attn_mask, kv_cache, layer_idx, rope):
+        """The checks of :meth:`forward`, done once; returns the number of cached tokens."""
+        check_tensor("x", x, dtype="float", ndim=3, shape=f"(B, T, {self.d_model})")
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (B, T, {self.d_model}), got {tuple(x.shape)}")
+        source = x
+        if context is not None:
+            if kv_cache is not None or rope is not None:
+                raise ValueError(
+                    "context (cross-attention) cannot be combined with kv_cache or rope"
+                )
+            source = check_tensor("context", context, dtype="float", ndim=3, shape="(B, Tk, C)")
+            if context.shape[-1] != self.d_model:
+                raise ValueError(
+                    f"context must have shape (B, Tk, {self.d_model}), got {tuple(context.shape)}"
+                )
+        past = 0 if kv_cache is None else kv_cache.seq_len(layer_idx)
+        t_q, t_k = x.shape[1], past + source.shape[1]
+        if rope is not None and rope.shape[0] < past + t_q:
+            raise ValueError(f"rope must cover {past + t_q} positions, got {rope.shape[0]}")
+        if attn_mask is not None:
+            _check_mask(attn_mask, (x.shape[0], self.n_heads, t_q, t_k))
+        return past
+
+    def _project(self, x, source):
+        """Queries from ``x``; keys and values from ``source`` (``x`` itself, or the context)."""
+        q = self._heads(self.q_proj(x), self.n_heads)  # (B, H, Tq, d_head)
+        k = self._heads(self.k_proj(source), self.n_kv_heads)  # (B, Hkv, Tk_new, d_head)
+        v = self._heads(self.v_proj(source), self.n_kv_heads)  # (B, Hkv, Tk_new, d_head)
+        return q, k, v
+
+    def _share_kv_heads(self, t):
+        """GQA / MQA: repeat each key/value head for the ``n_heads // n_kv_heads`` queries."""
+        if self.n_kv_heads == self.n_heads:
+            return t
+        return t.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)  # (B, H, Tk, d_head)
+
+
+def _with_causal(attn_mask, is_causal, t_q, t_k, device):
+    """``attn_mask`` combined with the bottom-right causal mask when ``is_causal``."""
+    if not is_causal:
+        return attn_mask
+    causal = causal_mask(t_q, t_k, device=device)  # (Tq, Tk)
+    if attn_mask is None:
+        return causal
+    if attn_mask.dtype == torch.bool:
+        return attn_mask & causal
+    return attn_mask.masked_fill(~causal, float("-inf"))

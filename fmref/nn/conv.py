@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fmref._validate import check_instance, check_positive_int
+
 __all__ = [
     "conv_output_size",
     "conv2d",
@@ -79,6 +81,7 @@ def conv_output_size(
     >>> conv_output_size(224, kernel=7, stride=2, padding=3)  # ResNet's stem
     112
     """
+    check_positive_int("kernel", kernel)
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if dilation < 1:
@@ -194,6 +197,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     if x.dim() != 4:
         raise ValueError(f"x must have shape (B, C, H, W), got {tuple(x.shape)}")
     kernel_size = _pair(kernel_size, "kernel_size")
+    if min(kernel_size) < 1:
+        raise ValueError(f"kernel_size must be >= 1, got {kernel_size}")
     stride = kernel_size if stride is None else _pair(stride, "stride")
     padding = _pair(padding, "padding")
     B, C, H, W = x.shape
@@ -328,6 +333,10 @@ class CNNConfig:
     channels: tuple = (16, 32)  # output channels of the two conv blocks
     n_classes: int = 10  # digits 0-9
 
+    def __post_init__(self):
+        for name in ("in_channels", "image_size", "n_classes"):
+            check_positive_int(name, getattr(self, name))
+
 
 class SmallCNN(nn.Module):
     """Two conv blocks (3x3 conv, ReLU, 2x2 max pool) and a linear classifier.
@@ -355,6 +364,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, config: CNNConfig | None = None):
         super().__init__()
+        check_instance("config", CNNConfig() if config is None else config, CNNConfig)
         self.config = c = config or CNNConfig()
         if c.image_size % 4:
             raise ValueError(f"image_size must be divisible by 4, got {c.image_size}")

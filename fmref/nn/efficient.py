@@ -29,6 +29,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from fmref._validate import check_positive_int
 from fmref.nn.attention import causal_mask
 
 __all__ = [
@@ -40,11 +41,6 @@ __all__ = [
     "linear_attention",
     "attention_memory_bytes",
 ]
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
 
 
 def tiled_attention(q, k, v, tile_size=128, is_causal=False, *, scale=None):
@@ -75,8 +71,9 @@ def tiled_attention(q, k, v, tile_size=128, is_causal=False, *, scale=None):
     tile_size : int
         Queries and keys per tile (default 128).
     is_causal : bool
-        Top-left aligned causal mask, as torch's ``is_causal``: query ``i`` sees
-        keys ``0..i``. Key tiles entirely in the future are skipped.
+        Causal mask aligned bottom-right, fmref's convention
+        (:func:`fmref.nn.attention.causal_mask`): query ``i`` sees keys
+        ``0 .. Tk - Tq + i``. Key tiles entirely in the future are skipped.
     scale : float, optional
         Score multiplier, default ``1 / sqrt(d)``.
 
@@ -107,13 +104,14 @@ def tiled_attention(q, k, v, tile_size=128, is_causal=False, *, scale=None):
     >>> out.shape, torch.allclose(out, ref, atol=1e-5)
     (torch.Size([2, 300, 16]), True)
     """
-    _positive_int(tile_size, "tile_size")
+    check_positive_int("tile_size", tile_size)
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"k must have the head dimension of q ({q.shape[-1]}), got {k.shape[-1]}")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"v must have as many positions as k ({k.shape[-2]}), got {v.shape[-2]}")
     t_q, t_k, d = q.shape[-2], k.shape[-2], q.shape[-1]
     scale = 1.0 / math.sqrt(d) if scale is None else scale
+    offset = t_k - t_q  # causal: query i sits at absolute position offset + i (bottom-right)
     batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     out = q.new_empty(*batch, t_q, v.shape[-1])  # (..., Tq, d_v): the only T-sized output
     for q0 in range(0, t_q, tile_size):
@@ -122,11 +120,12 @@ def tiled_attention(q, k, v, tile_size=128, is_causal=False, *, scale=None):
         m = q.new_full((*batch, n_q, 1), float("-inf"))  # running max
         ell = q.new_zeros((*batch, n_q, 1))  # running normaliser
         acc = q.new_zeros((*batch, n_q, v.shape[-1]))  # running unnormalised output
-        k_end = min(t_k, q0 + n_q) if is_causal else t_k  # later key tiles are all masked
+        last = offset + q0 + n_q - 1  # absolute position of the tile's last query
+        k_end = min(t_k, last + 1) if is_causal else t_k  # later key tiles are all masked
         for k0 in range(0, k_end, tile_size):
             s = q_tile @ k[..., k0 : k0 + tile_size, :].transpose(-2, -1)  # (..., Bq, Bk)
-            if is_causal and k0 + s.shape[-1] > q0 + 1:  # tile crosses the diagonal
-                rows = torch.arange(q0, q0 + n_q, device=q.device).unsqueeze(-1)
+            if is_causal and k0 + s.shape[-1] > offset + q0 + 1:  # tile crosses the diagonal
+                rows = torch.arange(q0, q0 + n_q, device=q.device).unsqueeze(-1) + offset
                 cols = torch.arange(k0, k0 + s.shape[-1], device=q.device)
                 s = s.masked_fill(cols > rows, float("-inf"))
             m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (..., Bq, 1)
@@ -136,7 +135,7 @@ def tiled_attention(q, k, v, tile_size=128, is_causal=False, *, scale=None):
             ell = ell * correction + p.sum(dim=-1, keepdim=True)
             acc = acc * correction + p @ v[..., k0 : k0 + tile_size, :]
             m = m_new
-        # A row that saw no key (only possible with Tk == 0) returns zeros, as torch does.
+        # A row that saw no key (Tk == 0, or causal with Tq > Tk) returns zeros, as torch does.
         out[..., q0 : q0 + n_q, :] = acc / ell.clamp_min(torch.finfo(ell.dtype).tiny)
     return out
 
@@ -182,8 +181,8 @@ def sliding_window_mask(seq_len, window, causal=True, device=None):
     >>> sliding_window_mask(5, 1, causal=False).sum(-1).tolist()
     [2, 3, 3, 3, 2]
     """
-    _positive_int(seq_len, "seq_len")
-    _positive_int(window, "window")
+    check_positive_int("seq_len", seq_len)
+    check_positive_int("window", window)
     if causal:
         return causal_mask(seq_len, seq_len, window=window, device=device)
     i = torch.arange(seq_len, device=device)
@@ -228,8 +227,8 @@ def strided_mask(seq_len, stride, device=None):
     >>> strided_mask(6, 2)[5].int().tolist()  # local: 4, 5; strided: 1, 3, 5
     [0, 1, 0, 1, 1, 1]
     """
-    _positive_int(seq_len, "seq_len")
-    _positive_int(stride, "stride")
+    check_positive_int("seq_len", seq_len)
+    check_positive_int("stride", stride)
     i = torch.arange(seq_len, device=device)
     diff = i.unsqueeze(-1) - i  # (T, T): i - j
     return (diff >= 0) & ((diff < stride) | (diff % stride == 0))
@@ -275,9 +274,9 @@ def fixed_mask(seq_len, stride, n_summary=1, device=None):
     >>> fixed_mask(8, 4)[6].int().tolist()  # own block 4..6, summary 3
     [0, 0, 0, 1, 1, 1, 1, 0]
     """
-    _positive_int(seq_len, "seq_len")
-    _positive_int(stride, "stride")
-    _positive_int(n_summary, "n_summary")
+    check_positive_int("seq_len", seq_len)
+    check_positive_int("stride", stride)
+    check_positive_int("n_summary", n_summary)
     if n_summary > stride:
         raise ValueError(f"n_summary must be <= stride ({stride}), got {n_summary}")
     i = torch.arange(seq_len, device=device)
@@ -451,11 +450,11 @@ def attention_memory_bytes(
         ("batch", batch),
         ("bytes_per_element", bytes_per_element),
     ):
-        _positive_int(value, name)
+        check_positive_int(name, value)
     if tile_size is None:
         per_head = 2 * seq_len * seq_len
     else:
-        _positive_int(tile_size, "tile_size")
+        check_positive_int("tile_size", tile_size)
         t = min(tile_size, seq_len)
         per_head = 2 * t * t + seq_len * (d_head + 2)
     return per_head * n_heads * batch * bytes_per_element

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fmref._validate import check_int, check_positive, check_positive_int
+
 __all__ = ["RouterOutput", "top_k_gating", "expert_capacity", "load_balancing_loss", "MoE"]
 
 
@@ -106,8 +108,7 @@ def top_k_gating(router_logits, top_k):
     ([[0, 1]], [0.7311, 0.2689])
     """
     n_experts = router_logits.shape[-1]
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= n_experts:
-        raise ValueError(f"top_k must be an int in [1, n_experts={n_experts}], got {top_k!r}")
+    check_int("top_k", top_k, 1, n_experts)
     probs = torch.softmax(router_logits, dim=-1)  # (N, E)
     top_p, index = probs.topk(top_k, dim=-1)  # (N, k)
     gates = top_p / top_p.sum(dim=-1, keepdim=True)
@@ -137,7 +138,10 @@ def expert_capacity(n_tokens, n_experts, top_k=1, capacity_factor=1.0):
     Raises
     ------
     ValueError
-        If ``capacity_factor`` is not positive.
+        If ``n_tokens`` is negative, ``n_experts`` is not positive, ``top_k`` is
+        not in ``[1, n_experts]`` or ``capacity_factor`` is not positive.
+    TypeError
+        If a count is not an int or ``capacity_factor`` not a number.
 
     References
     ----------
@@ -149,8 +153,10 @@ def expert_capacity(n_tokens, n_experts, top_k=1, capacity_factor=1.0):
     >>> expert_capacity(1024, n_experts=8, top_k=2, capacity_factor=1.25)
     320
     """
-    if capacity_factor <= 0:
-        raise ValueError(f"capacity_factor must be > 0, got {capacity_factor}")
+    check_int("n_tokens", n_tokens, low=0)
+    check_positive_int("n_experts", n_experts)
+    check_int("top_k", top_k, 1, n_experts)
+    check_positive("capacity_factor", capacity_factor)
     return math.ceil(capacity_factor * n_tokens * top_k / n_experts)
 
 
@@ -260,8 +266,10 @@ class MoE(nn.Module):
 
     def __init__(self, d_model, d_ff, n_experts, top_k=2, capacity_factor=None):
         super().__init__()
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= n_experts:
-            raise ValueError(f"top_k must be an int in [1, n_experts={n_experts}], got {top_k!r}")
+        check_positive_int("d_model", d_model)
+        check_positive_int("d_ff", d_ff)
+        check_positive_int("n_experts", n_experts)
+        check_int("top_k", top_k, 1, n_experts)
         if capacity_factor is not None and capacity_factor <= 0:
             raise ValueError(f"capacity_factor must be > 0 or None, got {capacity_factor}")
         self.n_experts, self.top_k, self.capacity_factor = n_experts, top_k, capacity_factor

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fmref._validate import check_positive, check_positive_int
+
 __all__ = ["LayerNorm", "RMSNorm"]
 
 
@@ -61,6 +63,8 @@ class LayerNorm(nn.Module):
 
     def __init__(self, d, eps=1e-5, bias=True):
         super().__init__()
+        check_positive_int("d", d)
+        check_positive("eps", eps)
         self.d, self.eps = d, eps
         self.weight = nn.Parameter(torch.ones(d))
         self.bias = nn.Parameter(torch.zeros(d)) if bias else None
@@ -117,6 +121,8 @@ class RMSNorm(nn.Module):
 
     def __init__(self, d, eps=1e-6):
         super().__init__()
+        check_positive_int("d", d)
+        check_positive("eps", eps)
         self.d, self.eps = d, eps
         self.weight = nn.Parameter(torch.ones(d))
 

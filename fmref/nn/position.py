@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from fmref._validate import check_int
+
 __all__ = [
     "sinusoidal_positions",
     "rope_angles",
@@ -310,6 +312,8 @@ def alibi_bias(n_heads, t_q, t_k):
             [-0.0625, -0.0000, -0.0625],
             [-0.1250, -0.0625, -0.0000]])
     """
+    check_int("t_q", t_q, low=0)
+    check_int("t_k", t_k, low=0)
     slopes = alibi_slopes(n_heads)  # (H,)
     i = torch.arange(t_q).unsqueeze(1) + (t_k - t_q)  # (Tq, 1) absolute
     j = torch.arange(t_k).unsqueeze(0)  # (1, Tk)

@@ -118,6 +118,8 @@ def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     >>> h.shape, round(c[0, 0].item(), 4)  # c = 0.5 * 0 + 0.5 * tanh(0)
     (torch.Size([2, 4]), 0.0)
     """
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(f"state must be a pair (h, c), got {type(state).__name__}")
     h, c = state
     gates = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=-1)
@@ -165,6 +167,12 @@ def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     >>> gru_cell(torch.ones(1, 3), h, torch.zeros(6, 3), torch.zeros(6, 2))  # z = 0.5, n = 0
     tensor([[0.5000, 0.5000]])
     """
+    H = h.shape[-1]
+    for name, w, cols in (("weight_ih", weight_ih, x.shape[-1]), ("weight_hh", weight_hh, H)):
+        if tuple(w.shape) != (3 * H, cols):
+            raise ValueError(
+                f"{name} must have shape {(3 * H, cols)} (3H, ...), got {tuple(w.shape)}"
+            )
     gi = _linear(x, weight_ih, bias_ih)  # (B, 3H)
     gh = _linear(h, weight_hh, bias_hh)  # (B, 3H)
     i_r, i_z, i_n = gi.chunk(3, dim=-1)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from fmref.peft.lora import _check_targets, _matches, _positive_int, _replace
+from fmref._validate import check_instance, check_positive_int
+from fmref.peft.lora import _check_targets, _matches, _replace
 
 __all__ = ["BottleneckAdapter", "Adapted", "apply_adapters", "adapter_parameter_count"]
 
@@ -62,8 +63,8 @@ class BottleneckAdapter(nn.Module):
 
     def __init__(self, d_model, bottleneck):
         super().__init__()
-        _positive_int("d_model", d_model)
-        _positive_int("bottleneck", bottleneck)
+        check_positive_int("d_model", d_model)
+        check_positive_int("bottleneck", bottleneck)
         self.down = nn.Linear(d_model, bottleneck)
         self.up = nn.Linear(bottleneck, d_model)
         nn.init.zeros_(self.up.weight)
@@ -98,6 +99,8 @@ class Adapted(nn.Module):
 
     def __init__(self, layer, adapter):
         super().__init__()
+        check_instance("layer", layer, nn.Module)
+        check_instance("adapter", adapter, nn.Module)
         self.layer = layer
         self.adapter = adapter
 
@@ -148,8 +151,8 @@ def apply_adapters(model, d_model, bottleneck, target_modules=("attn", "mlp")):
     True
     """
     targets = _check_targets(target_modules)
-    _positive_int("d_model", d_model)
-    _positive_int("bottleneck", bottleneck)
+    check_positive_int("d_model", d_model)
+    check_positive_int("bottleneck", bottleneck)
     names = [
         n for n, m in model.named_modules() if _matches(n, targets) and not isinstance(m, Adapted)
     ]
@@ -197,5 +200,5 @@ def adapter_parameter_count(d_model, n_layers, bottleneck, per_layer=2):
         ("bottleneck", bottleneck),
         ("per_layer", per_layer),
     ):
-        _positive_int(name, v)
+        check_positive_int(name, v)
     return per_layer * n_layers * (2 * d_model * bottleneck + d_model + bottleneck)

@@ -10,6 +10,10 @@ base model with a few changed vectors.
 
 from __future__ import annotations
 
+from torch import nn
+
+from fmref._validate import check_instance
+
 __all__ = ["apply_bitfit"]
 
 
@@ -47,6 +51,7 @@ def apply_bitfit(model):
     >>> trainable_parameters(model)[0]
     736
     """
+    check_instance("model", model, nn.Module)
     n = 0
     for name, p in model.named_parameters():
         is_bias = name.rpartition(".")[2] == "bias"

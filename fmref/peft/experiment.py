@@ -18,9 +18,11 @@ the trainable parameters, the validation loss and the learned weights;
 from __future__ import annotations
 
 import copy
+import re
 
 import torch
 
+from fmref._validate import check_instance
 from fmref.peft.adapters import apply_adapters
 from fmref.peft.bitfit import apply_bitfit
 from fmref.peft.ia3 import apply_ia3
@@ -63,6 +65,7 @@ def reverse_words(text):
     >>> reverse_words("The pass statement\\nis a null operation.")
     'statement pass The\\noperation. null a is'
     """
+    check_instance("text", text, str)
     return "\n".join(" ".join(line.split(" ")[::-1]) for line in text.split("\n"))
 
 
@@ -96,6 +99,9 @@ def task_data(tokenizer, settings=None):
     train_ids = torch.tensor(tokenizer.encode(reverse_words(python_docs("train"))))
     val_ids = torch.tensor(tokenizer.encode(reverse_words(python_docs("validation"))))
     return train_ids[: s["train_tokens"]], val_ids
+
+
+_METHOD = re.compile(r"none|full|bitfit|ia3|(lora|adapter|prompt|prefix)-[1-9][0-9]*")
 
 
 def prepare(model, method):
@@ -255,6 +261,9 @@ def run_methods(methods, settings=None):
     >>> round(out["none"]["val_loss"], 1)  # the base model reading backwards
     4.7
     """
+    for i, method in enumerate(methods):
+        if not isinstance(method, str) or not _METHOD.fullmatch(method):
+            raise ValueError(f"methods[{i}] must be a method name as prepare takes, got {method!r}")
     from fmref.zoo import cached, one_thread, tiny_gpt
 
     s = {**TASK_SETTINGS, **(settings or {})}

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fmref._validate import check_instance, check_number, check_positive, check_positive_int
+
 __all__ = [
     "LoRALinear",
     "apply_lora",
@@ -29,26 +31,6 @@ __all__ = [
     "trainable_parameters",
     "lora_parameter_count",
 ]
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _positive_float(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _check_dropout(dropout):
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-        raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
-    return float(dropout)
 
 
 class LoRALinear(nn.Module):
@@ -124,8 +106,8 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
-        self.r = _positive_int("r", r)
-        self.alpha = _positive_float("alpha", alpha)
+        self.r = check_positive_int("r", r)
+        self.alpha = check_positive("alpha", alpha)
         self.scaling = self.alpha / self.r
         self.base = base
         for p in base.parameters():
@@ -134,7 +116,7 @@ class LoRALinear(nn.Module):
         self.lora_A = nn.Parameter(torch.empty(r, base.in_features, **kw))  # (r, in)
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, **kw))  # (out, r)
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as nn.Linear and peft
-        self.dropout = nn.Dropout(_check_dropout(dropout))
+        self.dropout = nn.Dropout(check_number("dropout", dropout, 0.0, 1.0, high_open=True))
         self.merged = False
 
     @property
@@ -274,9 +256,9 @@ def apply_lora(model, target_modules=("q_proj", "v_proj"), r=8, alpha=16, dropou
     such as 'h.0.attn.k_proj')
     """
     targets = _check_targets(target_modules)
-    _positive_int("r", r)
-    _positive_float("alpha", alpha)
-    _check_dropout(dropout)
+    check_positive_int("r", r)
+    check_positive("alpha", alpha)
+    check_number("dropout", dropout, 0.0, 1.0, high_open=True)
     names = [  # a LoRALinear is never wrapped twice
         n
         for n, m in model.named_modules()
@@ -337,6 +319,7 @@ def merge_lora(model):
     >>> merge_lora(model), model.num_parameters() == n_base, type(model.h[0].attn.q_proj).__name__
     (4, True, 'Linear')
     """
+    check_instance("model", model, nn.Module)
     names = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
     for n in names:
         layer = model.get_submodule(n)
@@ -367,6 +350,7 @@ def trainable_parameters(model):
     >>> trainable_parameters(net)  # (4*2 + 2, 20 + 10)
     (10, 30)
     """
+    check_instance("model", model, nn.Module)
     params = list(model.parameters())  # de-duplicates tied weights
     trainable = sum(p.numel() for p in params if p.requires_grad)
     return trainable, sum(p.numel() for p in params)
@@ -414,11 +398,11 @@ def lora_parameter_count(d_model, n_layers, r, targets=("q_proj", "v_proj")):
     >>> lora_parameter_count(12288, 96, r=8, targets=1)  # one matrix type at r = 8: same
     18874368
     """
-    _positive_int("d_model", d_model)
-    _positive_int("n_layers", n_layers)
-    _positive_int("r", r)
+    check_positive_int("d_model", d_model)
+    check_positive_int("n_layers", n_layers)
+    check_positive_int("r", r)
     if isinstance(targets, int) and not isinstance(targets, bool):
-        n_targets = _positive_int("targets", targets)
+        n_targets = check_positive_int("targets", targets)
     else:
         n_targets = len(_check_targets(targets))
     return 2 * n_targets * n_layers * d_model * r

@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fmref._validate import check_positive_int
 from fmref.nn.attention import MultiHeadAttention
-from fmref.peft.lora import _positive_int
 
 __all__ = ["PromptTuning", "PrefixTuning"]
 
@@ -91,7 +91,7 @@ class PromptTuning(nn.Module):
         super().__init__()
         if not all(hasattr(model, a) for a in ("wte", "wpe", "h", "ln_f", "lm_head")):
             raise TypeError(f"model must be an fmref GPT, got {type(model).__name__}")
-        _positive_int("n_tokens", n_tokens)
+        check_positive_int("n_tokens", n_tokens)
         if n_tokens >= model.config.block_size:
             raise ValueError(
                 f"n_tokens must be smaller than block_size={model.config.block_size}, "
@@ -180,7 +180,7 @@ class PrefixTuning(nn.Module):
                 f"model must have MultiHeadAttention layers and make_kv_cache, "
                 f"got {type(model).__name__}"
             )
-        _positive_int("n_tokens", n_tokens)
+        check_positive_int("n_tokens", n_tokens)
         self.model = model.requires_grad_(False)
         vocab = next(m for m in model.modules() if isinstance(m, nn.Embedding)).num_embeddings
         ids = _init_ids(init_ids, n_tokens, vocab, "init_ids")

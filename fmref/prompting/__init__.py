@@ -3,7 +3,7 @@
 The code of Chapter XV. Import from this package or from its modules, for example
 ``from fmref.prompting.constrained import constrained_generate``:
 
-- :mod:`fmref.prompting.templates`: prompt templates, chat formatting and few-shot
+- :mod:`fmref.prompting.templates`: prompt templates and few-shot
   prompts within a token budget;
 - :mod:`fmref.prompting.consistency`: answer extraction and self-consistency voting;
 - :mod:`fmref.prompting.constrained`: a small regular-expression automaton, JSON

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from fmref._validate import check_instance, check_positive_int
+
 __all__ = ["extract_answer", "majority_vote", "self_consistency"]
 
 _DEFAULT_PATTERN = r"answer is\s*\$?(-?[\d,]*\.?\d+)"
@@ -38,6 +40,7 @@ def extract_answer(text, pattern=_DEFAULT_PATTERN):
     >>> extract_answer("I am not sure.") is None
     True
     """
+    check_instance("text", text, str)
     found = re.findall(pattern, text)
     return found[-1].replace(",", "") if found else None
 
@@ -118,8 +121,7 @@ def self_consistency(sample, n_samples, extract=extract_answer):
     >>> answer, len(answers)
     ('14', 25)
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
+    check_positive_int("n_samples", n_samples)
     answers = [extract(sample(i)) for i in range(n_samples)]
     answer, share = majority_vote(answers)
     return answer, share, answers

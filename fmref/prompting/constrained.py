@@ -21,6 +21,7 @@ import json
 
 import torch
 
+from fmref._validate import check_instance, check_int
 from fmref.infer.sampling import sample_next
 
 __all__ = ["RegexFSM", "json_schema_regex", "allowed_token_mask", "constrained_generate"]
@@ -387,6 +388,7 @@ def allowed_token_mask(fsm, states, vocab, eos_id=None):
     >>> allowed_token_mask(fsm, fsm.step(fsm.start(), "no"), vocab, eos_id=5).tolist()
     [False, False, False, False, False, True]
     """
+    check_instance("fsm", fsm, RegexFSM)
     mask = torch.zeros(len(vocab), dtype=torch.bool)
     for i, text in enumerate(vocab):
         if i == eos_id:
@@ -462,6 +464,7 @@ def constrained_generate(
     >>> complete, bool(re.fullmatch(r"\\d{3}-[a-c]+", text))
     (True, True)
     """
+    check_int("max_new_tokens", max_new_tokens, low=0)
     from fmref.infer.generate import context_length
 
     fsm = pattern if isinstance(pattern, RegexFSM) else RegexFSM(pattern)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from fmref._validate import check_positive, check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
-from fmref.train.loop import fit
+from fmref.train.loop import cosine_schedule, fit
 
 __all__ = ["random_function_batch", "train_icl_model", "icl_accuracy"]
 
@@ -67,8 +68,7 @@ def random_function_batch(batch, n_pairs, n_symbols=8, generator=None):
     True
     """
     for name, v in (("batch", batch), ("n_pairs", n_pairs), ("n_symbols", n_symbols)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_positive_int(name, v)
     f = torch.randint(0, n_symbols, (batch, n_symbols), generator=generator)  # (B, K) tables
     x = torch.randint(0, n_symbols, (batch, n_pairs), generator=generator)  # (B, P)
     y = f.gather(1, x)  # (B, P)
@@ -132,6 +132,10 @@ def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=
     >>> model.config.vocab_size, model.training  # 4 inputs and 16 pairs
     (20, False)
     """
+    for name, v in (("n_symbols", n_symbols), ("n_pairs", n_pairs), ("steps", steps)):
+        check_positive_int(name, v)
+    check_positive_int("batch", batch)
+    check_positive("lr", lr)
     settings = dict(
         n_symbols=n_symbols, n_pairs=n_pairs, steps=steps, batch=batch, lr=lr, seed=seed
     )
@@ -145,12 +149,7 @@ def train_icl_model(n_symbols=8, n_pairs=12, steps=300, batch=32, lr=1e-2, seed=
             lambda step: random_function_batch(batch, n_pairs, n_symbols, g)[0],
             _loss,
             steps,
-            lr=lambda s: lr
-            * (
-                min(1.0, (s + 1) / 50)
-                * 0.5
-                * (1 + torch.cos(torch.tensor(torch.pi * s / steps)).item())
-            ),
+            lr=lambda step: cosine_schedule(step, min(50, steps), steps, lr, 0.0),
             weight_decay=0.01,
         )
         return model.state_dict()
@@ -196,6 +195,7 @@ def icl_accuracy(model, n_sequences=512, generator=None):
     >>> acc["by_position"].shape, round(acc["optimal"][0].item(), 2)  # no demo: 1/K
     (torch.Size([4]), 0.25)
     """
+    check_positive_int("n_sequences", n_sequences)
     k = int(round((model.config.vocab_size + 0.25) ** 0.5 - 0.5))  # V = K + K^2
     n_pairs = model.config.block_size // 2
     tokens, seen = random_function_batch(n_sequences, n_pairs, k, generator)

@@ -1,18 +1,17 @@
-"""Prompt templates, chat formatting and few-shot prompts that fit a token budget.
+"""Prompt templates and few-shot prompts that fit a token budget.
 
 A prompt is a program whose variables are filled at run time. Keeping the
 template separate from the values makes prompts testable (every field is filled,
 no stray braces) and makes the boundary between *instructions* and *data*
-explicit, which is where prompt injection attacks strike (Chapter XV).
+explicit, which is where prompt injection attacks strike (Chapter XV). Chat
+messages are rendered by :func:`fmref.align.sft.format_chat`.
 """
 
 from __future__ import annotations
 
 import string
 
-from fmref.align.sft import format_chat as render_chat
-
-__all__ = ["PromptTemplate", "format_chat", "few_shot_prompt"]
+__all__ = ["PromptTemplate", "few_shot_prompt"]
 
 
 class PromptTemplate:
@@ -79,60 +78,6 @@ class PromptTemplate:
 
     def __repr__(self):
         return f"PromptTemplate({self.template!r})"
-
-
-def format_chat(messages, add_generation_prompt=True):
-    """Render chat messages in the ChatML format.
-
-    Each message becomes ``<|im_start|>role\\ncontent<|im_end|>``; with
-    ``add_generation_prompt`` the text ends with ``<|im_start|>assistant\\n`` so
-    the model writes the assistant's turn. The special markers are what tell a
-    chat model where instructions end and user data begins. The text is that of
-    :func:`fmref.align.sft.format_chat` with the ``"chatml"`` template; this
-    function adds the guard against forged turns and opens the assistant's turn
-    by default.
-
-    Parameters
-    ----------
-    messages : list of dict
-        ``{"role": "system" | "user" | "assistant", "content": str}``.
-    add_generation_prompt : bool, default True
-        Open an assistant turn at the end.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    ValueError
-        If a role is unknown or a content contains a ChatML marker (a user
-        cannot forge a turn).
-    TypeError
-        If ``messages`` is not a list of dicts or a content is not a str.
-
-    References
-    ----------
-    .. [1] OpenAI, "Chat Markup Language (ChatML)", 2023.
-
-    Examples
-    --------
-    >>> from fmref.prompting.templates import format_chat
-    >>> print(format_chat([{"role": "system", "content": "Be brief."},
-    ...                    {"role": "user", "content": "2 + 2?"}]))
-    <|im_start|>system
-    Be brief.<|im_end|>
-    <|im_start|>user
-    2 + 2?<|im_end|>
-    <|im_start|>assistant
-    <BLANKLINE>
-    """
-    # The rendering is Chapter XI's ChatML template; this chapter adds the guard.
-    text = render_chat(messages, "chatml", add_generation_prompt=add_generation_prompt)
-    for i, m in enumerate(messages):
-        if "<|im_start|>" in m["content"] or "<|im_end|>" in m["content"]:
-            raise ValueError(f"messages[{i}]['content'] must be a str without ChatML markers")
-    return text
 
 
 def _count_words(text):

@@ -24,6 +24,8 @@ from collections import Counter
 
 import torch
 
+from fmref._validate import check_positive_int
+
 __all__ = ["tokenize", "BM25"]
 
 _WORD = re.compile(r"\w+")
@@ -227,8 +229,7 @@ class BM25:
         >>> [(i, round(s, 4)) for i, s in bm25.top_k(["sky", "fox"], k=5)]
         [(0, 0.5459), (2, 0.5459), (1, 0.0)]
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_positive_int("k", k)
         scores = self.get_scores(query_tokens)
         order = torch.sort(scores, descending=True, stable=True).indices[:k]
         return [(int(i), float(scores[i])) for i in order]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from fmref._validate import check_int, check_positive_int
+
 __all__ = ["chunk_text"]
 
 _WORD = re.compile(r"\S+")
@@ -68,10 +70,8 @@ def chunk_text(text, max_tokens, overlap=0, tokenizer=None):
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-        raise ValueError(f"overlap must be an int >= 0, got {overlap!r}")
+    check_positive_int("max_tokens", max_tokens)
+    check_int("overlap", overlap, low=0)
     if overlap >= max_tokens:
         raise ValueError(f"overlap must be < max_tokens={max_tokens}, got overlap={overlap}")
     if tokenizer is not None and not callable(tokenizer):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_finite, check_number, check_positive_int
+
 __all__ = ["DenseIndex", "reciprocal_rank_fusion"]
 
 
@@ -55,6 +57,7 @@ class DenseIndex:
             raise ValueError(
                 f"embeddings must hold at least one vector, got shape {tuple(embeddings.shape)}"
             )
+        check_finite("embeddings", embeddings)
         self.embeddings = embeddings.detach().float()
 
     def __len__(self):
@@ -87,8 +90,7 @@ class DenseIndex:
         ValueError
             If ``k`` is not a positive int or the queries' size is not ``d``.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_positive_int("k", k)
         if not isinstance(queries, torch.Tensor) or queries.dim() not in (1, 2):
             raise ValueError("queries must be a tensor of shape (Q, d) or (d,)")
         queries = queries.detach().float().reshape(-1, queries.shape[-1])  # (Q, d)
@@ -163,8 +165,7 @@ def reciprocal_rank_fusion(rankings, k=60):
     """
     if len(rankings) == 0:
         raise ValueError("rankings must hold at least one ranking")
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or k < 0:
-        raise ValueError(f"k must be a number >= 0, got {k!r}")
+    check_number("k", k, low=0)
     fused = {}
     for r, ranking in enumerate(rankings):
         ranking = list(ranking)

@@ -22,6 +22,7 @@ import functools
 import json
 from pathlib import Path
 
+from fmref._validate import check_positive_int
 from fmref.rag.chunk import chunk_text
 
 __all__ = [
@@ -139,6 +140,10 @@ def topic_ranking(chunk_ids, chunk_topics):
     >>> topic_ranking([3, 0, 1, 2], ["if", "if", "for", "while"])
     ['while', 'if', 'for']
     """
+    if any(not 0 <= i < len(chunk_topics) for i in chunk_ids):
+        raise ValueError(
+            f"chunk_topics must have an entry for every chunk id, ids in [0, {len(chunk_topics)})"
+        )
     seen = {}
     for i in chunk_ids:
         seen.setdefault(chunk_topics[i], None)
@@ -182,6 +187,8 @@ def evaluate(rankings, questions=None, chunk_topics=None, k_recall=5, k_ndcg=10)
     >>> evaluate([[0, 3], [3, 2, 1]], questions, topics, k_recall=2, k_ndcg=3)
     {'recall@2': 0.75, 'mrr': 0.75, 'ndcg@3': 0.81}
     """
+    check_positive_int("k_recall", k_recall)
+    check_positive_int("k_ndcg", k_ndcg)
     from fmref.rag.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 
     questions = load_evalset() if questions is None else questions

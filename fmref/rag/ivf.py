@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_int, check_positive_int
+
 __all__ = ["kmeans", "IVFIndex"]
 
 
@@ -52,8 +54,7 @@ def kmeans(x, n_clusters, n_iter=20, seed=0):
     (True, True)
     """
     N = x.shape[0]
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= N:
-        raise ValueError(f"n_clusters must be an int in [1, {N}], got {n_clusters!r}")
+    check_int("n_clusters", n_clusters, 1, N)
     g = torch.Generator().manual_seed(seed)
     centroids = x[torch.randperm(N, generator=g)[:n_clusters]].clone()  # (n_clusters, d)
     for _ in range(n_iter):
@@ -110,6 +111,7 @@ class IVFIndex:
     def __init__(self, embeddings, n_lists, seed=0):
         if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 2 or not len(embeddings):
             raise ValueError("embeddings must be a non-empty 2-D tensor (N, d)")
+        check_int("n_lists", n_lists, 1, len(embeddings))
         self.embeddings = embeddings.detach().float()
         self.centroids, assign = kmeans(self.embeddings, n_lists, seed=seed)
         self.lists = [torch.nonzero(assign == c).flatten() for c in range(n_lists)]
@@ -140,12 +142,8 @@ class IVFIndex:
             If ``k`` or ``n_probe`` is out of range, or the queries' size is not ``d``.
         """
         n_lists = len(self.lists)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        if isinstance(n_probe, bool) or not isinstance(n_probe, int):
-            raise ValueError(f"n_probe must be an int in [1, {n_lists}], got {n_probe!r}")
-        if not 1 <= n_probe <= n_lists:
-            raise ValueError(f"n_probe must be an int in [1, {n_lists}], got {n_probe!r}")
+        check_positive_int("k", k)
+        check_int("n_probe", n_probe, 1, n_lists)
         if queries.dim() != 2 or queries.shape[1] != self.embeddings.shape[1]:
             raise ValueError(
                 f"queries must have shape (Q, {self.embeddings.shape[1]}), "

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import math
 
+from fmref._validate import check_positive_int
+
 __all__ = ["recall_at_k", "reciprocal_rank", "mrr", "ndcg_at_k"]
 
 
 def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_positive_int("k", k)
 
 
 def _check_relevant(relevant):
+    if isinstance(relevant, str) or not hasattr(relevant, "__len__"):
+        raise TypeError(f"relevant must be a collection of ids, got {type(relevant).__name__}")
     if len(relevant) == 0:
         raise ValueError("relevant must hold at least one relevant id")
 
@@ -142,6 +145,8 @@ def mrr(rankings, relevants):
 
 
 def _as_grades(relevant):
+    if isinstance(relevant, str) or not hasattr(relevant, "__iter__"):
+        raise TypeError(f"relevant must be a collection of ids, got {type(relevant).__name__}")
     if isinstance(relevant, dict):
         for item, grade in relevant.items():
             if not isinstance(grade, (int, float)) or isinstance(grade, bool) or grade < 0:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from fmref._validate import check_int, check_positive_int
 from fmref.models.bert import Bert, BertConfig
 from fmref.text.wordpiece import WordPieceTokenizer
 
@@ -152,10 +153,7 @@ class SentenceEncoder:
         if not isinstance(model, Bert):
             raise TypeError(f"model must be an fmref Bert, got {type(model).__name__}")
         limit = model.config.max_position_embeddings
-        if isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int):
-            raise ValueError(f"max_seq_length must be an int, got {max_seq_length!r}")
-        if not 2 <= max_seq_length <= limit:
-            raise ValueError(f"max_seq_length must be in [2, {limit}], got {max_seq_length}")
+        check_int("max_seq_length", max_seq_length, 2, limit)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
@@ -189,8 +187,7 @@ class SentenceEncoder:
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a list of str, not a str: wrap it as [text]")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         ids = [self.tokenizer.encode(t, max_length=self.max_seq_length) for t in texts]
         out = torch.empty(len(ids), self.dim)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))

@@ -10,20 +10,11 @@ attention over the context included, so the rule can be checked.
 
 from __future__ import annotations
 
-import math
-
+from fmref._validate import check_positive
 from fmref.models.gpt import GPTConfig
 from fmref.models.llama import LlamaConfig
 
 __all__ = ["training_flops", "flops_per_token"]
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return value
 
 
 def training_flops(n_params, n_tokens):
@@ -60,7 +51,7 @@ def training_flops(n_params, n_tokens):
     >>> f"{training_flops(175e9, 300e9):.2e}"  # GPT-3
     '3.15e+23'
     """
-    return 6.0 * _positive("n_params", n_params) * _positive("n_tokens", n_tokens)
+    return 6.0 * check_positive("n_params", n_params) * check_positive("n_tokens", n_tokens)
 
 
 def flops_per_token(config, seq_len=None, training=True):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+from fmref._validate import check_positive
+
 __all__ = [
     "KAPLAN",
     "CHINCHILLA",
@@ -55,14 +57,6 @@ CHINCHILLA = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 #: Besiroglu et al. 2024, "Chinchilla Scaling: A Replication Attempt", Table 1:
 #: the Approach 3 refit on data read from the Chinchilla paper's Figure 4.
 BESIROGLU = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def kaplan_loss(n_params=None, n_tokens=None, compute=None):
@@ -125,15 +119,15 @@ def kaplan_loss(n_params=None, n_tokens=None, compute=None):
     given = tuple(x is not None for x in (n_params, n_tokens, compute))
     k = KAPLAN
     if given == (True, False, False):
-        return (k["N_c"] / _positive("n_params", n_params)) ** k["alpha_N"]
+        return (k["N_c"] / check_positive("n_params", n_params)) ** k["alpha_N"]
     if given == (False, True, False):
-        return (k["D_c"] / _positive("n_tokens", n_tokens)) ** k["alpha_D"]
+        return (k["D_c"] / check_positive("n_tokens", n_tokens)) ** k["alpha_D"]
     if given == (True, True, False):
-        n = _positive("n_params", n_params)
-        d = _positive("n_tokens", n_tokens)
+        n = check_positive("n_params", n_params)
+        d = check_positive("n_tokens", n_tokens)
         return ((k["N_c"] / n) ** (k["alpha_N"] / k["alpha_D"]) + k["D_c"] / d) ** k["alpha_D"]
     if given == (False, False, True):
-        return (k["C_c"] / _positive("compute", compute)) ** k["alpha_C"]
+        return (k["C_c"] / check_positive("compute", compute)) ** k["alpha_C"]
     raise ValueError(
         "give n_params, n_tokens, both n_params and n_tokens, or compute alone; "
         f"got n_params={n_params!r}, n_tokens={n_tokens!r}, compute={compute!r}"
@@ -176,7 +170,7 @@ def kaplan_compute_optimal(compute):
     >>> f"N = {n / 1e9:.0f}B, D = {d / 1e9:.0f}B tokens, {d / n:.1f} tokens/param"
     'N = 804B, D = 119B tokens, 0.1 tokens/param'
     """
-    c = _positive("compute", compute)
+    c = check_positive("compute", compute)
     n = KAPLAN["N_e"] * (c / PF_DAY) ** KAPLAN["p_N"]
     return n, c / (6.0 * n)
 
@@ -222,10 +216,10 @@ def chinchilla_loss(n_params, n_tokens, E=1.69, A=406.4, B=410.7, alpha=0.34, be
     >>> round(chinchilla_loss(280e9, 300e9), 3)  # Gopher: same compute, higher loss
     1.993
     """
-    n = _positive("n_params", n_params)
-    d = _positive("n_tokens", n_tokens)
+    n = check_positive("n_params", n_params)
+    d = check_positive("n_tokens", n_tokens)
     for name, v in (("E", E), ("A", A), ("B", B), ("alpha", alpha), ("beta", beta)):
-        _positive(name, v)
+        check_positive(name, v)
     return E + A / n**alpha + B / d**beta
 
 
@@ -272,9 +266,9 @@ def compute_optimal(compute, E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28):
     >>> f"N = {n / 1e9:.1f}B, D = {d / 1e12:.2f}T tokens, {d / n:.0f} tokens/param"
     'N = 32.2B, D = 2.98T tokens, 93 tokens/param'
     """
-    c = _positive("compute", compute)
+    c = check_positive("compute", compute)
     for name, v in (("E", E), ("A", A), ("B", B), ("alpha", alpha), ("beta", beta)):
-        _positive(name, v)
+        check_positive(name, v)
     G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
     a, b = beta / (alpha + beta), alpha / (alpha + beta)
     return G * (c / 6.0) ** a, (c / 6.0) ** b / G
@@ -320,7 +314,7 @@ def tokens_per_parameter_allocation(compute, tokens_per_parameter=20.0):
     >>> f"N = {n / 1e9:.1f}B, D = {d / 1e12:.2f}T tokens"
     'N = 69.3B, D = 1.39T tokens'
     """
-    c = _positive("compute", compute)
-    r = _positive("tokens_per_parameter", tokens_per_parameter)
+    c = check_positive("compute", compute)
+    r = check_positive("tokens_per_parameter", tokens_per_parameter)
     n = math.sqrt(c / (6.0 * r))
     return n, r * n

@@ -31,6 +31,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from fmref._validate import check_int
+
 __all__ = ["BPETokenizer", "PRETOKENIZE_PATTERN"]
 
 #: GPT-2's pre-tokenisation pattern, written for Python's :mod:`re`
@@ -112,6 +114,8 @@ class BPETokenizer:
         self._merges: list[tuple[int, int]] = []
         self._vocab: list[bytes] = [bytes([i]) for i in range(256)]
         for i, pair in enumerate(merges):
+            if len(pair) != 2:
+                raise ValueError(f"merges[{i}] must be a pair of token ids, got {pair!r}")
             a, b = (int(x) for x in pair)
             new_id = 256 + i
             if not (0 <= a < new_id and 0 <= b < new_id):
@@ -177,8 +181,7 @@ class BPETokenizer:
         >>> tok.encode("hello<|endoftext|>")
         [259, 266]
         """
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
-            raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
+        check_int("vocab_size", vocab_size)
         specials = list(special_tokens)
         if vocab_size < 256 + len(specials):
             raise ValueError(

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_tensor
+
 __all__ = ["softmax", "log_softmax", "cosine_similarity"]
 
 
@@ -155,6 +157,12 @@ def cosine_similarity(
             [ 1.,  1., -1.],
             [-1., -1.,  1.]])
     """
+    check_tensor("a", a, dtype="float")
+    check_tensor("b", b, dtype="float")
+    if a.shape[dim] != b.shape[dim]:
+        raise ValueError(
+            f"b must have the size of a along dim={dim} ({a.shape[dim]}), got {b.shape[dim]}"
+        )
     for name, t in (("a", a), ("b", b)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor")

@@ -26,6 +26,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from fmref._validate import check_int
+
 __all__ = ["basic_tokenize", "WordPieceTokenizer"]
 
 _MAX_WORD_CHARS = 100  # longer words become [UNK] (BERT's max_input_chars_per_word)
@@ -303,8 +305,7 @@ class WordPieceTokenizer:
         """
         ids = self.convert_tokens_to_ids(self.tokenize(text))
         if max_length is not None:
-            if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
-                raise ValueError(f"max_length must be an int >= 2, got {max_length!r}")
+            check_int("max_length", max_length, low=2)
             ids = ids[: max_length - 2]
         return [self.cls_id, *ids, self.sep_id]
 

@@ -31,6 +31,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
+from fmref._validate import check_positive, check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.text.corpus import python_docs
 from fmref.train.loop import fit
@@ -70,8 +71,7 @@ def byte_dataset(n_sequences=256, seq_len=32):
     (4, torch.Size([8]), b'The "ass')
     """
     for name, v in (("n_sequences", n_sequences), ("seq_len", seq_len)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_positive_int(name, v)
     raw = python_docs("train").encode("utf-8")
     if n_sequences * seq_len > len(raw):
         raise ValueError(f"n_sequences * seq_len must be at most {len(raw)} bytes")
@@ -103,6 +103,7 @@ def make_model(seq_len=32, n_layer=2, n_head=2, n_embd=64, seed=0):
     >>> bool((a.wte.weight == b.wte.weight).all()), a.config.vocab_size
     (True, 256)
     """
+    check_positive_int("seq_len", seq_len)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return GPT(
@@ -177,6 +178,10 @@ def train(
     >>> len(history["loss"]), history["world_size"], history["loss"][-1] < history["loss"][0]
     (3, 1, True)
     """
+    for name, v in (("steps", steps), ("global_batch", global_batch), ("seq_len", seq_len)):
+        check_positive_int(name, v)
+    check_positive_int("n_sequences", n_sequences)
+    check_positive("lr", lr)
     if distributed and not dist.is_initialized():
         raise RuntimeError("distributed=True needs an initialised process group (use torchrun)")
     world, rank = (dist.get_world_size(), dist.get_rank()) if distributed else (1, 0)
@@ -374,9 +379,7 @@ def torchrun_command(nproc_per_node=2, *args, master_port=None):
     ['--master-addr', '127.0.0.1', '--master-port', '29500', '-m', 'fmref.train.distributed',
      '--steps', '4']
     """
-    n = nproc_per_node
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"nproc_per_node must be a positive int, got {nproc_per_node!r}")
+    check_positive_int("nproc_per_node", nproc_per_node)
     if master_port is None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

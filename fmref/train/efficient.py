@@ -23,12 +23,11 @@ of :func:`fmref.train.loop.train`):
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from fmref._validate import check_in, check_positive, check_positive_int, check_token_sequence
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = [
@@ -41,20 +40,6 @@ __all__ = [
 
 PRECISIONS = ("fp32", "bf16")
 CHECKPOINTING = ("none", "selective", "full")
-
-
-def _positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return value
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int (>= 1), got {value!r}")
-    return value
 
 
 def zero_memory_per_gpu(n_params, n_gpus, stage, k=12, bytes_param=2, bytes_grad=2):
@@ -113,13 +98,11 @@ def zero_memory_per_gpu(n_params, n_gpus, stage, k=12, bytes_param=2, bytes_grad
     >>> [round(zero_memory_per_gpu(7.5e9, 64, s) / 1e9, 1) for s in range(4)]  # the paper's example
     [120.0, 31.4, 16.6, 1.9]
     """
-    psi = _positive_number("n_params", n_params)
-    if isinstance(n_gpus, bool) or not isinstance(n_gpus, int) or n_gpus < 1:
-        raise ValueError(f"n_gpus must be an int >= 1, got {n_gpus!r}")
-    if isinstance(stage, bool) or stage not in (0, 1, 2, 3):
-        raise ValueError(f"stage must be 0, 1, 2 or 3, got {stage!r}")
+    psi = check_positive("n_params", n_params)
+    check_positive_int("n_gpus", n_gpus)
+    check_in("stage", stage, (0, 1, 2, 3))
     for name, v in (("k", k), ("bytes_param", bytes_param), ("bytes_grad", bytes_grad)):
-        _positive_number(name, v)
+        check_positive(name, v)
     p, g, o = bytes_param * psi, bytes_grad * psi, k * psi
     if stage == 0:
         return p + g + o
@@ -183,7 +166,7 @@ def activation_memory(
     full          4.5 GiB
     """
     s, b, h, L, a = (
-        _positive_int(n, v)
+        check_positive_int(n, v)
         for n, v in (
             ("seq_len", seq_len),
             ("batch", batch),
@@ -192,7 +175,7 @@ def activation_memory(
             ("n_heads", n_heads),
         )
     )
-    t = _positive_int("tensor_parallel", tensor_parallel)
+    t = check_positive_int("tensor_parallel", tensor_parallel)
     if checkpointing is True or checkpointing is False:
         checkpointing = "full" if checkpointing else "none"
     if checkpointing not in CHECKPOINTING:
@@ -249,6 +232,8 @@ def gpt_forward(model, idx, checkpointing=False):
     """
     if not all(hasattr(model, n) for n in ("wte", "wpe", "h", "ln_f", "lm_head")):
         raise TypeError(f"model must be an fmref GPT, got {type(model).__name__}")
+    c = model.config
+    check_token_sequence("idx", idx, c.vocab_size, c.block_size, "block_size")
     T = idx.shape[1]
     pos = torch.arange(T, device=idx.device)  # (T,)
     x = model.drop(model.wte(idx) + model.wpe(pos))  # (B, T, C)
@@ -263,7 +248,7 @@ def gpt_forward(model, idx, checkpointing=False):
 def _check_options(precision, micro_batches, batch):
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    _positive_int("micro_batches", micro_batches)
+    check_positive_int("micro_batches", micro_batches)
     if not isinstance(batch, torch.Tensor) or batch.dim() != 2:
         raise ValueError("batch must be a (B, T) tensor of token ids")
     if micro_batches > batch.shape[0]:
@@ -387,6 +372,7 @@ def train_step(
     >>> model.wte.weight.dtype  # master weights stay float32
     torch.float32
     """
+    check_in("precision", precision, PRECISIONS)
     optimizer.zero_grad(set_to_none=True)
     loss = accumulate_gradients(model, batch, micro_batches, precision, checkpointing)
     if grad_clip and grad_clip > 0:

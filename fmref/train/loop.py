@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from fmref._validate import check_int, check_number, check_positive, check_positive_int
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = [
@@ -222,6 +223,8 @@ def configure_optimizer(
     >>> [g["weight_decay"] for g in opt.param_groups]
     [0.1, 0.0]
     """
+    check_positive("lr", lr)
+    check_number("weight_decay", weight_decay, low=0)
     params = [p for p in model.parameters() if p.requires_grad]  # tied ones once
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -268,6 +271,8 @@ def get_batch(
     tensor([[57, 58, 59, 60],
             [82, 83, 84, 85]])
     """
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("block_size", block_size)
     if not isinstance(data, torch.Tensor) or data.dim() != 1 or len(data) <= block_size:
         raise ValueError(f"data must be a 1-D tensor longer than block_size={block_size}")
     starts = torch.randint(len(data) - block_size + 1, (batch_size,), generator=generator)
@@ -325,6 +330,7 @@ def evaluate(
     >>> round(loss, 4) == round(math.log(10), 4)
     True
     """
+    check_positive_int("batches", batches)
     if not isinstance(data, torch.Tensor) or data.dim() != 1 or len(data) <= block_size:
         raise ValueError(f"data must be a 1-D tensor longer than block_size={block_size}")
     loss_fn = loss_fn or _lm_loss
@@ -547,6 +553,9 @@ def epoch_batches(
     >>> [b.tolist() for b in epoch_batches(5, 2, epochs=2, generator=g)]
     [[4, 0], [1, 3], [2], [3, 4], [0, 1], [2]]
     """
+    check_positive_int("n", n)
+    check_positive_int("batch_size", batch_size)
+    check_int("epochs", epochs, low=0)
     for _ in range(epochs):
         yield from torch.randperm(n, generator=generator).split(batch_size)
 

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from fmref._validate import check_tensor
+
 __all__ = ["causal_lm_loss", "mask_tokens", "span_corruption", "merge_spans"]
 
 _INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -81,6 +83,7 @@ def causal_lm_loss(
     >>> round(causal_lm_loss(logits, tokens).item(), 4), round(math.log(10), 4)
     (2.3026, 2.3026)
     """
+    check_tensor("logits", logits, dtype="float", finite=True)
     _check_tokens(tokens)
     if logits.dim() != 3 or logits.shape[:2] != tokens.shape:
         raise ValueError(

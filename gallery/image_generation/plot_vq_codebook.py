@@ -20,8 +20,9 @@ from torch import nn
 
 from fmref.generative.autoregressive import MADE
 from fmref.generative.vq import VectorQuantizer, codebook_usage
-from fmref.models.vit import digits_split, patchify
+from fmref.models.vit import digits_split
 from fmref.train.loop import fit
+from fmref.vision import patchify
 from fmref.zoo import cached
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes

@@ -7,7 +7,7 @@ non-overlapping ``P x P`` patches, flattens each, and projects it to a vector.
 Here an 8x8 digit becomes sixteen 2x2 patches in raster order, plus the class
 token that the model prepends. We also check that the strided convolution a ViT
 uses for the projection is exactly a linear map applied to
-:func:`~fmref.models.vit.patchify`'s output.
+:func:`~fmref.vision.patchify`'s output.
 """
 
 # %%
@@ -16,7 +16,8 @@ uses for the projection is exactly a linear map applied to
 import matplotlib.pyplot as plt
 import torch
 
-from fmref.models.vit import ViT, ViTConfig, digits_split, patchify
+from fmref.models.vit import ViT, ViTConfig, digits_split
+from fmref.vision import patchify
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversubscribes
 torch.manual_seed(0)
