@@ -1,5 +1,6 @@
 """The manual's own checks (docs/_ext/fmref_checks.py) catch what they claim to catch."""
 
+import doctest
 import sys
 from pathlib import Path
 
@@ -119,3 +120,128 @@ def test_plain_references_keeps_real_citations():
     kept = list(lines)
     fmref_checks.plain_references(None, "function", "f", None, {}, kept)
     assert kept == lines
+
+
+def test_ellipsis_hiding_digits_is_found_and_addresses_timings_text_are_not():
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    assert fmref_checks.elided_digits("('0.0...', '0.00...')", "('0.0123', '0.0045')", flags) == [
+        "123",
+        "45",
+    ]
+    assert fmref_checks.elided_digits("TTFT ... s", "TTFT  0.25 s", flags) == ["0.25"]
+    assert fmref_checks.elided_digits("<Foo at 0x...>", "<Foo at 0x7f3a9c>", flags) == []
+    assert fmref_checks.elided_digits("Answer: ...", "Answer: Paris", flags) == []
+    assert fmref_checks.elided_digits("3...x", "3.4x", flags | fmref_checks.VARIES) == []
+    assert fmref_checks.elided_digits("3...x", "3.4x", doctest.NORMALIZE_WHITESPACE) == []
+    assert fmref_checks.elided_digits("3...x", "nothing like it", flags) == []
+
+
+def test_elision_checker_records_what_a_chapter_doctest_hides():
+    found = []
+    checker = fmref_checks.DigitElisionChecker("chapters/14-x", found)
+    runner = doctest.DocTestRunner(checker=checker, optionflags=doctest.ELLIPSIS)
+    text = (
+        ">>> print(f'{2/3:.4f}')\n0.66...\n"
+        ">>> print('12.5x faster')  # doctest: +VARIES\n1...x faster\n"
+        ">>> print('x' * 3)\nxxx\n"
+    )
+    test = doctest.DocTestParser().get_doctest(text, {}, "t", "t.rst", 0)
+    runner.run(test, out=lambda s: None)
+    assert runner.failures == 0
+    assert found == [("chapters/14-x", "0.66...", ["67"], "0.6667\n")]
+    other = fmref_checks.DigitElisionChecker("api/fmref.x", [])
+    assert other.check_output("0.66...", "0.6667\n", doctest.ELLIPSIS) and other.found == []
+
+
+TAKEAWAYS = """
+Title
+=====
+
+Key takeaways
+-------------
+
+* The :term:`KV cache` grows with **GQA** heads and :term:`speed <TTFT>`.
+* Nothing marked here.
+
+Quiz
+----
+"""
+
+
+def test_takeaway_terms_are_marked_and_must_be_defined_or_indexed():
+    from docutils.nodes import Text
+    from docutils.parsers.rst import roles
+    from sphinx import addnodes
+
+    def term_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+        title, _, target = text.partition(" <")
+        node = addnodes.pending_xref(
+            rawtext, reftype="term", reftarget=(target or title).rstrip(">").lower()
+        )
+        node += Text(title)
+        return [node], []
+
+    roles.register_local_role("term", term_role)
+    stats = stats_of(TAKEAWAYS)
+    assert stats["takeaway_terms"] == ["kv cache", "gqa", "ttft"]
+    assert stats["unmarked_takeaways"] == ["Nothing marked here."]
+    indexed = fmref_checks.index_names(
+        [("single", "grouped-query attention; GQA", "id1", "", None)]
+    )
+    assert indexed == {"grouped-query attention", "gqa", "grouped-query attention gqa"}
+    problems = fmref_checks.takeaway_problems(stats, {"kv cache"}, indexed)
+    assert problems == [
+        "a Key takeaways bullet marks no term: 'Nothing marked here.'",
+        "Key takeaways term 'ttft' has no glossary or index entry",
+    ]
+
+
+def test_ignore_exception_detail_in_a_chapter_is_reported():
+    text = (
+        "T\n=\n\n>>> int('x')  # doctest: +IGNORE_EXCEPTION_DETAIL\n"
+        "Traceback (most recent call last):\nValueError: no\n"
+    )
+    stats = stats_of(text)
+    assert len(stats["ignore_exception_detail"]) == 1
+    assert "IGNORE_EXCEPTION_DETAIL" in fmref_checks.takeaway_problems(stats, set(), set())[0]
+
+
+def test_doctest_builder_warns_when_a_chapter_output_hides_digits(tmp_path, monkeypatch):
+    from sphinx.application import Sphinx
+
+    monkeypatch.setattr(fmref_checks, "api_problems", lambda py_objects: [])
+    src = tmp_path / "src"
+    (src / "chapters").mkdir(parents=True)
+    (src / "conf.py").write_text(
+        "extensions = ['sphinx.ext.doctest', 'fmref_checks']\n"
+        "import doctest\n"
+        "doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE\n"
+    )
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   chapters/x\n")
+    (src / "chapters" / "x.rst").write_text(
+        "X\n=\n\n>>> print(2 / 3)\n0.66...\n\n"
+        ">>> print('3.5x faster')  # doctest: +VARIES\n3...x faster\n"
+    )
+    warnings = []
+
+    class Sink:
+        def write(self, text):
+            warnings.append(text)
+
+        def flush(self):
+            pass
+
+    app = Sphinx(
+        str(src),
+        str(src),
+        str(tmp_path / "out"),
+        str(tmp_path / "doctrees"),
+        "doctest",
+        status=None,
+        warning=Sink(),
+        freshenv=True,
+    )
+    app.build()
+    text = "".join(warnings)
+    assert "doctest output '0.66...' hides the digits" in text
+    assert "3.5x" not in text  # the timing marked +VARIES may elide its digits

@@ -9,7 +9,18 @@ build, through Sphinx warnings, when:
   snippets, no figure, no citation, or lacks the sections "Key takeaways",
   "Quiz" and "Exercises", or its exercises have no doctested solution;
 * a public fmref name (in a module's ``__all__``) is missing from the API
-  appendix, or a public function or class has no doctested Examples section.
+  appendix, or a public function or class has no doctested Examples section;
+* a chapter's doctest uses ``IGNORE_EXCEPTION_DETAIL`` (an error message shown
+  to the reader is checked exactly);
+* a term that a "Key takeaways" list marks (a ``:term:`` role or **bold**) has
+  neither a glossary entry nor an index entry in the manual.
+
+As part of the doctest builder it fails the build when an ``...`` (ELLIPSIS) in
+a chapter's expected output hides text that contains a digit: a doctest shows
+the numbers it computes. Two elisions stay legitimate: a memory address (the
+``...`` follows ``0x``) and output that varies from run to run by nature, such
+as a wall-clock timing, which the example marks with ``# doctest: +VARIES``
+(a flag this extension registers; the prose says what varies).
 
 Chapters listed in ``in_progress`` (docs/conf.py) are reported, not failed. At the
 end of the HTML build it prints a table (chapter, words, doctested snippets,
@@ -26,6 +37,7 @@ doctested snippets was really run by that builder, with no failure::
 from __future__ import annotations
 
 import argparse
+import doctest
 import importlib
 import inspect
 import json
@@ -153,12 +165,24 @@ def doc_stats(doctree) -> dict:
         if n.tagname == "pending_xref" and n.get("refdomain") == "cite"
     )
     sections = {}
+    takeaway_terms, unmarked = [], []
     for section in doctree.findall(nodes.section):
         title = section.next_node(nodes.title)
         if title is None:
             continue
         name = title.astext().strip()
         sections[name] = sum(1 for n in section.findall(nodes.Element) if _is_doctest(n))
+        if name == "Key takeaways":
+            for item in section.findall(nodes.list_item):
+                terms = marked_terms(item)
+                takeaway_terms += terms
+                if not terms:
+                    unmarked.append(item.astext().strip()[:60])
+    ignore_detail = [
+        f"line {n.line}"
+        for n in doctree.findall(nodes.Element)
+        if _is_doctest(n) and "IGNORE_EXCEPTION_DETAIL" in (n.rawsource or n.astext())
+    ]
     return {
         "words": words,
         "doctests": len(doctests),
@@ -170,7 +194,54 @@ def doc_stats(doctree) -> dict:
             for n in untested
         ],
         "notrun": notrun,
+        "takeaway_terms": takeaway_terms,
+        "unmarked_takeaways": unmarked,
+        "ignore_exception_detail": ignore_detail,
     }
+
+
+def marked_terms(node) -> list[str]:
+    """The terms a Key takeaways bullet marks: ``:term:`` targets and **bold** text.
+
+    A term is what the reader must know to use the takeaway; the manual marks it
+    with the ``:term:`` role (a link to the glossary) or, for a name the glossary
+    leaves to the index, in bold. Each is returned lower-cased.
+    """
+    terms = []
+    for n in node.findall(nodes.Element):
+        if n.tagname == "pending_xref" and n.get("reftype") == "term":
+            terms.append(str(n.get("reftarget", n.astext())).lower())
+        elif isinstance(n, nodes.strong):
+            terms.append(n.astext().strip().lower())
+    return terms
+
+
+def index_names(entries) -> set[str]:
+    """Every name an index entry makes findable: its terms and its full path.
+
+    ``entries`` are Sphinx's ``(type, value, target, main, key)`` tuples; the
+    value ``"KV cache; paged"`` gives ``kv cache``, ``paged`` and ``kv cache paged``.
+    """
+    names = set()
+    for entry in entries:
+        value = entry[1]
+        parts = [p.strip().lower() for p in value.split(";") if p.strip()]
+        names.update(parts)
+        names.add(" ".join(parts))
+    return names
+
+
+def takeaway_problems(stats: dict, glossary: set[str], indexed: set[str]) -> list[str]:
+    """Key takeaways bullets that mark no term, and marked terms nobody defines."""
+    problems = [f"a Key takeaways bullet marks no term: {t!r}" for t in stats["unmarked_takeaways"]]
+    for term in stats["takeaway_terms"]:
+        if term not in glossary and term not in indexed:
+            problems.append(f"Key takeaways term {term!r} has no glossary or index entry")
+    problems += [
+        f"a doctest uses IGNORE_EXCEPTION_DETAIL ({line}): show the exact error"
+        for line in stats["ignore_exception_detail"]
+    ]
+    return problems
 
 
 def is_chapter(docname: str) -> bool:
@@ -205,6 +276,89 @@ def on_env_merge_info(app, env, docnames, other):
     env.fmref_stats.update(
         {d: s for d, s in getattr(other, "fmref_stats", {}).items() if d in docnames}
     )
+
+
+# -----------------------------------------------------------------------------
+# Doctest outputs: an ELLIPSIS never hides a number
+# -----------------------------------------------------------------------------
+#: ``# doctest: +VARIES`` marks an example whose output varies from run to run by
+#: nature (a wall-clock timing); only such an example may elide digits.
+VARIES = doctest.register_optionflag("VARIES")
+
+
+def elided_digits(want: str, got: str, optionflags: int = doctest.ELLIPSIS) -> list[str]:
+    """The pieces of ``got`` that an ``...`` in ``want`` hides and that contain a digit.
+
+    Empty when ``want`` has no ellipsis, when ``got`` does not match it, when
+    the example is marked ``VARIES``, or when every hidden digit belongs to a
+    memory address (the ``...`` follows ``0x``).
+    """
+    if not optionflags & doctest.ELLIPSIS or optionflags & VARIES or "..." not in want:
+        return []
+    if optionflags & doctest.NORMALIZE_WHITESPACE:
+        want, got = " ".join(want.split()), " ".join(got.split())
+    parts = want.split("...")
+    pattern = "(.*?)".join(re.escape(p) for p in parts)
+    match = re.fullmatch(pattern, got, re.S)
+    if match is None:
+        return []
+    hidden = []
+    for before, piece in zip(parts, match.groups()):
+        if re.search(r"\d", piece) and not before.endswith("0x"):
+            hidden.append(piece)
+    return hidden
+
+
+class DigitElisionChecker(doctest.OutputChecker):
+    """An output checker that records every ELLIPSIS match hiding digits."""
+
+    def __init__(self, docname: str, found: list):
+        super().__init__()
+        self.docname, self.found = docname, found
+
+    def check_output(self, want, got, optionflags):
+        ok = super().check_output(want, got, optionflags)
+        if ok and is_chapter(self.docname):
+            hidden = elided_digits(want, got, optionflags)
+            if hidden:
+                first = want.strip().splitlines()[0] if want.strip() else want
+                self.found.append((self.docname, first, hidden, got))
+        return ok
+
+
+def install_elision_checker(builder) -> None:
+    """Give the doctest builder's runners the :class:`DigitElisionChecker`."""
+    builder.fmref_elided = []
+    test_doc, test_group = builder.test_doc, builder.test_group
+
+    def test_doc_(docname, doctree):
+        builder.fmref_docname = docname
+        return test_doc(docname, doctree)
+
+    def test_group_(group):
+        checker = DigitElisionChecker(builder.fmref_docname, builder.fmref_elided)
+        for runner in (builder.setup_runner, builder.test_runner, builder.cleanup_runner):
+            runner._checker = checker
+        return test_group(group)
+
+    builder.test_doc, builder.test_group = test_doc_, test_group_
+
+
+def on_builder_inited(app):
+    if app.builder.name == "doctest":
+        install_elision_checker(app.builder)
+
+
+def report_elided(app, exception):
+    from sphinx.util import logging
+
+    logger = logging.getLogger("fmref_checks")
+    for docname, line, hidden, got in getattr(app.builder, "fmref_elided", []):
+        logger.warning(
+            f"doctest output {line!r} hides the digits {hidden!r} behind '...': "
+            f"print the number, or mark a timing '# doctest: +VARIES'; the output was\n{got}",
+            location=docname,
+        )
 
 
 # -----------------------------------------------------------------------------
@@ -277,6 +431,16 @@ def on_check_consistency(app, env):
             logger.warning(f"chapter check failed: {problem}", location=docname)
     for missing in sorted(set(in_progress) - set(env.found_docs)):
         logger.warning(f"in_progress names {missing!r}, which is not a document")
+    std = env.get_domain("std")
+    glossary = {name.lower() for (kind, name) in std.objects if kind == "term"}
+    indexed = index_names(
+        e for entries in env.get_domain("index").entries.values() for e in entries
+    )
+    for docname in sorted(stats):
+        if not is_chapter(docname) or docname in in_progress:
+            continue
+        for problem in takeaway_problems(stats[docname], glossary, indexed):
+            logger.warning(f"chapter check failed: {problem}", location=docname)
     py_objects = set(env.get_domain("py").objects)
     for problem in api_problems(py_objects):
         logger.warning(f"API check failed: {problem}")
@@ -327,6 +491,8 @@ def table(stats: dict, in_progress: set[str]) -> str:
 
 
 def on_build_finished(app, exception):
+    if exception is None and app.builder.name == "doctest":
+        report_elided(app, exception)
     if exception is not None or app.builder.name not in ("html", "dirhtml"):
         return
     stats = getattr(app.env, "fmref_stats", {})
@@ -388,6 +554,7 @@ def setup(app):
         text=(visit_notrun_latex, depart_notrun_latex),
     )
     app.add_directive("notrun", NotRun)
+    app.connect("builder-inited", on_builder_inited)
     app.connect("doctree-read", on_doctree_read)
     app.connect("env-purge-doc", on_env_purge_doc)
     app.connect("env-merge-info", on_env_merge_info)

@@ -240,7 +240,10 @@ class LLaVA(nn.Module):
 
     def __init__(self, vision_encoder, lm, vision_dim, image_token_id, projector_depth=2):
         super().__init__()
-        check_instance("vision_encoder", vision_encoder, nn.Module)
+        if not callable(vision_encoder):
+            raise TypeError(
+                f"vision_encoder must be callable, got {type(vision_encoder).__name__}"
+            )
         check_instance("lm", lm, nn.Module)
         self.vision_encoder, self.lm, self.image_token_id = vision_encoder, lm, image_token_id
         self.projector = VisionProjector(vision_dim, lm.config.n_embd, projector_depth)
