@@ -149,6 +149,7 @@ def test_benchmark_directive_builds_tables_plots_and_machine_in_html(tmp_path):
 
     pytest.importorskip("sphinx")
     from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace
 
     src = tmp_path / "src"
     src.mkdir()
@@ -157,17 +158,18 @@ def test_benchmark_directive_builds_tables_plots_and_machine_in_html(tmp_path):
         "extensions = ['fmref_results']\n"
     )
     (src / "index.rst").write_text("Results\n=======\n\n.. fmref-benchmark::\n")
-    app = Sphinx(
-        src,
-        src,
-        tmp_path / "html",
-        tmp_path / "doctrees",
-        "html",
-        status=None,
-        warning=None,
-        freshenv=True,
-    )
-    app.build()
+    with docutils_namespace():  # unregisters its nodes afterwards, as sphinx-build does
+        app = Sphinx(
+            src,
+            src,
+            tmp_path / "html",
+            tmp_path / "doctrees",
+            "html",
+            status=None,
+            warning=None,
+            freshenv=True,
+        )
+        app.build()
     html = (tmp_path / "html" / "index.html").read_text()
     from fmref import results
 

@@ -136,6 +136,6 @@ def test_bad_input_is_refused():
         pad_answer("x", -1)
     with pytest.raises(ValueError, match="n must be a positive int"):
         judge_items(0)
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(ValueError, match="reference must hold one label per prediction"):
         agreement(["a"], ["a", "b"])
     assert math.isnan(position_bias(lambda q, x, y: "tie", ITEMS[:3])["first_rate"])
