@@ -121,20 +121,23 @@ def train_react_policy(use_cache=True, **overrides):
     s = {**POLICY_SETTINGS, **overrides}
 
     def train():
+        from fmref.zoo import one_thread
+
         torch.manual_seed(s["seed"])
         rng = random.Random(s["seed"])
         model = GPT(_config(s))
-        history = fit(
-            model,
-            lambda step: _batch(rng, s["batch_size"], s["block_size"]),
-            lambda model, batch: F.cross_entropy(*_policy_logits(model, *batch)),
-            s["steps"],
-            lr=lambda step: cosine_schedule(
-                step, min(s["warmup"], s["steps"]), s["steps"], s["lr"], s["lr"] / 10
-            ),
-            weight_decay=0.01,
-            grad_clip=1.0,
-        )["loss"]
+        with one_thread():  # the same weights bit for bit whatever the caller's thread count
+            history = fit(
+                model,
+                lambda step: _batch(rng, s["batch_size"], s["block_size"]),
+                lambda model, batch: F.cross_entropy(*_policy_logits(model, *batch)),
+                s["steps"],
+                lr=lambda step: cosine_schedule(
+                    step, min(s["warmup"], s["steps"]), s["steps"], s["lr"], s["lr"] / 10
+                ),
+                weight_decay=0.01,
+                grad_clip=1.0,
+            )["loss"]
         return {"state_dict": model.state_dict(), "history": history}
 
     if use_cache:
