@@ -78,9 +78,11 @@ def fresh_venv(work: Path, wheel: Path, deps: list[Path]) -> Path:
             sys.exit(f"install check failed: no environment at {env} (run tox -e py and "
                      "tox -e docs first)")
         lent += site_packages(env_python)
-    (Path(site_packages(python)[0]) / "_fmref_lent_deps.pth").write_text("\n".join(lent) + "\n")
+    # the wheel first, the .pth after: the lent environments hold tox's editable fmref, and pip
+    # would take it for an installed fmref 0.1.0 and skip the wheel
     _run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
           "--no-build-isolation", wheel], work)  # fmt: skip
+    (Path(site_packages(python)[0]) / "_fmref_lent_deps.pth").write_text("\n".join(lent) + "\n")
     return python
 
 
