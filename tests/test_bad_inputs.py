@@ -352,6 +352,8 @@ CASES = {
     "fmref.models.llama.swiglu_hidden_dim": [(lambda f: f(0), "dim")],
     "fmref.models.llama.SwiGLU": [(lambda f: f(0, 4), "dim")],
     "fmref.models.llama.LlamaBlock": [(lambda f: f(3, 0), "config")],
+    "fmref.models.llama.LlamaAttention": [(lambda f: f(3, 0), "config")],
+    "fmref.models.llama.SparseMoE": [(lambda f: f(8, 16, 4, 5), "top_k")],
     "fmref.models.llama.Llama": [
         (lambda f: f(3), "config"),
         (lambda f: f(_llama_cfg())(ids(1, 3, high=50)), "idx"),
@@ -449,7 +451,16 @@ CASES = {
     "fmref.nn.norm.LayerNorm": [(lambda f: f(0), "d")],
     "fmref.nn.norm.RMSNorm": [(lambda f: f(4, eps=-1.0), "eps")],
     "fmref.nn.position.sinusoidal_positions": [(lambda f: f(4, 0), "d_model")],
-    "fmref.nn.position.rope_angles": [(lambda f: f(3, 4), "d_head")],
+    "fmref.nn.position.rope_angles": [
+        (lambda f: f(3, 4), "d_head"),
+        (lambda f: f(4, 4, scaling={"rope_type": "linear", "factor": 1.0}), "factor"),
+    ],
+    "fmref.nn.position.rope_inv_freq": [
+        (lambda f: f(8, scaling={"rope_type": "ntk", "factor": 2.0}), "rope_type"),
+        (lambda f: f(8, scaling={"rope_type": "yarn", "factor": 2.0}), "original_max_position"),
+        (lambda f: f(8, seq_len=0, scaling={"rope_type": "dynamic", "factor": 2.0,
+                                            "max_position_embeddings": 4}), "seq_len"),
+    ],
     "fmref.nn.position.apply_rope": [(lambda f: f(rand(1, 4, 6), rand(4, 2)), "angles")],
     "fmref.nn.position.apply_rope_interleaved": [
         (lambda f: f(rand(1, 4, 6), rand(4, 2)), "angles")
@@ -626,6 +637,12 @@ EXEMPT = {
     "fmref.models.llama.llama_13b": "takes no arguments (a published config)",
     "fmref.models.llama.llama2_70b": "takes no arguments (a published config)",
     "fmref.models.llama.mistral_7b": "takes no arguments (a published config)",
+    "fmref.models.llama.llama3_8b": "takes no arguments (a published config)",
+    "fmref.models.llama.llama3_70b": "takes no arguments (a published config)",
+    "fmref.models.llama.qwen3_8b": "takes no arguments (a published config)",
+    "fmref.models.llama.mixtral_8x7b": "takes no arguments (a published config)",
+    "fmref.models.llama.gpt_oss_120b": "takes no arguments (a published config)",
+    "fmref.models.llama.gemma3_27b": "takes no arguments (a published config)",
     "fmref.models.vit.train_digits_vit": "takes no arguments (a recipe's training)",
     "fmref.models.vit.train_digits_cnn": "takes no arguments (a recipe's training)",
     "fmref.zoo.digits_vit": "takes no arguments (a cached recipe)",

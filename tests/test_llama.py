@@ -1,5 +1,7 @@
 """Tests of fmref.models.llama: equivalence with transformers, the KV cache, bad input."""
 
+import dataclasses
+
 import pytest
 import torch
 import transformers
@@ -189,12 +191,10 @@ def test_from_hf_rejects_unsupported_models():
         Llama.from_hf(_hf_llama(hidden_act="gelu"))
     with pytest.raises(ValueError, match="attention_bias"):
         Llama.from_hf(_hf_llama(attention_bias=True))
+    longrope = {"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0] * 4,
+                "long_factor": [2.0] * 4, "original_max_position_embeddings": 16}  # fmt: skip
     with pytest.raises(ValueError, match="rope_type"):
-        Llama.from_hf(
-            _hf_llama(rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0})
-        )
-    with pytest.raises(ValueError, match="head_dim"):
-        Llama.from_hf(_hf_llama(head_dim=16))
+        Llama.from_hf(_hf_llama(rope_parameters=longrope))
 
 
 def test_presets_are_configs_not_models():
@@ -203,3 +203,165 @@ def test_presets_are_configs_not_models():
         assert isinstance(cfg, LlamaConfig) and cfg.vocab_size == 32000
     assert (llama_7b().norm_eps, llama2_70b().norm_eps) == (1e-6, 1e-5)  # params.json
     assert mistral_7b().sliding_window == 4096  # Jiang et al. 2023, Table 1
+
+
+# ---- 2024-2025 additions: Qwen3 (QK-norm), scaled RoPE, gpt-oss sinks, alternating windows ----
+
+
+def _hf_qwen3(**overrides):
+    fields = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, head_dim=16,  # 4 * 16 != 32
+                  max_position_embeddings=32, rms_norm_eps=1e-6,
+                  rope_parameters={"rope_type": "default", "rope_theta": 1000.0})  # fmt: skip
+    fields.update(overrides)
+    hf = transformers.Qwen3ForCausalLM(transformers.Qwen3Config(**fields)).eval()
+    _randomise(hf)  # q_norm/k_norm gains become distinct from 1
+    return hf
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_from_hf_matches_transformers_qwen3_with_qk_norm(tie):
+    hf = _hf_qwen3(tie_word_embeddings=tie)
+    model = Llama.from_hf(hf)
+    c = model.config
+    assert c.qk_norm and c.head_dim == 16 and c.tie_embeddings == tie
+    assert model.num_parameters() == sum(p.numel() for p in hf.parameters())
+    idx = torch.randint(0, 64, (2, 24))
+    with torch.no_grad():
+        ours, theirs = model(idx), hf(idx).logits
+        for layer in model.layers:  # without the norms the logits must differ
+            layer.attention.qk_norm = False
+        plain = model(idx)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=0)
+    assert (plain - theirs).abs().max() > 1e-2
+
+
+SCALINGS = [
+    {"rope_type": "linear", "factor": 4.0},
+    {"rope_type": "dynamic", "factor": 4.0},
+    {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16},
+    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+     "original_max_position_embeddings": 16},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("scaling", SCALINGS, ids=lambda s: s["rope_type"])
+def test_from_hf_matches_transformers_with_scaled_rope(scaling):
+    # theta 10000, head_dim 8: some pairs turn slowly enough for each method to change them
+    hf = _hf_llama(max_position_embeddings=16,
+                   rope_parameters={**scaling, "rope_theta": 10000.0})  # fmt: skip
+    model = Llama.from_hf(hf)
+    assert model.config.rope_scaling["rope_type"] == scaling["rope_type"]
+    t = 48 if scaling["rope_type"] == "dynamic" else 16  # dynamic only acts past 16 tokens
+    idx = torch.randint(0, 64, (2, t))
+    with torch.no_grad():
+        ours, theirs = model(idx), hf(idx).logits
+        plain = Llama(dataclasses.replace(model.config, rope_scaling=None, max_seq_len=t))
+        plain.load_state_dict(model.state_dict())
+        unscaled = plain(idx)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=0)
+    assert (unscaled - theirs).abs().max() > 1e-3  # the scaling changed the logits
+
+
+def test_attention_with_sinks_bias_and_window_matches_gpt_oss_attention():
+    from transformers.models.gpt_oss import modeling_gpt_oss as go
+
+    from fmref.models.llama import LlamaAttention
+    from fmref.nn.attention import causal_mask
+    from fmref.nn.position import rope_angles, rope_inv_freq
+
+    yarn = {"rope_type": "yarn", "factor": 4.0, "beta_fast": 32.0, "beta_slow": 1.0,
+            "truncate": False, "original_max_position_embeddings": 8}  # gpt-oss's keys, scaled down
+    hf_cfg = transformers.GptOssConfig(
+        vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, sliding_window=3, max_position_embeddings=32,
+        rope_parameters={**yarn, "rope_theta": 150000.0}, attn_implementation="eager")  # fmt: skip
+    cfg = LlamaConfig(64, 32, 2, 4, 2, 48, 32, rope_theta=150000.0, sliding_window=3,
+                      head_dim=16, rope_scaling=yarn, attention_sinks=True, attention_bias=True,
+                      layer_types=hf_cfg.layer_types)  # fmt: skip
+    assert cfg.is_sliding(0) and not cfg.is_sliding(1)  # gpt-oss: sliding first, then full
+    x, t = torch.randn(2, 10, 32), 10
+    inv, factor = rope_inv_freq(16, 150000.0, yarn)
+    rotary = go.GptOssRotaryEmbedding(hf_cfg)
+    assert factor == pytest.approx(rotary.attention_scaling) and factor > 1
+    cos, sin = rotary(x, torch.arange(t)[None])
+    for layer in (0, 1):
+        hf = go.GptOssAttention(hf_cfg, layer).eval()
+        _randomise(hf)
+        ours = LlamaAttention(cfg, layer)
+        weights = {k.replace("o_proj", "out_proj"): v for k, v in hf.state_dict().items()}
+        ours.load_state_dict(weights)
+        window = 3 if cfg.is_sliding(layer) else None
+        mask = causal_mask(t, t, window=window)  # (T, T) bool
+        additive = torch.zeros(t, t).masked_fill(~mask, float("-inf"))[None, None]
+        with torch.no_grad():
+            want, _ = hf(x, (cos, sin), additive)
+            got = ours(x, rope_angles(16, t, 150000.0, yarn), mask, rope_scale=factor)
+            del ours.sinks  # without the sinks the outputs must differ
+            no_sink = ours(x, rope_angles(16, t, 150000.0, yarn), mask, rope_scale=factor)
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+        assert (no_sink - want).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [dict(qk_norm=True, attention_sinks=True, head_dim=16),
+     dict(sliding_window=3, layer_types=("sliding_attention", "full_attention")),
+     dict(n_experts=4, n_experts_per_tok=2, tie_embeddings=True),
+     dict(rope_scaling={"rope_type": "yarn", "factor": 2.0,
+                        "original_max_position_embeddings": 16})],
+)  # fmt: skip
+def test_kv_cache_generation_matches_full_recompute_with_new_options(extra):
+    from fmref.scaling import count_parameters
+
+    model = Llama(LlamaConfig(**{**SMALL, **extra})).eval()
+    assert model.num_parameters() == count_parameters(model.config)
+    idx = torch.randint(0, 64, (2, 12))
+    with torch.no_grad():
+        full = model(idx)
+        cache = model.make_kv_cache()
+        steps = [model(idx[:, :5], kv_cache=cache)]
+        steps += [model(idx[:, t : t + 1], kv_cache=cache) for t in range(5, 12)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=0)
+
+
+def test_sparse_moe_matches_transformers_mixtral_block():
+    from transformers.models.mixtral import modeling_mixtral as mx
+
+    from fmref.models.llama import SparseMoE
+
+    cfg = transformers.MixtralConfig(hidden_size=8, intermediate_size=16, num_local_experts=4,
+                                     num_experts_per_tok=2)  # fmt: skip
+    hf = mx.MixtralSparseMoeBlock(cfg).eval()
+    _randomise(hf)
+    ours = SparseMoE(8, 16, 4, 2)
+    sd = hf.state_dict()
+    with torch.no_grad():
+        ours.gate.weight.copy_(sd["gate.weight"])
+        for e, expert in enumerate(ours.experts):
+            gate_up = sd["experts.gate_up_proj"][e]  # (2 * F, C): gate rows, then up rows
+            expert.w1.weight.copy_(gate_up[:16])
+            expert.w3.weight.copy_(gate_up[16:])
+            expert.w2.weight.copy_(sd["experts.down_proj"][e])
+        x = torch.randn(2, 5, 8)
+        out = hf(x)
+        want = out[0] if isinstance(out, tuple) else out
+        torch.testing.assert_close(ours(x), want, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(layer_types=("full_attention",)), "layer_types"),
+        (dict(layer_types=("full_attention", "local")), "layer_types"),
+        (dict(layer_types=("sliding_attention", "full_attention")), "sliding_window"),
+        (dict(n_experts=4, n_experts_per_tok=5), "n_experts_per_tok"),
+        (dict(n_experts=-1), "n_experts"),
+        (dict(head_dim=7), "head_dim"),
+        (dict(rope_scaling={"rope_type": "linear", "factor": 0.5}), "factor"),
+        (dict(rope_scaling={"rope_type": "su", "factor": 2.0}), "rope_type"),
+    ],
+)
+def test_config_rejects_bad_new_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LlamaConfig(**{**SMALL, **kwargs})

@@ -104,7 +104,7 @@ def test_virtual_tokens_default_to_sampled_vocabulary_and_errors():
         PromptTuning(gpt(), 3, init_ids=[1, 2])
     with pytest.raises(TypeError, match="model must be an fmref GPT"):
         PromptTuning(Llama(LLAMA), 3)
-    with pytest.raises(TypeError, match="MultiHeadAttention"):
+    with pytest.raises(TypeError, match="k_proj, v_proj"):
         PrefixTuning(torch.nn.Linear(2, 2), 3)
     with pytest.raises(ValueError, match="at most 20 fit"):
         PromptTuning(gpt(), 4)(torch.zeros(1, 21, dtype=torch.long))

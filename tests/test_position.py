@@ -172,3 +172,101 @@ def test_alibi_bias_is_linear_in_distance_and_bottom_right_aligned():
     slopes = alibi_slopes(4)
     # query 1 is at absolute position 4: key j gets -m * (4 - j)
     torch.testing.assert_close(bias[:, 1], -slopes[:, None] * torch.tensor([4.0, 3, 2, 1, 0]))
+
+
+# ---- RoPE scaling against transformers.modeling_rope_utils.ROPE_INIT_FUNCTIONS ----
+
+
+def _hf_rope(d_head, theta, params, max_position_embeddings, seq_len=None):
+    """transformers 5's inv_freq and attention factor for one ``rope_parameters`` dict."""
+    from transformers import LlamaConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    cfg = LlamaConfig(
+        hidden_size=d_head * 2,
+        num_attention_heads=2,
+        head_dim=d_head,
+        max_position_embeddings=max_position_embeddings,
+        rope_parameters={"rope_theta": theta, **params},
+    )
+    return ROPE_INIT_FUNCTIONS[params["rope_type"]](cfg, "cpu", seq_len=seq_len)
+
+
+GRID = [(d, b, f) for d in (8, 64, 128) for b in (10000.0, 500000.0) for f in (2.0, 8.0)]
+
+
+@pytest.mark.parametrize("d_head,theta,factor", GRID)
+def test_rope_inv_freq_matches_transformers_rope_init_functions(d_head, theta, factor):
+    from fmref.nn.position import rope_inv_freq
+
+    original = 256
+    cases = [
+        ({"rope_type": "linear", "factor": factor}, original, None),
+        # dynamic NTK: transformers reads the trained length from max_position_embeddings
+        ({"rope_type": "dynamic", "factor": factor}, original, 4 * original),
+        ({"rope_type": "dynamic", "factor": factor}, original, original // 2),  # no growth
+        ({"rope_type": "yarn", "factor": factor, "original_max_position_embeddings": original},
+         original, None),
+        ({"rope_type": "yarn", "factor": factor, "original_max_position_embeddings": original,
+          "beta_fast": 16, "beta_slow": 2, "truncate": False}, original, None),
+        ({"rope_type": "yarn", "factor": factor, "original_max_position_embeddings": original,
+          "mscale": 1.0, "mscale_all_dim": 0.5}, original, None),  # DeepSeek's mscale ratio
+        ({"rope_type": "llama3", "factor": factor, "low_freq_factor": 1.0,
+          "high_freq_factor": 4.0, "original_max_position_embeddings": original},
+         8 * original, None),
+    ]  # fmt: skip
+    for params, max_pos, seq_len in cases:
+        want, want_factor = _hf_rope(d_head, theta, params, max_pos, seq_len)
+        ours = dict(params)
+        if params["rope_type"] == "dynamic":
+            ours["max_position_embeddings"] = max_pos
+        got, got_factor = rope_inv_freq(d_head, theta, ours, seq_len=seq_len)
+        torch.testing.assert_close(got, want.float(), rtol=1e-6, atol=0)
+        assert got_factor == pytest.approx(want_factor, rel=1e-12)
+
+
+def test_rope_inv_freq_llama31_changes_only_low_frequencies():
+    # Llama 3.1 8B's rope_scaling (its config.json): factor 8, low 1, high 4, original 8192
+    from fmref.nn.position import rope_inv_freq
+
+    llama31 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}  # fmt: skip
+    plain, _ = rope_inv_freq(128, 500000.0)
+    scaled, _ = rope_inv_freq(128, 500000.0, llama31)
+    wavelen = 2 * math.pi / plain
+    assert torch.equal(scaled[wavelen < 8192 / 4], plain[wavelen < 8192 / 4])
+    torch.testing.assert_close(scaled[wavelen > 8192], plain[wavelen > 8192] / 8)
+
+
+def test_rope_angles_with_scaling_are_positions_times_scaled_frequencies():
+    from fmref.nn.position import rope_inv_freq
+
+    dyn = {"rope_type": "dynamic", "factor": 2.0, "max_position_embeddings": 16}
+    inv, _ = rope_inv_freq(8, 100.0, dyn, seq_len=64)
+    torch.testing.assert_close(rope_angles(8, 64, 100.0, dyn), torch.outer(torch.arange(64.0), inv))
+    assert torch.equal(rope_angles(8, 16, 100.0, dyn), rope_angles(8, 16, 100.0))  # within 16: none
+
+
+@pytest.mark.parametrize(
+    "scaling,match",
+    [
+        ({"rope_type": "ntk", "factor": 2.0}, r"scaling\['rope_type'\]"),
+        ({"rope_type": "linear"}, r"scaling\['factor'\] is required"),
+        ({"rope_type": "linear", "factor": 1.0}, r"scaling\['factor'\]"),
+        ({"rope_type": "yarn", "factor": 0.5, "original_max_position_embeddings": 8}, "factor"),
+        ({"rope_type": "yarn", "factor": 2.0}, r"original_max_position_embeddings'\] is required"),
+        ({"rope_type": "dynamic", "factor": 2.0}, r"max_position_embeddings'\] is required"),
+        ({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0, "high_freq_factor": 1.0,
+          "original_max_position_embeddings": 64}, "high_freq_factor"),
+        ({"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 8,
+          "beta_fast": 1, "beta_slow": 4}, "beta_fast"),
+        ({"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 8,
+          "attention_factor": -1.0}, "attention_factor"),
+        ("linear", "scaling must be a dict"),
+    ],
+)  # fmt: skip
+def test_rope_inv_freq_rejects_bad_scaling_naming_the_key(scaling, match):
+    from fmref.nn.position import rope_inv_freq
+
+    with pytest.raises((ValueError, TypeError), match=match):
+        rope_inv_freq(8, scaling=scaling)

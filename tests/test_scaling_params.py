@@ -116,3 +116,51 @@ def test_rejects_other_configs():
         count_parameters({"dim": 4096})
     with pytest.raises(TypeError, match="config"):
         parameter_breakdown(transformers.LlamaConfig())
+
+
+# 2024-2025 presets. The transformers configurations are the models' config.json shapes; the
+# published figures are the model cards' (Llama 3.1 8B: 8.03B, 70B: 70.6B; Qwen3-8B: 8.2B;
+# Mixtral 8x7B: 46.7B, Mistral AI's announcement; gpt-oss-120b: 116.83B, model card Table 1).
+def _modern_presets():
+    from fmref.models.llama import gpt_oss_120b, llama3_8b, llama3_70b, mixtral_8x7b, qwen3_8b
+
+    llama3 = dict(vocab_size=128256, num_key_value_heads=8,
+                  rope_parameters={"rope_type": "default", "rope_theta": 5e5})
+    return [
+        (llama3_8b(), transformers.LlamaForCausalLM, transformers.LlamaConfig(
+            hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+            **llama3), 8.03e9),
+        (llama3_70b(), transformers.LlamaForCausalLM, transformers.LlamaConfig(
+            hidden_size=8192, intermediate_size=28672, num_hidden_layers=80, num_attention_heads=64,
+            **llama3), 70.6e9),
+        (qwen3_8b(), transformers.Qwen3ForCausalLM, transformers.Qwen3Config(
+            vocab_size=151936, hidden_size=4096, intermediate_size=12288, num_hidden_layers=36,
+            num_attention_heads=32, num_key_value_heads=8, head_dim=128, tie_word_embeddings=False),
+         8.2e9),
+        (mixtral_8x7b(), transformers.MixtralForCausalLM, transformers.MixtralConfig(), 46.7e9),
+        (gpt_oss_120b(), transformers.GptOssForCausalLM, transformers.GptOssConfig(), 116.83e9),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "index", range(5), ids=["llama3-8b", "llama3-70b", "qwen3-8b", "mixtral", "gpt-oss"]
+)
+def test_modern_presets_match_transformers_and_published_counts(index):
+    config, hf_cls, hf_config, published = _modern_presets()[index]
+    ours, theirs = count_parameters(config), _hf_count(hf_cls, hf_config)
+    if hf_cls is transformers.GptOssForCausalLM:
+        c = config  # fmref leaves out the router's and the experts' biases
+        theirs -= c.n_layers * (c.n_experts + c.n_experts * (2 * c.hidden_dim + c.dim))
+    assert ours == theirs
+    assert abs(ours / published - 1) < 0.005
+
+
+def test_tied_moe_and_biased_configs_count_like_the_built_model():
+    config = LlamaConfig(64, 32, 2, 4, 2, 48, 16, head_dim=16, qk_norm=True,
+                         attention_sinks=True, attention_bias=True, n_experts=3,
+                         n_experts_per_tok=2, tie_embeddings=True)  # fmt: skip
+    model = Llama(config)
+    assert count_parameters(config) == _numel(model)
+    parts = parameter_breakdown(config)
+    assert parts["head"] == 0 and model.output.weight is model.tok_embeddings.weight
+    assert parts["attention"] == sum(_numel(layer.attention) for layer in model.layers)

@@ -142,7 +142,7 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
         return kv_cache_bytes(
             config.n_layers,
             config.n_kv_heads,
-            config.dim // config.n_heads,
+            config.head_dim,  # dim // n_heads unless set (Qwen3-0.6B, gpt-oss)
             seq_len,
             batch,
             bytes_per_value,

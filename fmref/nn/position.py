@@ -12,10 +12,18 @@ import math
 
 import torch
 
-from fmref._validate import check_int
+from fmref._validate import (
+    check_in,
+    check_int,
+    check_number,
+    check_positive,
+    check_positive_int,
+)
 
 __all__ = [
     "sinusoidal_positions",
+    "ROPE_SCALING_KEYS",
+    "rope_inv_freq",
     "rope_angles",
     "apply_rope",
     "apply_rope_interleaved",
@@ -74,7 +82,200 @@ def sinusoidal_positions(max_len, d_model):
     return pe
 
 
-def rope_angles(d_head, max_len, theta=10000.0):
+ROPE_SCALING_KEYS = {
+    "linear": ("factor",),
+    "dynamic": ("factor", "max_position_embeddings"),
+    "yarn": ("factor", "original_max_position_embeddings"),
+    "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+}
+"""The keys each ``rope_type`` requires (transformers' ``rope_parameters`` names)."""
+
+
+def _check_scaling(scaling):
+    """The validated scaling dict (``rope_type`` and its required keys)."""
+    if not isinstance(scaling, dict):
+        raise TypeError(f"scaling must be a dict or None, got {type(scaling).__name__}")
+    rope_type = scaling.get("rope_type")
+    if rope_type in (None, "default"):
+        return None
+    check_in("scaling['rope_type']", rope_type, tuple(ROPE_SCALING_KEYS))
+    for key in ROPE_SCALING_KEYS[rope_type]:
+        if key not in scaling:
+            raise ValueError(f"scaling['{key}'] is required for rope_type={rope_type!r}")
+    check_number("scaling['factor']", scaling["factor"], low=1.0, low_open=True)
+    for key in ("max_position_embeddings", "original_max_position_embeddings"):
+        if key in ROPE_SCALING_KEYS[rope_type]:
+            check_positive_int(f"scaling['{key}']", scaling[key])
+    if rope_type == "llama3":
+        low = check_positive("scaling['low_freq_factor']", scaling["low_freq_factor"])
+        high = check_number("scaling['high_freq_factor']", scaling["high_freq_factor"])
+        if high <= low:
+            raise ValueError(
+                f"scaling['high_freq_factor'] must exceed low_freq_factor={low}, got {high}"
+            )
+    if rope_type == "yarn":
+        fast = scaling.get("beta_fast") or 32
+        slow = scaling.get("beta_slow") or 1
+        fast = check_positive("scaling['beta_fast']", fast)
+        if fast < check_positive("scaling['beta_slow']", slow):
+            raise ValueError(f"scaling['beta_fast'] must be >= beta_slow={slow}, got {fast}")
+        if scaling.get("attention_factor") is not None:
+            check_positive("scaling['attention_factor']", scaling["attention_factor"])
+    return scaling
+
+
+def rope_inv_freq(d_head, theta=10000.0, scaling=None, seq_len=None):
+    """RoPE frequencies, optionally rescaled for a context longer than the training one.
+
+    Pair ``i`` of a head of size ``d`` turns by ``inv_freq[i] = theta^(-2i/d)``
+    radians per position. Past the training length the slow pairs meet angles
+    they never saw; each ``rope_type`` changes the frequencies so that they do not:
+
+    - ``"linear"``, position interpolation (Chen et al. 2023): every frequency
+      divided by ``factor`` (positions squeezed into the trained range).
+    - ``"dynamic"``, dynamic NTK scaling: the base grows with the sequence,
+      ``theta * (factor * seq_len / max_position_embeddings - (factor - 1))^(d / (d - 2))``
+      once ``seq_len`` exceeds ``max_position_embeddings`` (fast pairs barely move,
+      the slowest is interpolated).
+    - ``"yarn"`` (Peng et al. 2023): pairs that turn more than ``beta_fast`` times
+      over the original context keep their frequency, pairs that turn fewer than
+      ``beta_slow`` times are divided by ``factor``, a linear ramp in between; and
+      an ``attention_factor`` ``0.1 ln(factor) + 1`` that multiplies cos and sin
+      (so the logits by its square).
+    - ``"llama3"``: wavelengths shorter than ``original / high_freq_factor`` kept,
+      longer than ``original / low_freq_factor`` divided by ``factor``, smoothly
+      blended between.
+
+    The formulas are those of transformers' ``ROPE_INIT_FUNCTIONS``, with the same
+    key names (``rope_parameters`` of a transformers config).
+
+    Parameters
+    ----------
+    d_head : int
+        Size of one attention head; must be even.
+    theta : float, default 10000.0
+        Base of the frequencies.
+    scaling : dict, optional
+        ``{"rope_type": ..., "factor": ...}`` and the keys of that type
+        (:data:`ROPE_SCALING_KEYS`): ``max_position_embeddings`` (dynamic);
+        ``original_max_position_embeddings`` and optional ``beta_fast`` (32),
+        ``beta_slow`` (1), ``attention_factor``, ``mscale``, ``mscale_all_dim``,
+        ``truncate`` (True) (yarn); ``low_freq_factor``, ``high_freq_factor``,
+        ``original_max_position_embeddings`` (llama3). ``None`` or
+        ``rope_type="default"``: no scaling.
+    seq_len : int, optional
+        Current sequence length, used by ``"dynamic"`` only (default: no growth).
+
+    Returns
+    -------
+    inv_freq : torch.Tensor
+        ``(d_head // 2,)`` float32 radians per position.
+    attention_factor : float
+        Multiplier of cos and sin (1.0 except for YaRN).
+
+    Raises
+    ------
+    ValueError
+        If ``d_head`` is odd, ``theta`` is not positive, ``rope_type`` is unknown,
+        a required key is missing, ``factor`` is not above 1, or
+        ``high_freq_factor <= low_freq_factor``.
+    TypeError
+        If ``scaling`` is not a dict.
+
+    References
+    ----------
+    .. [1] Chen et al., "Extending Context Window of Large Language Models via
+       Positional Interpolation", 2023.
+    .. [2] Peng et al., "YaRN: Efficient Context Window Extension of Large
+       Language Models", ICLR 2024.
+    .. [3] Grattafiori et al., "The Llama 3 Herd of Models", 2024.
+
+    Examples
+    --------
+    >>> from fmref.nn.position import rope_inv_freq
+    >>> inv, af = rope_inv_freq(8)
+    >>> [round(f, 4) for f in inv.tolist()], af
+    ([1.0, 0.1, 0.01, 0.001], 1.0)
+    >>> inv, af = rope_inv_freq(8, scaling={"rope_type": "linear", "factor": 4.0})
+    >>> [round(f, 6) for f in inv.tolist()]
+    [0.25, 0.025, 0.0025, 0.00025]
+    >>> yarn = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}
+    >>> inv, af = rope_inv_freq(8, scaling=yarn)
+    >>> [round(f, 6) for f in inv.tolist()], round(af, 4)  # fast kept, slow / 4, ramp between
+    ([1.0, 0.0625, 0.0025, 0.00025], 1.1386)
+    >>> rope_inv_freq(8, scaling={"rope_type": "linear", "factor": 1.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: scaling['factor'] must be a finite number > 1.0, got 1.0
+    """
+    d_head = check_positive_int("d_head", d_head)
+    if d_head % 2:
+        raise ValueError(f"d_head must be a positive even int, got {d_head!r}")
+    theta = check_positive("theta", theta)
+    scaling = None if scaling is None else _check_scaling(scaling)
+    exponents = torch.arange(0, d_head, 2, dtype=torch.int64).float() / d_head  # (d/2,) 2i/d
+    inv_freq = 1.0 / theta**exponents  # (d/2,)
+    if scaling is None:
+        return inv_freq, 1.0
+    kind, factor = scaling["rope_type"], float(scaling["factor"])
+    if kind == "linear":
+        return inv_freq / factor, 1.0
+    if kind == "dynamic":
+        trained = scaling["max_position_embeddings"]
+        length = trained if seq_len is None else check_positive_int("seq_len", seq_len)
+        length = max(length, trained)  # no change within the trained length
+        base = theta * (factor * length / trained - (factor - 1)) ** (d_head / (d_head - 2))
+        return 1.0 / base**exponents, 1.0
+    if kind == "yarn":
+        return _yarn(d_head, theta, factor, scaling)
+    return _llama3(inv_freq, factor, scaling), 1.0
+
+
+def _yarn(d_head, theta, factor, scaling):
+    """YaRN's blend of interpolated and kept frequencies (Peng et al. 2023, eq. 17-20)."""
+    original = scaling["original_max_position_embeddings"]
+    attention_factor = scaling.get("attention_factor")
+    if attention_factor is None:
+
+        def mscale(scale, m=1.0):
+            return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+        m, m_all = scaling.get("mscale"), scaling.get("mscale_all_dim")
+        attention_factor = mscale(factor)
+        if m and m_all:
+            attention_factor = mscale(factor, m) / mscale(factor, m_all)
+    beta_fast, beta_slow = scaling.get("beta_fast") or 32, scaling.get("beta_slow") or 1
+
+    def dim_of(rotations):  # the pair index that turns `rotations` times over `original`
+        return d_head * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+
+    low, high = dim_of(beta_fast), dim_of(beta_slow)
+    if scaling.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, d_head - 1)
+    if low == high:
+        high += 0.001  # transformers' guard against a zero-width ramp
+    ramp = ((torch.arange(d_head // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+    keep = 1 - ramp  # 1: extrapolate (keep the frequency), 0: interpolate (divide by factor)
+    pos_freqs = theta ** (torch.arange(0, d_head, 2).float() / d_head)  # (d/2,)
+    inv_freq = (1.0 / (factor * pos_freqs)) * (1 - keep) + (1.0 / pos_freqs) * keep
+    return inv_freq, float(attention_factor)
+
+
+def _llama3(inv_freq, factor, scaling):
+    """Llama 3.1's piecewise rescaling by wavelength."""
+    original = scaling["original_max_position_embeddings"]
+    low_f, high_f = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    low_wavelen, high_wavelen = original / low_f, original / high_f
+    wavelen = 2 * math.pi / inv_freq  # (d/2,) positions per turn
+    scaled = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    smooth = (original / wavelen - low_f) / (high_f - low_f)  # 0 at low_wavelen, 1 at high_wavelen
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
+def rope_angles(d_head, max_len, theta=10000.0, scaling=None):
     """Rotation angles of rotary position embeddings (RoPE).
 
     Pair ``i`` of position ``p`` turns by ``p * theta^(-2i/d_head)``.
@@ -87,6 +288,10 @@ def rope_angles(d_head, max_len, theta=10000.0):
         Number of positions.
     theta : float, default 10000.0
         Base of the frequencies (Llama 3 uses 500000).
+    scaling : dict, optional
+        A RoPE scaling of :func:`rope_inv_freq` (``"dynamic"`` is computed for a
+        sequence of ``max_len`` tokens). Its ``attention_factor`` is not applied
+        here: take it from :func:`rope_inv_freq`.
 
     Returns
     -------
@@ -96,7 +301,8 @@ def rope_angles(d_head, max_len, theta=10000.0):
     Raises
     ------
     ValueError
-        If ``d_head`` is odd or not positive, or ``max_len`` is negative.
+        If ``d_head`` is odd or not positive, ``max_len`` is negative, or
+        ``scaling`` is invalid (see :func:`rope_inv_freq`).
 
     References
     ----------
@@ -110,12 +316,16 @@ def rope_angles(d_head, max_len, theta=10000.0):
     tensor([[0.0000, 0.0000],
             [1.0000, 0.0100],
             [2.0000, 0.0200]])
+    >>> rope_angles(4, 3, scaling={"rope_type": "linear", "factor": 2.0})  # half the angles
+    tensor([[0.0000, 0.0000],
+            [0.5000, 0.0050],
+            [1.0000, 0.0100]])
     """
     if not isinstance(d_head, int) or d_head < 2 or d_head % 2:
         raise ValueError(f"d_head must be a positive even int, got {d_head!r}")
     if not isinstance(max_len, int) or max_len < 0:
         raise ValueError(f"max_len must be a non-negative int, got {max_len!r}")
-    inv_freq = 1.0 / theta ** (torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)
+    inv_freq, _ = rope_inv_freq(d_head, theta, scaling, seq_len=max(max_len, 1))
     pos = torch.arange(max_len, dtype=torch.float32)
     return torch.outer(pos, inv_freq)  # (max_len, d_head // 2)
 

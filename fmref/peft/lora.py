@@ -202,8 +202,8 @@ def apply_lora(model, target_modules=("q_proj", "v_proj"), r=8, alpha=16, dropou
     ``lora_B`` train. A target matches a module whose qualified name equals it
     or ends with ``"." + target`` (the rule of ``peft``): ``"q_proj"`` matches
     ``h.0.attn.q_proj``. fmref's :class:`~fmref.models.gpt.GPT` and
-    :class:`~fmref.models.llama.Llama` both use
-    :class:`~fmref.nn.attention.MultiHeadAttention`, whose projections are
+    :class:`~fmref.models.llama.Llama` (:class:`~fmref.nn.attention.MultiHeadAttention`,
+    :class:`~fmref.models.llama.LlamaAttention`) name their projections
     ``q_proj``, ``k_proj``, ``v_proj`` and ``out_proj`` (separate, unlike the
     fused ``c_attn`` of GPT-2 in transformers); GPT's MLP has ``c_fc`` and
     ``c_proj``, LLaMA's SwiGLU ``w1``, ``w2`` and ``w3``.

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from fmref._validate import check_positive_int
-from fmref.nn.attention import MultiHeadAttention
 
 __all__ = ["PromptTuning", "PrefixTuning"]
 
@@ -147,8 +146,9 @@ class PrefixTuning(nn.Module):
     Raises
     ------
     TypeError
-        If ``model`` has no :class:`~fmref.nn.attention.MultiHeadAttention`
-        or no ``make_kv_cache``.
+        If ``model`` has no attention layer with key/value projections
+        (``k_proj``, ``v_proj``: :class:`~fmref.nn.attention.MultiHeadAttention`,
+        :class:`~fmref.models.llama.LlamaAttention`) or no ``make_kv_cache``.
     ValueError
         If ``n_tokens`` is not a positive int or ``init_ids`` has the wrong shape.
 
@@ -174,10 +174,10 @@ class PrefixTuning(nn.Module):
 
     def __init__(self, model, n_tokens, init_ids=None):
         super().__init__()
-        attns = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+        attns = [m for m in model.modules() if hasattr(m, "k_proj") and hasattr(m, "v_proj")]
         if not attns or not hasattr(model, "make_kv_cache"):
             raise TypeError(
-                f"model must have MultiHeadAttention layers and make_kv_cache, "
+                f"model must have attention layers (k_proj, v_proj) and make_kv_cache, "
                 f"got {type(model).__name__}"
             )
         check_positive_int("n_tokens", n_tokens)

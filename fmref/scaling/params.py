@@ -79,12 +79,22 @@ def parameter_breakdown(config):
         V, L, C, F = config.vocab_size, config.n_layers, config.dim, config.hidden_dim
         d = config.head_dim
         q_width, kv_width = config.n_heads * d, config.n_kv_heads * d
+        attention = 2 * C * q_width + 2 * C * kv_width  # q, out; k, v
+        if config.attention_bias:
+            attention += q_width + 2 * kv_width + C  # gpt-oss
+        if config.qk_norm:
+            attention += 2 * d  # q_norm, k_norm gains
+        if config.attention_sinks:
+            attention += config.n_heads  # one sink logit per head
+        ffn = 3 * C * F  # w1, w3 (C -> F), w2 (F -> C)
+        if config.n_experts:
+            ffn = config.n_experts * ffn + C * config.n_experts  # experts and router
         return {
             "embeddings": V * C,  # tok_embeddings
-            "attention": L * (2 * C * q_width + 2 * C * kv_width),  # q, out; k, v
-            "feed_forward": L * 3 * C * F,  # w1, w3 (C -> F), w2 (F -> C)
+            "attention": L * attention,
+            "feed_forward": L * ffn,
             "norms": (2 * L + 1) * C,  # attention_norm, ffn_norm per block, final norm
-            "head": V * C,  # untied output
+            "head": 0 if config.tie_embeddings else V * C,  # untied output
         }
     raise TypeError(f"config must be a GPTConfig or a LlamaConfig, got {type(config).__name__}")
 
