@@ -98,7 +98,7 @@ def ddp_run(steps: int = DDP_STEPS) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ddp.pt"
-        cmd = torchrun_command(2, "--steps", steps, "--zero", "--out", out)
+        cmd = torchrun_command(2, "--steps", steps, "--zero", "--json", "--out", out)
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tmp)
         launch_seconds = time.perf_counter() - start

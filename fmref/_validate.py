@@ -33,6 +33,7 @@ __all__ = [
     "check_token_ids",
     "check_token_sequence",
     "check_instance",
+    "check_overrides",
 ]
 
 
@@ -358,3 +359,25 @@ def check_instance(name, value, kind):
 
 def _classes(kind):
     return kind if isinstance(kind, tuple) else (kind,)
+
+
+def check_overrides(name, value, defaults):
+    """``{**defaults, **value}`` if every key of ``value`` is a key of ``defaults``.
+
+    A recipe's settings are a dict of defaults that a caller may override by
+    keyword; a misspelt setting must fail, not train a model with the default.
+
+    Examples
+    --------
+    >>> from fmref._validate import check_overrides
+    >>> check_overrides("overrides", {"steps": 10}, {"steps": 400, "seed": 0})
+    {'steps': 10, 'seed': 0}
+    >>> check_overrides("overrides", {"step": 10}, {"steps": 400, "seed": 0})
+    Traceback (most recent call last):
+        ...
+    ValueError: overrides must be among ['seed', 'steps'], got ['step']
+    """
+    unknown = sorted(set(value) - set(defaults))
+    if unknown:
+        raise ValueError(f"{name} must be among {sorted(defaults)}, got {unknown}")
+    return {**defaults, **value}

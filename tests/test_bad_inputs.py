@@ -596,6 +596,13 @@ CASES = {
     ],
     "fmref.train.loop.epoch_batches": [(lambda f: list(f(10, 0, 1)), "batch_size")],
     "fmref.train.loop.chunk_means": [(lambda f: f([1.0, 2.0], 0), "size")],
+    "fmref.train.loop.minimize_lbfgs": [
+        (lambda f: f(3, [torch.zeros(2, requires_grad=True)]), "objective"),
+        (lambda f: f(lambda: torch.zeros(()), []), "params"),
+        (lambda f: f(lambda: torch.zeros(()), [torch.zeros(2, dtype=torch.long)]), "params"),
+        (lambda f: f(lambda: torch.zeros(()), [torch.zeros(2)]), "params"),
+        (lambda f: f(lambda: torch.zeros(()), [torch.zeros(2, requires_grad=True)], 0), "steps"),
+    ],
     "fmref.train.loop.TrainConfig": [(lambda f: f(steps=0), "steps")],
     "fmref.train.loop.cosine_schedule": [(lambda f: f(0, -1, 10, 1.0, 0.1), "warmup")],
     "fmref.train.loop.configure_optimizer": [(lambda f: f(_gpt(), lr=0.0), "lr")],

@@ -196,3 +196,17 @@ def test_train_bad_input_raises():
 def test_train_config_validation(field, value, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**{field: value})
+
+
+def test_train_config_from_settings_takes_its_fields_and_the_overrides():
+    settings = {"n_layer": 3, "vocab_size": 768, "steps": 40, "warmup": 4, "lr_max": 1e-2,
+                "seed": 1}
+    config = TrainConfig.from_settings(settings, seed=7, lr_min=1e-3)
+    assert config == TrainConfig(steps=40, warmup=4, lr_max=1e-2, lr_min=1e-3, seed=7)
+    assert TrainConfig.from_settings({}) == TrainConfig()
+    with pytest.raises(TypeError, match="settings must be a Mapping"):
+        TrainConfig.from_settings([("steps", 40)])
+    with pytest.raises(TypeError, match="n_layers"):
+        TrainConfig.from_settings(settings, n_layers=2)
+    with pytest.raises(ValueError, match="warmup must be in"):
+        TrainConfig.from_settings(settings, warmup=50)

@@ -85,6 +85,26 @@ def _key(name: str, scale: float = 1.0):
     return value
 
 
+def _columns(*specs) -> list[Column]:
+    """Columns from ``(label, key, fmt[, scale])``: the value is ``row[key] * scale``;
+    a callable in place of the key computes the value from ``(setting, row, result)``."""
+    return [
+        Column(label, key if callable(key) else _key(key, *scale), fmt)
+        for label, key, fmt, *scale in specs
+    ]
+
+
+def _at(*path: str, scale: float = 1.0):
+    """A single figure: the value at ``path`` in the result, times ``scale``."""
+
+    def value(data):
+        for part in path:
+            data = data[part]
+        return data * scale if scale != 1.0 else data
+
+    return value
+
+
 def _listed(key: str):
     return lambda data: [(str(r[key]), r) for r in data["results"]]
 
@@ -103,32 +123,28 @@ SPECS: dict[str, Spec] = {
         title="Byte-level BPE training time (Chapter II)",
         rows=_items("merges"),
         setting="merges learned",
-        columns=[
-            Column("training time (CPU s)", _key("total_s"), "{:.3f}"),
-            Column("time per 1,000 merges (CPU s)", _key("s_per_1000_merges"), "{:.3f}"),
-            Column("validation bytes per token", _key("val_bytes_per_token"), "{:.2f}"),
-        ],
+        columns=_columns(
+            ("training time (CPU s)", "total_s", "{:.3f}"),
+            ("time per 1,000 merges (CPU s)", "s_per_1000_merges", "{:.3f}"),
+            ("validation bytes per token", "val_bytes_per_token", "{:.2f}"),
+        ),
         scalars=[
-            ("training corpus (characters)", lambda d: d["corpus_characters"], "{:,}"),
-            ("pre-tokenise and count (CPU s)", lambda d: d["pretokenize_and_count_s"], "{:.3f}"),
-            (
-                "merges timed against the naive trainer",
-                lambda d: d["naive_vs_incremental"]["merges"],
-                "{}",
-            ),
+            ("training corpus (characters)", _at("corpus_characters"), "{:,}"),
+            ("pre-tokenise and count (CPU s)", _at("pretokenize_and_count_s"), "{:.3f}"),
+            ("merges timed against the naive trainer", _at("naive_vs_incremental", "merges"), "{}"),
             (
                 "naive trainer, recount per merge (CPU ms per merge)",
-                lambda d: 1e3 * d["naive_vs_incremental"]["naive_s_per_merge"],
+                _at("naive_vs_incremental", "naive_s_per_merge", scale=1e3),
                 "{:.2f}",
             ),
             (
                 "incremental trainer (CPU ms per merge)",
-                lambda d: 1e3 * d["naive_vs_incremental"]["incremental_s_per_merge"],
+                _at("naive_vs_incremental", "incremental_s_per_merge", scale=1e3),
                 "{:.3f}",
             ),
             (
                 "speed-up of the incremental trainer (×)",
-                lambda d: d["naive_vs_incremental"]["speedup"],
+                _at("naive_vs_incremental", "speedup"),
                 "{:.1f}",
             ),
         ],
@@ -146,32 +162,30 @@ SPECS: dict[str, Spec] = {
         title="Naive vs tiled attention: extra peak memory (Chapter VI)",
         rows=_listed("n"),
         setting="sequence length N",
-        columns=[
-            Column("naive: extra peak (MiB)", _key("naive_peak_mib"), "{:.2f}"),
-            Column("tiled: extra peak (MiB)", _key("tiled_peak_mib"), "{:.2f}"),
-            Column("torch SDPA: extra peak (MiB)", _key("torch_sdpa_peak_mib"), "{:.2f}"),
-            Column("memory, naive / tiled (×)", _key("memory_ratio"), "{:.1f}"),
-            Column("model: naive (MiB)", _key("model_naive_mib"), "{:.2f}"),
-            Column("model: tiled (MiB)", _key("model_tiled_mib"), "{:.2f}"),
-        ],
+        columns=_columns(
+            ("naive: extra peak (MiB)", "naive_peak_mib", "{:.2f}"),
+            ("tiled: extra peak (MiB)", "tiled_peak_mib", "{:.2f}"),
+            ("torch SDPA: extra peak (MiB)", "torch_sdpa_peak_mib", "{:.2f}"),
+            ("memory, naive / tiled (×)", "memory_ratio", "{:.1f}"),
+            ("model: naive (MiB)", "model_naive_mib", "{:.2f}"),
+            ("model: tiled (MiB)", "model_tiled_mib", "{:.2f}"),
+        ),
         more_tables=[
             (
                 "Naive vs tiled attention: time of one call and exactness (Chapter VI)",
-                [
-                    Column("naive: time (s)", _key("naive_s"), "{:.3f}"),
-                    Column("tiled: time (s)", _key("tiled_s"), "{:.3f}"),
-                    Column("torch SDPA: time (s)", _key("torch_sdpa_s"), "{:.3f}"),
-                    Column(
-                        "time, tiled / naive (×)", _key("time_ratio_tiled_over_naive"), "{:.2f}"
-                    ),
-                    Column("max |tiled − naive|", _key("tiled_max_abs_diff"), "{:.1e}"),
-                    Column("max |SDPA − naive|", _key("torch_sdpa_max_abs_diff"), "{:.1e}"),
-                ],
+                _columns(
+                    ("naive: time (s)", "naive_s", "{:.3f}"),
+                    ("tiled: time (s)", "tiled_s", "{:.3f}"),
+                    ("torch SDPA: time (s)", "torch_sdpa_s", "{:.3f}"),
+                    ("time, tiled / naive (×)", "time_ratio_tiled_over_naive", "{:.2f}"),
+                    ("max |tiled − naive|", "tiled_max_abs_diff", "{:.1e}"),
+                    ("max |SDPA − naive|", "torch_sdpa_max_abs_diff", "{:.1e}"),
+                ),
             )
         ],
         scalars=[
-            ("head dimension d", lambda d: d["d_head"], "{}"),
-            ("tile size (tokens)", lambda d: d["tile_size"], "{}"),
+            ("head dimension d", _at("d_head"), "{}"),
+            ("tile size (tokens)", _at("tile_size"), "{}"),
         ],
         plots=[
             Plot(
@@ -193,22 +207,22 @@ SPECS: dict[str, Spec] = {
         title="Memory and time of one training step (Chapter XII)",
         rows=_items("results"),
         setting="configuration",
-        columns=[
-            Column("activation peak (MiB)", _key("activation_peak", 1 / MIB), "{:.0f}"),
-            Column(
+        columns=_columns(
+            ("activation peak (MiB)", "activation_peak", "{:.0f}", 1 / MIB),
+            (
                 "activation peak / baseline",
                 lambda s, row, d: d["ratios_to_baseline"][s]["activation_peak"],
                 "{:.2f}",
             ),
-            Column("peak resident memory (MiB)", _key("peak_rss", 1 / MIB), "{:.0f}"),
-            Column("step time (CPU s)", _key("cpu_seconds_per_step"), "{:.2f}"),
-            Column(
+            ("peak resident memory (MiB)", "peak_rss", "{:.0f}", 1 / MIB),
+            ("step time (CPU s)", "cpu_seconds_per_step", "{:.2f}"),
+            (
                 "step time / baseline",
                 lambda s, row, d: d["ratios_to_baseline"][s]["step_time"],
                 "{:.2f}",
             ),
-            Column("loss after the steps", _key("final_loss"), "{:.4f}"),
-        ],
+            ("loss after the steps", "final_loss", "{:.4f}"),
+        ),
         scalars=[
             (
                 "model (layers × width, context)",
@@ -221,20 +235,20 @@ SPECS: dict[str, Spec] = {
                 lambda d: f"{d['ddp']['world_size']} × {d['ddp']['steps']}",
                 "{}",
             ),
-            ("data parallel: training time (s)", lambda d: d["ddp"]["ddp_train_seconds"], "{:.2f}"),
+            ("data parallel: training time (s)", _at("ddp", "ddp_train_seconds"), "{:.2f}"),
             (
                 "data parallel: with process launch (s)",
-                lambda d: d["ddp"]["ddp_wall_seconds_with_launch"],
+                _at("ddp", "ddp_wall_seconds_with_launch"),
                 "{:.2f}",
             ),
             (
                 "one process: training time (s)",
-                lambda d: d["ddp"]["single_process_train_seconds"],
+                _at("ddp", "single_process_train_seconds"),
                 "{:.2f}",
             ),
             (
                 "largest weight difference, 2 processes vs 1",
-                lambda d: d["ddp"]["max_weight_difference"],
+                _at("ddp", "max_weight_difference"),
                 "{:.1e}",
             ),
         ],
@@ -250,21 +264,21 @@ SPECS: dict[str, Spec] = {
         title="Generation with and without the KV cache (Chapter XIII)",
         rows=_listed("new_tokens"),
         setting="new tokens",
-        columns=[
-            Column("with cache (CPU ms per token)", _key("cached_ms_per_token"), "{:.1f}"),
-            Column("without cache (CPU ms per token)", _key("uncached_ms_per_token"), "{:.1f}"),
-            Column("with cache (CPU s)", _key("cached_cpu_s"), "{:.2f}"),
-            Column("without cache (CPU s)", _key("uncached_cpu_s"), "{:.2f}"),
-            Column("speed-up, CPU time (×)", _key("speedup"), "{:.1f}"),
-            Column("speed-up, wall clock (×)", _key("wall_speedup"), "{:.1f}"),
-        ],
+        columns=_columns(
+            ("with cache (CPU ms per token)", "cached_ms_per_token", "{:.1f}"),
+            ("without cache (CPU ms per token)", "uncached_ms_per_token", "{:.1f}"),
+            ("with cache (CPU s)", "cached_cpu_s", "{:.2f}"),
+            ("without cache (CPU s)", "uncached_cpu_s", "{:.2f}"),
+            ("speed-up, CPU time (×)", "speedup", "{:.1f}"),
+            ("speed-up, wall clock (×)", "wall_speedup", "{:.1f}"),
+        ),
         scalars=[
             (
                 "model (layers × width, heads)",
                 lambda d: "{n_layer} × {n_embd}, {n_head}".format(**d["model"]),
                 "{}",
             ),
-            ("parameters", lambda d: d["model"]["parameters"], "{:,}"),
+            ("parameters", _at("model", "parameters"), "{:,}"),
         ],
         plots=[
             Plot(
@@ -291,26 +305,22 @@ SPECS: dict[str, Spec] = {
             ),
         ],
         setting="decoding",
-        columns=[
-            Column("target calls per token", _key("target"), "{:.3f}"),
-            Column("draft calls per token", _key("draft"), "{:.3f}"),
-        ],
+        columns=_columns(
+            ("target calls per token", "target", "{:.3f}"),
+            ("draft calls per token", "draft", "{:.3f}"),
+        ),
         scalars=[
             (
                 "target / draft parameters",
                 lambda d: f"{d['target_parameters']:,} / {d['draft_parameters']:,}",
                 "{}",
             ),
-            ("acceptance rate", lambda d: d["acceptance_rate"], "{:.3f}"),
-            ("tokens per target call, measured", lambda d: d["tokens_per_target_call"], "{:.3f}"),
-            (
-                "tokens per target call, formula",
-                lambda d: d["formula_tokens_per_target_call"],
-                "{:.3f}",
-            ),
+            ("acceptance rate", _at("acceptance_rate"), "{:.3f}"),
+            ("tokens per target call, measured", _at("tokens_per_target_call"), "{:.3f}"),
+            ("tokens per target call, formula", _at("formula_tokens_per_target_call"), "{:.3f}"),
             (
                 "CPU time, plain / speculative (×)",
-                lambda d: d["cpu_time_ratio_plain_over_speculative"],
+                _at("cpu_time_ratio_plain_over_speculative"),
                 "{:.3f}",
             ),
         ],
@@ -326,17 +336,17 @@ SPECS: dict[str, Spec] = {
         title="Weight compression of a small GPT (Chapter XIV)",
         rows=_items("results"),
         setting="format",
-        columns=[
-            Column("group size", _key("group_size"), "{}"),
-            Column("weight size (KiB)", _key("weight_bytes", 1 / 1024), "{:,.0f}"),
-            Column("bits per parameter", _key("bits_per_parameter"), "{:.3g}"),
-            Column("smaller than fp32 (×)", _key("size_ratio_vs_fp32"), "{:.2f}"),
-            Column("validation perplexity", _key("perplexity"), "{:.3f}"),
-            Column("perplexity change (%)", _key("perplexity_change_pct"), "{:+.3f}"),
-        ],
+        columns=_columns(
+            ("group size", "group_size", "{}"),
+            ("weight size (KiB)", "weight_bytes", "{:,.0f}", 1 / 1024),
+            ("bits per parameter", "bits_per_parameter", "{:.3g}"),
+            ("smaller than fp32 (×)", "size_ratio_vs_fp32", "{:.2f}"),
+            ("validation perplexity", "perplexity", "{:.3f}"),
+            ("perplexity change (%)", "perplexity_change_pct", "{:+.3f}"),
+        ),
         scalars=[
-            ("compressed parameters", lambda d: d["model"]["compressed_parameters"], "{:,}"),
-            ("validation tokens", lambda d: d["model"]["validation_tokens"], "{:,}"),
+            ("compressed parameters", _at("model", "compressed_parameters"), "{:,}"),
+            ("validation tokens", _at("model", "validation_tokens"), "{:,}"),
         ],
         plots=[
             Plot(

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fmref._validate import check_in, check_instance, check_number, check_positive_int
 from fmref.agents.parse import ToolCall
 from fmref.agents.tools import ToolRegistry
 
@@ -86,9 +87,7 @@ def luhn_valid(number: str) -> bool:
     >>> luhn_valid("4111 1111 1111 1111"), luhn_valid("4111 1111 1111 1112")
     (True, False)
     """
-    if not isinstance(number, str):
-        raise TypeError(f"number must be a str, got {type(number).__name__}")
-    digits = _digits(number)
+    digits = _digits(check_instance("number", number, str))
     if not digits:
         return False
     total = 0
@@ -124,9 +123,7 @@ def iban_valid(iban: str) -> bool:
     >>> iban_valid("GB82 WEST 1234 5698 7654 32"), iban_valid("GB82 WEST 1234 5698 7654 33")
     (True, False)
     """
-    if not isinstance(iban, str):
-        raise TypeError(f"iban must be a str, got {type(iban).__name__}")
-    s = iban.replace(" ", "").upper()
+    s = check_instance("iban", iban, str).replace(" ", "").upper()
     if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s):
         return False
     return int("".join(str(int(c, 36)) for c in s[4:] + s[:4])) % 97 == 1
@@ -188,8 +185,7 @@ def redact(text: str, kinds: Iterable[str] | None = None) -> tuple[str, list[tup
     >>> [kind for kind, _ in found]
     ['EMAIL', 'CARD', 'PHONE']
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_instance("text", text, str)
     chosen = list(PII_PATTERNS) if kinds is None else list(kinds)
     unknown = [k for k in chosen if k not in PII_PATTERNS]
     if unknown:
@@ -270,8 +266,7 @@ def injection_rules(text: str) -> list[str]:
     >>> injection_rules("Ignore the previous e-mail: the meeting moved to 3 pm.")
     []
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_instance("text", text, str)
     return [name for name, rule in _RULES.items() if rule.search(text)]
 
 
@@ -410,10 +405,9 @@ def injection_examples(n: int = 600, split: str = "train", seed: int = 0,
     goran@drop.example. Changelog: fixed a crash in goran_reader when the file is
     empty (reported by Goran).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n % 2:
+    if check_positive_int("n", n) % 2:
         raise ValueError(f"n must be a positive even int, got {n!r}")
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    check_in("split", split, ("train", "test"))
     rng = np.random.default_rng([seed, split == "test"])
 
     def half(items: Sequence[Any]) -> Sequence[Any]:
@@ -507,12 +501,9 @@ class InjectionDetector:
     """
 
     def __init__(self, threshold: float = 0.5, dim: int = 4096, use_rules: bool = True) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-                or not 0 < threshold < 1:
-            raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be a positive int, got {dim!r}")
-        self.threshold, self.dim, self.use_rules = float(threshold), dim, use_rules
+        self.threshold = check_number("threshold", threshold, 0.0, 1.0, low_open=True,
+                                      high_open=True)
+        self.dim, self.use_rules = check_positive_int("dim", dim), use_rules
         self.weights: np.ndarray | None = None
         self.bias = 0.0
 
@@ -532,7 +523,7 @@ class InjectionDetector:
         l2 : float, default 1e-3
             Weight decay (the bias is not decayed).
         steps : int, default 50
-            Iterations of L-BFGS (:class:`torch.optim.LBFGS`, strong Wolfe line search).
+            Iterations of L-BFGS (:func:`fmref.train.loop.minimize_lbfgs`).
 
         Returns
         -------
@@ -547,32 +538,27 @@ class InjectionDetector:
         """
         import torch
 
+        from fmref.train.loop import minimize_lbfgs
+
         texts, y = list(texts), np.asarray(labels, dtype=float)
         if len(texts) != len(y) or not texts:
             raise ValueError(f"texts and labels must be non-empty and of equal length, "
                              f"got {len(texts)} and {len(y)}")
         if not np.isin(y, (0, 1)).all() or len(set(y.tolist())) < 2:
             raise ValueError("labels must be 0 or 1, with both classes present")
-        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0:
-            raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        check_number("l2", l2, low=0.0)
+        check_positive_int("steps", steps)
         x = torch.from_numpy(_features(texts, self.dim))
         target = torch.from_numpy(y)
         w = torch.zeros(self.dim + 1, dtype=torch.float64, requires_grad=True)  # bias last
-        opt = torch.optim.LBFGS([w], max_iter=steps, tolerance_grad=1e-10,
-                                tolerance_change=1e-14, history_size=20,
-                                line_search_fn="strong_wolfe")
 
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
+        def objective() -> torch.Tensor:
             z = x @ w[:-1] + w[-1]
             loss = torch.nn.functional.binary_cross_entropy_with_logits(z, target)
-            loss = loss + l2 / 2 * (w[:-1] @ w[:-1])
-            loss.backward()
-            return loss
+            return loss + l2 / 2 * (w[:-1] @ w[:-1])
 
-        opt.step(closure)
+        minimize_lbfgs(objective, [w], steps, history_size=20, tolerance_grad=1e-10,
+                       tolerance_change=1e-14)
         w = w.detach()
         self.weights, self.bias = w[:-1].numpy().copy(), float(w[-1])
         return self
@@ -591,8 +577,7 @@ class InjectionDetector:
 
     def score(self, text: str) -> float:
         """The classifier's probability that ``text`` carries an injection."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        check_instance("text", text, str)
         z = float(_features([text], self.dim)[0] @ self._fitted() + self.bias)
         return float(1.0 / (1.0 + np.exp(-z)))
 
@@ -703,14 +688,10 @@ class ToolPolicy:
     """
 
     def __init__(self, allow: Mapping[str, Mapping[str, Any]]) -> None:
-        if not isinstance(allow, Mapping):
-            raise TypeError(f"allow must be a mapping of tool names to rules, "
-                            f"got {type(allow).__name__}")
+        check_instance("allow", allow, Mapping)
         self.allow: dict[str, dict[str, Any]] = {}
         for tool, rules in allow.items():
-            if not isinstance(rules, Mapping):
-                raise TypeError(f"allow[{tool!r}] must be a mapping of argument rules, "
-                                f"got {type(rules).__name__}")
+            check_instance(f"allow[{tool!r}]", rules, Mapping)
             for arg, rule in rules.items():
                 if not (isinstance(rule, (list, tuple, frozenset, set, str)) or callable(rule)):
                     raise TypeError(f"allow[{tool!r}][{arg!r}] must be a list of values, a regex "
@@ -730,8 +711,7 @@ class ToolPolicy:
         -------
         str or None
         """
-        if not isinstance(call, ToolCall):
-            raise TypeError(f"call must be a ToolCall, got {type(call).__name__}")
+        check_instance("call", call, ToolCall)
         if call.name not in self.allow:
             return f"tool {call.name!r} is not on the allow-list {list(self.allow)}"
         for arg, rule in self.allow[call.name].items():
@@ -771,8 +751,7 @@ class ToolPolicy:
         >>> ToolPolicy({"calculator": {}}).restrict(ToolRegistry([calculator, shell])).names()
         ['calculator']
         """
-        if not isinstance(tools, ToolRegistry):
-            raise TypeError(f"tools must be a ToolRegistry, got {type(tools).__name__}")
+        check_instance("tools", tools, ToolRegistry)
         return ToolRegistry([tools[name] for name in tools.names() if name in self.allow])
 
 
@@ -843,12 +822,8 @@ class Guard:
     events: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.policy is not None and not isinstance(self.policy, ToolPolicy):
-            raise TypeError("policy must be a ToolPolicy or None, "
-                            f"got {type(self.policy).__name__}")
-        if self.detector is not None and not isinstance(self.detector, InjectionDetector):
-            raise TypeError(f"detector must be an InjectionDetector or None, "
-                            f"got {type(self.detector).__name__}")
+        check_instance("policy", self.policy, (ToolPolicy, type(None)))
+        check_instance("detector", self.detector, (InjectionDetector, type(None)))
 
     def _redact(self, stage: str, text: str) -> str:
         text, found = redact(text)

@@ -48,6 +48,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
 
 from fmref import __version__
+from fmref._validate import check_instance, check_int
 from fmref.agents.tools import Tool, ToolCallError, ToolRegistry
 
 __all__ = [
@@ -145,6 +146,19 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
+def _check_id(value: Any, none: bool = False) -> Any:
+    """``value`` if it is a request id (or ``None``, when ``none``), else TypeError."""
+    if not (_is_id(value) or (none and value is None)):
+        want = "an int, a str or None" if none else "an int or a str"
+        raise TypeError(f"id must be {want}, got {value!r}")
+    return value
+
+
+def _invalid(msg_id: int | str | None, why: str) -> dict[str, Any]:
+    """The error response to an invalid request."""
+    return error_response(msg_id, INVALID_REQUEST, f"Invalid Request: {why}")
+
+
 def request(method: str, params: dict[str, Any] | None = None,
             id: int | str = 1) -> dict[str, Any]:  # noqa: A002 - the protocol's name
     """A JSON-RPC request: a method the other side must answer.
@@ -173,15 +187,10 @@ def request(method: str, params: dict[str, Any] | None = None,
     >>> request("tools/list", id=2)
     {'jsonrpc': '2.0', 'id': 2, 'method': 'tools/list'}
     """
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a str, got {type(method).__name__}")
-    if not _is_id(id):
-        raise TypeError(f"id must be an int or a str, got {id!r}")
-    message: dict[str, Any] = {"jsonrpc": "2.0", "id": id, "method": method}
+    check_instance("method", method, str)
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": _check_id(id), "method": method}
     if params is not None:
-        if not isinstance(params, dict):
-            raise TypeError(f"params must be a dict, got {type(params).__name__}")
-        message["params"] = params
+        message["params"] = check_instance("params", params, dict)
     return message
 
 
@@ -235,11 +244,8 @@ def result_response(id: int | str, result: dict[str, Any]) -> dict[str, Any]:  #
     >>> result_response(7, {})
     {'jsonrpc': '2.0', 'id': 7, 'result': {}}
     """
-    if not _is_id(id):
-        raise TypeError(f"id must be an int or a str, got {id!r}")
-    if not isinstance(result, dict):
-        raise TypeError(f"result must be a dict, got {type(result).__name__}")
-    return {"jsonrpc": "2.0", "id": id, "result": result}
+    _check_id(id)
+    return {"jsonrpc": "2.0", "id": id, "result": check_instance("result", result, dict)}
 
 
 def error_response(id: int | str | None, code: int, message: str,  # noqa: A002
@@ -274,14 +280,10 @@ def error_response(id: int | str | None, code: int, message: str,  # noqa: A002
     >>> error_response(None, PARSE_ERROR, "Parse error")
     {'jsonrpc': '2.0', 'error': {'code': -32700, 'message': 'Parse error'}}
     """
-    if isinstance(code, bool) or not isinstance(code, int):
-        raise TypeError(f"code must be an int, got {code!r}")
-    if not isinstance(message, str):
-        raise TypeError(f"message must be a str, got {type(message).__name__}")
+    check_int("code", code)
+    check_instance("message", message, str)
     out: dict[str, Any] = {"jsonrpc": "2.0"}
-    if id is not None:
-        if not _is_id(id):
-            raise TypeError(f"id must be an int, a str or None, got {id!r}")
+    if _check_id(id, none=True) is not None:
         out["id"] = id
     out["error"] = MCPError(code, message, data).error()
     return out
@@ -514,28 +516,23 @@ class MCPServer:
         'Invalid Request: batches are not supported (MCP 2025-06-18 removed them)'
         """
         if isinstance(message, list):
-            return error_response(None, INVALID_REQUEST, "Invalid Request: batches are not "
-                                  "supported (MCP 2025-06-18 removed them)")
+            return _invalid(None, "batches are not supported (MCP 2025-06-18 removed them)")
         if not isinstance(message, dict):
-            return error_response(None, INVALID_REQUEST,
-                                  f"Invalid Request: expected an object, got {_json_kind(message)}")
+            return _invalid(None, f"expected an object, got {_json_kind(message)}")
         has_id = "id" in message
         msg_id = message.get("id")
         if has_id and not _is_id(msg_id):
-            return error_response(None, INVALID_REQUEST,
-                                  "Invalid Request: id must be a string or an integer")
+            return _invalid(None, "id must be a string or an integer")
         if message.get("jsonrpc") != "2.0":
-            return error_response(msg_id, INVALID_REQUEST, 'Invalid Request: jsonrpc must be "2.0"')
+            return _invalid(msg_id, 'jsonrpc must be "2.0"')
         if "method" not in message and ("result" in message or "error" in message):
             return None  # a response: this server sends no requests, so nothing awaits it
         method = message.get("method")
         if not isinstance(method, str):
-            return error_response(msg_id, INVALID_REQUEST,
-                                  "Invalid Request: method must be a string")
+            return _invalid(msg_id, "method must be a string")
         params = message.get("params", {})
         if not isinstance(params, (dict, list)):
-            return error_response(msg_id, INVALID_REQUEST,
-                                  "Invalid Request: params must be an object")
+            return _invalid(msg_id, "params must be an object")
         if not has_id:
             self._notify(method, params)
             return None  # "The receiver MUST NOT send a response"
@@ -572,9 +569,9 @@ class MCPServer:
         try:
             message = decode(line)
         except (MCPError, TypeError) as err:
-            if isinstance(err, TypeError):
-                err = MCPError(INVALID_REQUEST, "Invalid Request: a line must be text")
-            return encode(error_response(None, err.code, err.message))
+            reply = _invalid(None, "a line must be text") if isinstance(err, TypeError) \
+                else error_response(None, err.code, err.message)
+            return encode(reply)
         response = self.handle(message)
         return None if response is None else encode(response)
 
@@ -697,9 +694,8 @@ class MCPServer:
             if len(line) > max_bytes and not line.endswith(b"\n"):
                 while line and not line.endswith(b"\n"):  # drop the rest of the line
                     line = instream.readline(65536)
-                reply: str | None = encode(error_response(
-                    None, INVALID_REQUEST,
-                    f"Invalid Request: message longer than {max_bytes} bytes"))
+                reply: str | None = encode(
+                    _invalid(None, f"message longer than {max_bytes} bytes"))
             else:
                 reply = self.handle_line(line)
             if reply is not None:

@@ -20,7 +20,7 @@ import random
 import torch
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_overrides, check_positive_int
 from fmref.agents.calculator import calculator
 from fmref.agents.parse import CALL_CLOSE
 from fmref.agents.react import run_agent
@@ -115,10 +115,7 @@ def train_react_policy(use_cache=True, **overrides):
     >>> len(history), model.config.vocab_size
     (2, 2165)
     """
-    unknown = sorted(set(overrides) - set(POLICY_SETTINGS))
-    if unknown:
-        raise ValueError(f"overrides must be among {sorted(POLICY_SETTINGS)}, got {unknown}")
-    s = {**POLICY_SETTINGS, **overrides}
+    s = check_overrides("overrides", overrides, POLICY_SETTINGS)
 
     def train():
         from fmref.zoo import one_thread

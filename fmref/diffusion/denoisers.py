@@ -20,7 +20,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_instance, check_positive, check_positive_int, check_probability
+from fmref._validate import (
+    check_instance,
+    check_overrides,
+    check_positive,
+    check_positive_int,
+    check_probability,
+)
 
 __all__ = [
     "timestep_embedding",
@@ -380,13 +386,7 @@ def swiss_roll_denoiser(**overrides) -> tuple[MLPDenoiser, torch.Tensor, torch.T
     from fmref.train.loop import fit
     from fmref.zoo import cached, one_thread
 
-    unknown = sorted(set(overrides) - set(SWISS_ROLL_SETTINGS))
-    if unknown:
-        raise ValueError(
-            f"overrides must be among SWISS_ROLL_SETTINGS {sorted(SWISS_ROLL_SETTINGS)}, "
-            f"got {unknown}"
-        )
-    settings = {**SWISS_ROLL_SETTINGS, **overrides}
+    settings = check_overrides("overrides", overrides, SWISS_ROLL_SETTINGS)
     points, _ = make_swiss_roll(4000, noise=0.3, random_state=0)
     data = torch.tensor(points[:, [0, 2]], dtype=torch.float32) / 5.0  # (4000, 2)
     abar = alphas_cumprod(linear_beta_schedule(1000))

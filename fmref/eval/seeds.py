@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from fmref._validate import check_overrides
+
 __all__ = ["SEED_RUN_SETTINGS", "seed_runs", "spread"]
 
 #: Model and training settings of :func:`seed_runs` (bytes as tokens: no tokenizer to train).
@@ -54,17 +56,7 @@ def _train_one(settings, seed):
                 n_embd=s["n_embd"],
             )
         )
-    config = TrainConfig(
-        steps=s["steps"],
-        batch_size=s["batch_size"],
-        block_size=s["block_size"],
-        lr_max=s["lr_max"],
-        lr_min=s["lr_min"],
-        warmup=s["warmup"],
-        eval_interval=s["eval_interval"],
-        eval_batches=s["eval_batches"],
-        seed=seed,
-    )  # the batch order
+    config = TrainConfig.from_settings(s, seed=seed)  # the seed also sets the batch order
     with one_thread():  # a model this small gains nothing from threads, and loses when shared
         history = train(model, train_ids, config, val_data=val_ids)
     return {k: history[k] for k in ("step", "train_loss", "val_step", "val_loss")}
@@ -104,10 +96,7 @@ def seed_runs(seeds=(0, 1, 2, 3, 4), **overrides):
 
     if len(seeds) == 0:
         raise ValueError("seeds must hold at least one seed, got none")
-    unknown = sorted(set(overrides) - set(SEED_RUN_SETTINGS))
-    if unknown:
-        raise ValueError(f"overrides must be among {sorted(SEED_RUN_SETTINGS)}, got {unknown}")
-    settings = {**SEED_RUN_SETTINGS, **overrides}
+    settings = check_overrides("overrides", overrides, SEED_RUN_SETTINGS)
     return {
         int(seed): cached(
             "tiny-gpt-seed",

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int, check_tensor
+from fmref._validate import check_overrides, check_positive_int, check_tensor
 
 __all__ = ["reparameterize", "gaussian_kl", "VAE", "vae_loss", "DIGITS_VAE_SETTINGS", "digits_vae"]
 
@@ -264,13 +264,7 @@ def digits_vae(**overrides) -> tuple[VAE, dict]:
     from fmref.train.loop import epoch_batches, fit
     from fmref.zoo import cached, one_thread
 
-    unknown = sorted(set(overrides) - set(DIGITS_VAE_SETTINGS))
-    if unknown:
-        raise ValueError(
-            f"overrides must be among DIGITS_VAE_SETTINGS {sorted(DIGITS_VAE_SETTINGS)}, "
-            f"got {unknown}"
-        )
-    s = {**DIGITS_VAE_SETTINGS, **overrides}
+    s = check_overrides("overrides", overrides, DIGITS_VAE_SETTINGS)
 
     @one_thread()  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()

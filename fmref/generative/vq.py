@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_positive_int, check_tensor
+from fmref._validate import check_overrides, check_positive_int, check_tensor
 from fmref.vision import patchify
 
 __all__ = [
@@ -248,13 +248,7 @@ def digits_patch_vqae(**overrides):
     from fmref.train.loop import fit
     from fmref.zoo import cached, one_thread
 
-    unknown = sorted(set(overrides) - set(DIGITS_PATCH_VQAE_SETTINGS))
-    if unknown:
-        raise ValueError(
-            "overrides must be among DIGITS_PATCH_VQAE_SETTINGS "
-            f"{sorted(DIGITS_PATCH_VQAE_SETTINGS)}, got {unknown}"
-        )
-    s = {**DIGITS_PATCH_VQAE_SETTINGS, **overrides}
+    s = check_overrides("overrides", overrides, DIGITS_PATCH_VQAE_SETTINGS)
 
     @one_thread()  # the result must not depend on the caller's thread count
     @torch.enable_grad()  # the caller may be inside torch.no_grad()

@@ -210,17 +210,12 @@ def finetune(base, method, train_ids, val_ids, settings=None):
         loss = evaluate(model, val_ids, s["batch_size"], s["block_size"], s["eval_batches"])
         return {"trainable": 0, "total": total, "val_loss": loss, "val_curve": [], "state": {}}
     lr = s["lr"][method.partition("-")[0]]
-    config = TrainConfig(
-        steps=s["steps"],
-        batch_size=s["batch_size"],
-        block_size=s["block_size"],
+    config = TrainConfig.from_settings(
+        s,
         lr_max=lr,
         lr_min=lr / 10,
-        warmup=s["warmup"],
         weight_decay=0.0,  # a short fine-tune: no decay
         eval_interval=max(1, s["steps"] // 4),
-        eval_batches=s["eval_batches"],
-        seed=s["seed"],
     )
     history = train(model, train_ids, config, val_data=val_ids)
     state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}

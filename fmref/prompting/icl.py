@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from fmref._validate import check_positive, check_positive_int
+from fmref._validate import check_overrides, check_positive, check_positive_int
 from fmref.models.gpt import GPT, GPTConfig
 from fmref.train.loop import cosine_schedule, fit
 
@@ -305,12 +305,7 @@ def copy_gpt(**overrides):
     """
     from fmref.zoo import cached, one_thread
 
-    unknown = sorted(set(overrides) - set(COPY_GPT_SETTINGS))
-    if unknown:
-        raise ValueError(
-            f"overrides must be among COPY_GPT_SETTINGS {sorted(COPY_GPT_SETTINGS)}, got {unknown}"
-        )
-    s = {**COPY_GPT_SETTINGS, **overrides}
+    s = check_overrides("overrides", overrides, COPY_GPT_SETTINGS)
     config = GPTConfig(
         vocab_size=11, block_size=16, n_layer=s["n_layer"], n_head=s["n_head"], n_embd=s["n_embd"]
     )

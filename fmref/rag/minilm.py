@@ -147,6 +147,8 @@ class SentenceEncoder:
     >>> e = enc.embed(["list", "tuple list tuple"])
     >>> e.shape, [round(n, 4) for n in e.norm(dim=1).tolist()]
     (torch.Size([2, 8]), [1.0, 1.0])
+    >>> torch.equal(enc.encode(["list", "tuple list tuple"]), e)  # sentence-transformers' name
+    True
     """
 
     def __init__(self, model, tokenizer, max_seq_length=256):
@@ -208,32 +210,9 @@ class SentenceEncoder:
         """Same as :meth:`embed`, under the name sentence-transformers gives it.
 
         ``SentenceTransformer.encode`` returns a NumPy array by default; this returns
-        the ``torch.Tensor`` of :meth:`embed` (call ``.numpy()`` for an array).
-
-        Parameters
-        ----------
-        sentences : list of str
-            The texts (a single str is refused: wrap it in a list).
-        batch_size : int, default 32
-            Texts per forward pass.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(len(sentences), dim)`` float32, every row of unit norm.
-
-        Examples
-        --------
-        >>> import torch
-        >>> from fmref.models.bert import Bert, BertConfig
-        >>> from fmref.rag.minilm import SentenceEncoder
-        >>> from fmref.text.wordpiece import WordPieceTokenizer
-        >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "list", "tuple"])
-        >>> bert = Bert(BertConfig(vocab_size=6, hidden_size=8, num_hidden_layers=1,
-        ...                        num_attention_heads=2, intermediate_size=16))
-        >>> enc = SentenceEncoder(bert, tok, max_seq_length=16)
-        >>> torch.equal(enc.encode(["list", "tuple"]), enc.embed(["list", "tuple"]))
-        True
+        the ``torch.Tensor`` of :meth:`embed` (call ``.numpy()`` for an array). The
+        parameters, result and errors are :meth:`embed`'s, with ``sentences`` for
+        ``texts``; the class's example calls both.
         """
         return self.embed(sentences, batch_size=batch_size)
 

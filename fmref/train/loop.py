@@ -13,6 +13,10 @@ windows of a token stream, AdamW with decoupled weight decay on the weight
 matrices only, warm-up + cosine decay, validation on fixed windows. Given the
 same seed, two runs give the same history.
 
+:func:`minimize_lbfgs` is the other way fmref fits parameters: a full-batch
+quasi-Newton solve of a smooth objective (a convex classifier such as the
+injection detector of :mod:`fmref.agents.guard`), not a loop over batches.
+
 References
 ----------
 .. [1] Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
@@ -20,19 +24,29 @@ References
    Restarts", ICLR 2017.
 .. [3] Pascanu, Mikolov and Bengio, "On the difficulty of training recurrent
    neural networks", ICML 2013 (gradient clipping).
+.. [4] Liu and Nocedal, "On the limited memory BFGS method for large scale
+   optimization", Mathematical Programming 45, 1989 (L-BFGS).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 from torch import nn
 
-from fmref._validate import check_int, check_number, check_positive, check_positive_int
+from fmref._validate import (
+    check_instance,
+    check_int,
+    check_number,
+    check_positive,
+    check_positive_int,
+    check_tensor,
+)
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = [
@@ -44,6 +58,7 @@ __all__ = [
     "fit",
     "epoch_batches",
     "chunk_means",
+    "minimize_lbfgs",
     "train",
 ]
 
@@ -117,6 +132,41 @@ class TrainConfig:
             raise ValueError(f"warmup must be in [0, steps={self.steps}], got {self.warmup}")
         if not 0 <= self.lr_min <= self.lr_max:
             raise ValueError(f"lr_min must be in [0, lr_max={self.lr_max}], got {self.lr_min}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], **overrides: Any) -> TrainConfig:
+        """The config of a recipe's settings: its keys that name a field, then ``overrides``.
+
+        A recipe keeps model and training settings in one dict (hashed as its
+        cache key, e.g. :data:`fmref.zoo.TINY_GPT_SETTINGS`); the keys that are
+        not fields of this class (``n_layer``, ``vocab_size``, ...) are left out.
+
+        Parameters
+        ----------
+        settings : mapping
+            The recipe's settings.
+        **overrides
+            Fields to set whatever ``settings`` says (e.g. a seed per run).
+
+        Returns
+        -------
+        TrainConfig
+
+        Raises
+        ------
+        TypeError
+            If ``settings`` is not a mapping or an override is not a field.
+
+        Examples
+        --------
+        >>> from fmref.train.loop import TrainConfig
+        >>> config = TrainConfig.from_settings({"n_layer": 2, "steps": 40, "warmup": 4}, seed=3)
+        >>> config.steps, config.warmup, config.seed
+        (40, 4, 3)
+        """
+        check_instance("settings", settings, Mapping)
+        names = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in settings.items() if k in names}, **overrides})
 
 
 def cosine_schedule(step: int, warmup: int, total: int, lr_max: float, lr_min: float) -> float:
@@ -592,6 +642,102 @@ def chunk_means(values: list[float], size: int) -> list[float]:
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
     return [sum(values[i : i + size]) / size for i in range(0, len(values) - size + 1, size)]
+
+
+def minimize_lbfgs(
+    objective: Callable[[], torch.Tensor],
+    params: list[torch.Tensor],
+    steps: int = 50,
+    *,
+    history_size: int = 100,
+    tolerance_grad: float = 1e-7,
+    tolerance_change: float = 1e-9,
+) -> float:
+    """Minimise a smooth full-batch objective over ``params`` with L-BFGS.
+
+    Where :func:`fit` takes many noisy steps on mini-batches, this solves a
+    small deterministic problem (every example in every evaluation) with
+    :class:`torch.optim.LBFGS` and a strong-Wolfe line search: a quasi-Newton
+    method that builds a curvature estimate from the last ``history_size``
+    gradient differences. On a convex objective the optimum it reaches does not
+    depend on the solver, so it can be checked against another library's.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective()`` returns the scalar loss computed from ``params`` (it may
+        be called several times per iteration by the line search).
+    params : list of torch.Tensor
+        Floating-point leaf tensors with ``requires_grad=True``, updated in place.
+    steps : int, default 50
+        Iterations at most (``max_iter`` of :class:`torch.optim.LBFGS`).
+    history_size : int, default 100
+        Curvature pairs kept.
+    tolerance_grad : float, default 1e-7
+        Stop when the largest gradient entry falls to this.
+    tolerance_change : float, default 1e-9
+        Stop when the loss or the step changes by less than this.
+
+    Returns
+    -------
+    float
+        The objective at the final parameters.
+
+    Raises
+    ------
+    TypeError
+        If ``objective`` is not callable or ``params`` is not a list of tensors.
+    ValueError
+        If ``params`` is empty or holds a tensor that is not a floating-point
+        leaf requiring gradients, or a size or tolerance is not positive.
+
+    Examples
+    --------
+    Rosenbrock's function :math:`(1 - x)^2 + 100 (y - x^2)^2` has its minimum
+    0 at (1, 1):
+
+    >>> import torch
+    >>> from fmref.train.loop import minimize_lbfgs
+    >>> xy = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    >>> def rosenbrock():
+    ...     return (1 - xy[0]) ** 2 + 100 * (xy[1] - xy[0] ** 2) ** 2
+    >>> loss = minimize_lbfgs(rosenbrock, [xy], steps=100, tolerance_grad=1e-12,
+    ...                       tolerance_change=1e-15)
+    >>> print(f"minimum {loss:.1e} at ({xy[0]:.6f}, {xy[1]:.6f})")
+    minimum 2.6e-18 at (1.000000, 1.000000)
+    """
+    if not callable(objective):
+        raise TypeError(f"objective must be a callable returning the loss, "
+                        f"got {type(objective).__name__}")
+    check_instance("params", params, (list, tuple))
+    if not params:
+        raise ValueError("params must hold at least one tensor, got none")
+    for i, p in enumerate(params):
+        check_tensor(f"params[{i}]", p, dtype="float")
+        if not (p.is_leaf and p.requires_grad):
+            raise ValueError(f"params[{i}] must be a leaf tensor with requires_grad=True")
+    check_positive_int("steps", steps)
+    check_positive_int("history_size", history_size)
+    check_positive("tolerance_grad", tolerance_grad)
+    check_positive("tolerance_change", tolerance_change)
+    optimizer = torch.optim.LBFGS(
+        params,
+        max_iter=steps,
+        tolerance_grad=tolerance_grad,
+        tolerance_change=tolerance_change,
+        history_size=history_size,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = objective()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        return float(objective())
 
 
 def train(

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from fmref._validate import check_overrides
 from fmref.zoo._cache import (
     CacheWarning,
     cache_dir,
@@ -271,18 +272,7 @@ def _train_tiny_gpt(settings: dict[str, Any]) -> dict[str, Any]:
     )
     torch.manual_seed(s["seed"])  # the initial weights
     model = GPT(config)
-    train_config = TrainConfig(
-        steps=s["steps"],
-        batch_size=s["batch_size"],
-        block_size=s["block_size"],
-        lr_max=s["lr_max"],
-        lr_min=s["lr_min"],
-        warmup=s["warmup"],
-        weight_decay=s["weight_decay"],
-        eval_interval=s["eval_interval"],
-        eval_batches=s["eval_batches"],
-        seed=s["seed"],
-    )
+    train_config = TrainConfig.from_settings(s)
     with one_thread():  # the same weights bit for bit on any thread setting
         history = train(model, train_ids, train_config, val_data=val_ids)
     return {
@@ -336,15 +326,10 @@ def tiny_gpt(**overrides: Any) -> tuple[Any, Any, dict[str, Any]]:
     >>> logits.shape[-1]
     768
     """
-    unknown = sorted(set(overrides) - set(TINY_GPT_SETTINGS))
-    if unknown:
-        raise ValueError(
-            f"overrides must be among TINY_GPT_SETTINGS {sorted(TINY_GPT_SETTINGS)}, got {unknown}"
-        )
+    settings = check_overrides("overrides", overrides, TINY_GPT_SETTINGS)
     from fmref.models.gpt import GPT, GPTConfig
     from fmref.text.bpe import BPETokenizer
 
-    settings = {**TINY_GPT_SETTINGS, **overrides}
     stored = cached("tiny-gpt", settings, lambda: _train_tiny_gpt(settings))
     model = GPT(GPTConfig(**stored["gpt_config"]))
     model.load_state_dict(stored["state_dict"])
