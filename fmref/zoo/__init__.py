@@ -172,6 +172,11 @@ _RECIPES = {
             "patch VQ autoencoder and a MADE over its codes (gallery, XVIII)",
         ),
         (
+            "parallel-runs",
+            "fmref.train.parallel.run:parallel_runs",
+            "tiny Llama on 2 processes, every parallelism (gallery, XII)",
+        ),
+        (
             "mini-scaling-study",
             "fmref.scaling.fit:mini_scaling_run",
             "byte GPT runs of an isoFLOP study (gallery, X)",
@@ -194,7 +199,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'digits-clip', 'digits-cnn', 'digits-denoiser']
     >>> len(fmref.zoo.list())
-    16
+    17
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
