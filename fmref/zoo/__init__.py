@@ -75,6 +75,7 @@ __all__ = [
     "digits_cnn",
     "SELECTIVE_COPY_SETTINGS",
     "selective_copy",
+    "deepseek_mtp",
 ]
 
 
@@ -167,6 +168,11 @@ _RECIPES = {
             "MLP DDPM on a 2-D swiss roll (gallery, XVII)",
         ),
         ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
+        (
+            "deepseek-mtp",
+            "fmref.zoo:deepseek_mtp",
+            "byte DeepSeek-V3 with and without multi-token prediction (IX)",
+        ),
         ("digits-vae", "fmref.generative.vae:digits_vae", "2-D VAE on digits (gallery, XVIII)"),
         (
             "digits-patch-vqae",
@@ -204,9 +210,9 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     --------
     >>> import fmref.zoo
     >>> [r.name for r in fmref.zoo.list()][:4]
-    ['attention-copy-gpt', 'digits-clip', 'digits-cnn', 'digits-denoiser']
+    ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    18
+    19
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
@@ -504,3 +510,41 @@ def selective_copy(**overrides: Any) -> dict[str, tuple[torch.nn.Module, dict]]:
         model.load_state_dict(result[name]["state_dict"])
         runs[name] = (model.eval(), result[name]["history"])
     return runs
+
+
+# ---------------------------------------------------------------------------
+# Chapter IX's multi-token prediction experiment.
+# ---------------------------------------------------------------------------
+
+
+def deepseek_mtp() -> tuple[dict, dict]:
+    """Two small DeepSeek-V3 models, trained with and without MTP, from the cache.
+
+    Trained by :func:`fmref.models.deepseek.train_mtp_pair` with
+    :data:`fmref.models.deepseek.MTP_SETTINGS` on one thread, once.
+
+    Returns
+    -------
+    models : dict of str to fmref.models.deepseek.DeepSeekV3
+        ``"plain"`` and ``"mtp"``, in eval mode.
+    results : dict of str to dict
+        Their validation losses, expert load, training losses and, for
+        ``"mtp"``, the MTP loss and the draft acceptance rate.
+
+    Examples
+    --------
+    >>> from fmref.zoo import deepseek_mtp
+    >>> models, results = deepseek_mtp()
+    >>> models["mtp"].config.num_nextn_predict_layers, len(results["mtp"]["loss"])
+    (1, 120)
+    """
+    from fmref.models.deepseek import MTP_SETTINGS, DeepSeekV3, DeepSeekV3Config, train_mtp_pair
+
+    stored = cached("deepseek-mtp", MTP_SETTINGS, one_thread()(train_mtp_pair))
+    config = DeepSeekV3Config(**stored["config"])
+    models = {}
+    for name, state in stored["state_dicts"].items():
+        models[name] = DeepSeekV3(config)
+        models[name].load_state_dict(state)
+        models[name].eval()
+    return models, stored["results"]
