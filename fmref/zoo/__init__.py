@@ -178,6 +178,11 @@ _RECIPES = {
         ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
         ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
         (
+            "filtered-gpt",
+            "fmref.data.quality:filtering_effect",
+            "small GPTs on a junk-laden crawl, unfiltered and filtered (App. B)",
+        ),
+        (
             "swiss-roll-denoiser",
             "fmref.diffusion.denoisers:swiss_roll_denoiser",
             "MLP DDPM on a 2-D swiss roll (gallery, XVII)",
@@ -227,7 +232,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    22
+    23
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
