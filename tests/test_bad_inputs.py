@@ -655,6 +655,58 @@ CASES = {
     "fmref.rag.minilm.SentenceEncoder": [(lambda f: f(3, None), "model")],
     "fmref.rag.minilm.load_minilm": [(lambda f: f(max_seq_length=1), "max_seq_length")],
     "fmref.rag.prompt.build_prompt": [(lambda f: f("q", "passage"), "passages")],
+    "fmref.rag.evalset.load_evalset": [(lambda f: f("dev"), "split")],
+    "fmref.rag.late.maxsim": [
+        (lambda f: f(torch.zeros(0, 4), rand(2, 4)), "query_tokens"),
+        (lambda f: f(rand(2, 4), rand(3, 5)), "doc_tokens"),
+        (lambda f: f(rand(2, 4), nan(3, 4)), "doc_tokens"),
+    ],
+    "fmref.rag.late.LateInteractionIndex": [
+        (lambda f: f([]), "doc_tokens"),
+        (lambda f: f([rand(2, 4), rand(2, 3)]), "doc_tokens"),
+    ],
+    "fmref.rag.late.document_token_vectors": [(lambda f: f(None, "one text"), "texts")],
+    "fmref.rag.late.late_interaction_rankings": [
+        (lambda f: f(None, ["  "], [rand(2, 4)], 1), "queries"),  # empty query
+        (lambda f: f(None, ["q"], [rand(2, 4)], 0), "k"),
+        (lambda f: f(None, ["q"], [rand(2, 4)], -2), "k"),
+    ],
+    "fmref.rag.baselines.first_stage_rankings": [
+        (lambda f: f([""]), "questions"),
+        (lambda f: f([]), "questions"),
+    ],
+    "fmref.rag.rerank.encode_pairs": [(lambda f: f(None, "", ["p"]), "query")],
+    "fmref.rag.rerank.CrossEncoder": [(lambda f: f(3), "bert")],
+    "fmref.rag.rerank.rerank": [
+        (lambda f: f(len, [1, 2], 0), "k"),
+        (lambda f: f(len, [1, 2], -1), "k"),
+        (lambda f: f(len, [], 3), "ranking"),
+    ],
+    "fmref.rag.rerank.train_reranker": [(lambda f: f(stepz=1), "overrides")],
+    "fmref.rag.rerank.cross_encoder_rankings": [
+        (lambda f: f(None, None, ["q"], [], [], 1), "rankings")
+    ],
+    "fmref.rag.agentic.content_words": [(lambda f: f(3), "text")],
+    "fmref.rag.agentic.search_tool": [(lambda f: f(lambda q: [0], ["a"], ["t"], k=0), "k")],
+    "fmref.rag.agentic.FeedbackPolicy": [(lambda f: f(hops=0), "hops")],
+    "fmref.rag.agentic.agentic_rankings": [
+        (lambda f: f(lambda q: [0], ["a"], ["t"], []), "questions")
+    ],
+    "fmref.rag.agentic.recall_within_budget": [
+        (lambda f: f([[0]], [{"relevant": {"t": 1}}], [1], ["t"], -1), "budget")
+    ],
+    "fmref.rag.faithfulness.split_sentences": [(lambda f: f(3), "text")],
+    "fmref.rag.faithfulness.citations": [(lambda f: f(None), "sentence")],
+    "fmref.rag.faithfulness.word_support": [(lambda f: f("a claim", 3), "passage")],
+    "fmref.rag.faithfulness.check_grounding": [
+        (lambda f: f("", ["p"]), "answer"),
+        (lambda f: f("a [1].", ["p"], sim_threshold=1.5), "sim_threshold"),
+    ],
+    "fmref.rag.faithfulness.labelled_agreement": [
+        (lambda f: f(word_threshold=2), "word_threshold")
+    ],
+    "fmref.rag.compare.heldout_comparison": [(lambda f: f(kepp=3), "overrides")],
+    "fmref.rag.compare.format_table": [(lambda f: f({}), "result")],
     # results
     "fmref.results.load": [(lambda f: f(3), "name"), (lambda f: f("../etc"), "name")],
     "fmref.results.check_load": [(lambda f: f(float("nan")), "load_average")],
@@ -780,7 +832,8 @@ EXEMPT = {
     "fmref.multimodal.digits.digits_tokenizer": "takes no arguments",
     "fmref.multimodal.digits.digits_clip": "takes no arguments (a cached recipe)",
     "fmref.multimodal.digits.digits_lmm": "takes no arguments (a cached recipe)",
-    "fmref.rag.evalset.load_evalset": "takes no arguments (packaged data)",
+    "fmref.rag.late.corpus_token_vectors": "takes no arguments (a cached recipe)",
+    "fmref.rag.faithfulness.load_faithfulness_labels": "takes no arguments (packaged data)",
     "fmref.rag.evalset.corpus_chunks": "takes no arguments (packaged data)",
     "fmref.rag.evalset.corpus_embeddings": "takes no arguments (packaged data)",
     "fmref.rag.minilm.minilm_files": "takes no arguments (packaged weights)",
