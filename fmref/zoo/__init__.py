@@ -165,6 +165,11 @@ _RECIPES = {
             "MLP DDPM on a 2-D swiss roll (gallery, XVII)",
         ),
         ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
+        (
+            "tiny-gpt-medusa",
+            "fmref.infer.medusa:tiny_gpt_medusa",
+            "Medusa draft heads on the tiny GPT (XIII)",
+        ),
         ("digits-vae", "fmref.generative.vae:digits_vae", "2-D VAE on digits (gallery, XVIII)"),
         (
             "digits-patch-vqae",
@@ -194,7 +199,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'digits-clip', 'digits-cnn', 'digits-denoiser']
     >>> len(fmref.zoo.list())
-    16
+    17
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
