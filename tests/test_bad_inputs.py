@@ -59,6 +59,12 @@ def _llama_cfg(**kw):
     return LlamaConfig(**{**base, **kw})
 
 
+def _mamba_cfg(**kw):
+    from fmref.models.mamba import MambaConfig
+
+    return MambaConfig(**{**dict(vocab_size=11, d_model=8, n_layer=1, max_seq_len=8), **kw})
+
+
 def _deepseek_cfg(**kw):
     import dataclasses
 
@@ -284,6 +290,13 @@ CASES = {
     "fmref.eval.passk.pass_at_k": [(lambda f: f(0, 0, 1), "n"), (lambda f: f(5, 2, 1.5), "k")],
     "fmref.eval.passk.mean_pass_at_k": [(lambda f: f([], 1), "results")],
     "fmref.eval.perplexity.perplexity": [(lambda f: f(_gpt(), ids(20), 0, 4), "context_len")],
+    "fmref.eval.long_context.extension_scaling": [
+        (lambda f: f("rope", 2, 64), "method"),
+        (lambda f: f("pi", 0.5, 64), "factor"),
+    ],
+    "fmref.eval.long_context.with_rope_scaling": [(lambda f: f(3, None, 8), "model")],
+    "fmref.eval.long_context.long_context_llama": [(lambda f: f(stepz=1), "overrides")],
+    "fmref.eval.long_context.context_extension_perplexity": [(lambda f: f(3), "model")],
     "fmref.eval.seeds.seed_runs": [(lambda f: f(seeds=()), "seeds")],
     "fmref.eval.seeds.spread": [(lambda f: f([]), "values")],
     # generative
@@ -388,6 +401,26 @@ CASES = {
         (lambda f: f(3), "config"),
         (lambda f: f(_llama_cfg())(ids(1, 3, high=50)), "idx"),
         (lambda f: f(_llama_cfg())(ids(1, 0)), "idx"),
+    ],
+    "fmref.models.mamba.MambaConfig": [(lambda f: f(11, 8, 1, d_state=0), "d_state")],
+    "fmref.models.mamba.selective_scan": [
+        (lambda f: f(rand(1, 4, 3), rand(1, 4, 3), rand(3, 2), rand(1, 3, 2), rand(1, 4, 2)), "B"),
+        (lambda f: f(INT, rand(2, 3), rand(3, 2), rand(2, 2), rand(2, 2)), "u"),
+    ],
+    "fmref.models.mamba.selective_scan_step": [
+        (lambda f: f(rand(1, 3), rand(1, 3), rand(3, 2), rand(1, 2), rand(2, 2)), "C")
+    ],
+    "fmref.models.mamba.MambaCache": [(lambda f: f(0), "n_layers")],
+    "fmref.models.mamba.MambaMixer": [(lambda f: f(3, 0), "config")],
+    "fmref.models.mamba.MambaBlock": [(lambda f: f(3, 0), "config")],
+    "fmref.models.mamba.Mamba": [
+        (lambda f: f(3), "config"),
+        (lambda f: f(_mamba_cfg())(ids(1, 3, high=50)), "idx"),
+    ],
+    "fmref.models.mamba.mamba_state_bytes": [(lambda f: f(_mamba_cfg(), batch=0), "batch")],
+    "fmref.models.mamba.selective_copy_batch": [(lambda f: f(2, n_noise=-1), "n_noise")],
+    "fmref.models.mamba.train_selective_copy": [
+        (lambda f: f(torch.nn.Linear(2, 2), steps=0), "steps")
     ],
     "fmref.models.deepseek.DeepSeekV3Config": [
         (lambda f: _deepseek_cfg(kv_lora_rank=0), "kv_lora_rank"),
@@ -697,6 +730,7 @@ CASES = {
     # zoo
     "fmref.zoo.get": [(lambda f: f("no-such-model"), "name")],
     "fmref.zoo.tiny_gpt": [(lambda f: f(stepz=10), "overrides")],
+    "fmref.zoo.selective_copy": [(lambda f: f(stepz=10), "overrides")],
 }
 
 # Callables with no row, each with the reason.
@@ -715,6 +749,7 @@ EXEMPT = {
     "fmref.models.llama.mixtral_8x7b": "takes no arguments (a published config)",
     "fmref.models.llama.gpt_oss_120b": "takes no arguments (a published config)",
     "fmref.models.llama.gemma3_27b": "takes no arguments (a published config)",
+    "fmref.models.mamba.mamba_2_8b": "takes no arguments (a published config)",
     "fmref.models.deepseek.deepseek_v3": "takes no arguments (a published config)",
     "fmref.models.deepseek.deepseek_tiny": "takes no arguments (a fixed example config)",
     "fmref.models.vit.train_digits_vit": "takes no arguments (a recipe's training)",
