@@ -160,8 +160,28 @@ _RECIPES = {
         ("digits-lmm", "fmref.multimodal.digits:digits_lmm", "LLaVA-style LMM on digits (XX)"),
         ("digits-denoiser", "fmref.diffusion.denoisers:digits_denoiser", "DDPM U-Net (XVII)"),
         ("minilm-python-docs", "fmref.rag.evalset:corpus_embeddings", "RAG chunk vectors (XXII)"),
+        (
+            "minilm-python-docs-tokens",
+            "fmref.rag.late:corpus_token_vectors",
+            "MiniLM token vectors of the RAG chunks, for late interaction (XXII)",
+        ),
+        (
+            "minilm-reranker",
+            "fmref.rag.rerank:train_reranker",
+            "cross-encoder fine-tuned from MiniLM on the training questions (XXII)",
+        ),
+        (
+            "rag-heldout-comparison",
+            "fmref.rag.compare:heldout_comparison",
+            "every retriever on the held-out questions (XXII, gallery)",
+        ),
         ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
         ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
+        (
+            "filtered-gpt",
+            "fmref.data.quality:filtering_effect",
+            "small GPTs on a junk-laden crawl, unfiltered and filtered (App. B)",
+        ),
         (
             "swiss-roll-denoiser",
             "fmref.diffusion.denoisers:swiss_roll_denoiser",
@@ -217,7 +237,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    20
+    24
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
