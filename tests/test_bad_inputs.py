@@ -59,6 +59,20 @@ def _llama_cfg(**kw):
     return LlamaConfig(**{**base, **kw})
 
 
+def _deepseek_cfg(**kw):
+    import dataclasses
+
+    from fmref.models.deepseek import deepseek_tiny
+
+    return dataclasses.replace(deepseek_tiny(), **kw)
+
+
+def _deepseek_model():
+    from fmref.models.deepseek import DeepSeekV3
+
+    return DeepSeekV3(_deepseek_cfg(num_nextn_predict_layers=1))
+
+
 # One row per callable: (call, name the message must contain). Each call gets the
 # callable and passes one bad argument; it must raise ValueError or TypeError.
 CASES = {
@@ -332,6 +346,10 @@ CASES = {
         (lambda f: f(_gpt(), ids(1, 3, high=50), 2), "idx"),
     ],
     "fmref.infer.kv.kv_cache_bytes": [(lambda f: f(0, 1, 8), "n_layers")],
+    "fmref.infer.kv.mla_cache_bytes": [
+        (lambda f: f(61, 0, 64), "kv_lora_rank"),
+        (lambda f: f(61, 512, 64, seq_len=0), "seq_len"),
+    ],
     "fmref.infer.kv.model_kv_cache_bytes": [(lambda f: f(_llama_cfg(), seq_len=0), "seq_len")],
     "fmref.infer.kv.QuantizedKVCache": [(lambda f: f(0), "n_layers")],
     "fmref.infer.paged.PagedKVAllocator": [(lambda f: f(0, 16), "n_blocks")],
@@ -378,6 +396,23 @@ CASES = {
         (lambda f: f(3), "config"),
         (lambda f: f(_llama_cfg())(ids(1, 3, high=50)), "idx"),
         (lambda f: f(_llama_cfg())(ids(1, 0)), "idx"),
+    ],
+    "fmref.models.deepseek.DeepSeekV3Config": [
+        (lambda f: _deepseek_cfg(kv_lora_rank=0), "kv_lora_rank"),
+        (lambda f: _deepseek_cfg(qk_rope_head_dim=3), "qk_rope_head_dim"),
+        (lambda f: _deepseek_cfg(num_experts_per_tok=9), "num_experts_per_tok"),
+        (lambda f: _deepseek_cfg(n_group=3), "n_group"),
+    ],
+    "fmref.models.deepseek.DeepSeekV3Block": [(lambda f: f(3, 0), "config")],
+    "fmref.models.deepseek.MultiTokenPrediction": [(lambda f: f(_deepseek_cfg(), 0), "depth")],
+    "fmref.models.deepseek.DeepSeekV3": [
+        (lambda f: f(3), "config"),
+        (lambda f: f(_deepseek_cfg())(ids(1, 3, high=80)), "idx"),
+    ],
+    "fmref.models.deepseek.mtp_lm_loss": [(lambda f: f(_llama_cfg(), ids(1, 3)), "model")],
+    "fmref.models.deepseek.train_mtp_pair": [(lambda f: f(stepz=1), "overrides")],
+    "fmref.models.deepseek.mtp_acceptance": [
+        (lambda f: f(_deepseek_model(), ids(1, 3), n_new=1), "n_new")
     ],
     "fmref.models.seq2seq.AdditiveAttention": [(lambda f: f(0, 4, 4), "query_dim")],
     "fmref.models.seq2seq.Seq2SeqConfig": [(lambda f: f(0, 4), "src_vocab")],
@@ -468,6 +503,23 @@ CASES = {
     ],
     "fmref.nn.moe.load_balancing_loss": [(lambda f: f(rand(3, 4), rand(3, 5)), "expert_mask")],
     "fmref.nn.moe.MoE": [(lambda f: f(8, 16, 0), "n_experts")],
+    "fmref.nn.moe.sigmoid_gating": [
+        (lambda f: f(rand(3, 8), 9), "top_k"),
+        (lambda f: f(rand(3, 8), 2, n_group=3), "n_group"),
+    ],
+    "fmref.nn.moe.update_routing_bias": [(lambda f: f(rand(4), rand(5)), "tokens_per_expert")],
+    "fmref.nn.moe.DeepSeekMoE": [
+        (lambda f: f(8, 4, 8, top_k=9), "top_k"),
+        (lambda f: f(8, 4, 8, 2, n_group=3), "n_group"),
+        (lambda f: f(8, 4, 8, 2, n_group=4, topk_group=5), "topk_group"),
+    ],
+    "fmref.nn.mla.MLACache": [(lambda f: f(0), "n_layers")],
+    "fmref.nn.mla.MultiHeadLatentAttention": [
+        (lambda f: f(32, 4, kv_lora_rank=0, qk_rope_head_dim=4, qk_nope_head_dim=8,
+                     v_head_dim=8), "kv_lora_rank"),  # fmt: skip
+        (lambda f: f(32, 4, kv_lora_rank=16, qk_rope_head_dim=5, qk_nope_head_dim=8,
+                     v_head_dim=8), "qk_rope_head_dim"),  # fmt: skip
+    ],
     "fmref.nn.norm.LayerNorm": [(lambda f: f(0), "d")],
     "fmref.nn.norm.RMSNorm": [(lambda f: f(4, eps=-1.0), "eps")],
     "fmref.nn.position.sinusoidal_positions": [(lambda f: f(4, 0), "d_model")],
@@ -588,6 +640,7 @@ CASES = {
     ],
     "fmref.scaling.params.parameter_breakdown": [(lambda f: f(3), "config")],
     "fmref.scaling.params.count_parameters": [(lambda f: f(3), "config")],
+    "fmref.scaling.params.active_parameters": [(lambda f: f(3), "config")],
     # text
     "fmref.text.bpe.BPETokenizer": [(lambda f: f(merges=[(1,)]), "merges")],
     "fmref.text.corpus.python_docs": [(lambda f: f("dev"), "split")],
@@ -670,10 +723,13 @@ EXEMPT = {
     "fmref.models.llama.mixtral_8x7b": "takes no arguments (a published config)",
     "fmref.models.llama.gpt_oss_120b": "takes no arguments (a published config)",
     "fmref.models.llama.gemma3_27b": "takes no arguments (a published config)",
+    "fmref.models.deepseek.deepseek_v3": "takes no arguments (a published config)",
+    "fmref.models.deepseek.deepseek_tiny": "takes no arguments (a fixed example config)",
     "fmref.models.vit.train_digits_vit": "takes no arguments (a recipe's training)",
     "fmref.models.vit.train_digits_cnn": "takes no arguments (a recipe's training)",
     "fmref.zoo.digits_vit": "takes no arguments (a cached recipe)",
     "fmref.zoo.digits_cnn": "takes no arguments (a cached recipe)",
+    "fmref.zoo.deepseek_mtp": "takes no arguments (a cached recipe)",
     "fmref.zoo.list": "takes no arguments",
     "fmref.agents.guard.default_detector": "takes no arguments",
     "fmref.agents.guard.Verdict": "a result record of InjectionDetector",

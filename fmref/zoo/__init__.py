@@ -73,6 +73,7 @@ __all__ = [
     "tiny_gpt",
     "digits_vit",
     "digits_cnn",
+    "deepseek_mtp",
 ]
 
 
@@ -170,6 +171,11 @@ _RECIPES = {
             "MLP DDPM on a 2-D swiss roll (gallery, XVII)",
         ),
         ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
+        (
+            "deepseek-mtp",
+            "fmref.zoo:deepseek_mtp",
+            "byte DeepSeek-V3 with and without multi-token prediction (IX)",
+        ),
         ("digits-vae", "fmref.generative.vae:digits_vae", "2-D VAE on digits (gallery, XVIII)"),
         (
             "digits-patch-vqae",
@@ -197,7 +203,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     --------
     >>> import fmref.zoo
     >>> [r.name for r in fmref.zoo.list()][:4]
-    ['attention-copy-gpt', 'digits-clip', 'digits-cnn', 'digits-denoiser']
+    ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
     17
     """
@@ -408,3 +414,41 @@ def digits_cnn() -> tuple[torch.nn.Module, dict]:
     model = SmallCNN(CNNConfig())
     model.load_state_dict(result["state_dict"])
     return model.eval(), result["history"]
+
+
+# ---------------------------------------------------------------------------
+# Chapter IX's multi-token prediction experiment.
+# ---------------------------------------------------------------------------
+
+
+def deepseek_mtp() -> tuple[dict, dict]:
+    """Two small DeepSeek-V3 models, trained with and without MTP, from the cache.
+
+    Trained by :func:`fmref.models.deepseek.train_mtp_pair` with
+    :data:`fmref.models.deepseek.MTP_SETTINGS` on one thread, once.
+
+    Returns
+    -------
+    models : dict of str to fmref.models.deepseek.DeepSeekV3
+        ``"plain"`` and ``"mtp"``, in eval mode.
+    results : dict of str to dict
+        Their validation losses, expert load, training losses and, for
+        ``"mtp"``, the MTP loss and the draft acceptance rate.
+
+    Examples
+    --------
+    >>> from fmref.zoo import deepseek_mtp
+    >>> models, results = deepseek_mtp()
+    >>> models["mtp"].config.num_nextn_predict_layers, len(results["mtp"]["loss"])
+    (1, 120)
+    """
+    from fmref.models.deepseek import MTP_SETTINGS, DeepSeekV3, DeepSeekV3Config, train_mtp_pair
+
+    stored = cached("deepseek-mtp", MTP_SETTINGS, one_thread()(train_mtp_pair))
+    config = DeepSeekV3Config(**stored["config"])
+    models = {}
+    for name, state in stored["state_dicts"].items():
+        models[name] = DeepSeekV3(config)
+        models[name].load_state_dict(state)
+        models[name].eval()
+    return models, stored["results"]
