@@ -242,7 +242,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    24
+    25
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
