@@ -152,6 +152,26 @@ CASES = {
     # compress
     "fmref.compress.apply.compress_weights": [(lambda f: f(_gpt(), "int3"), "method")],
     "fmref.compress.apply.lm_perplexity": [(lambda f: f(_gpt(), rand(1, 4)), "ids")],
+    "fmref.compress.apply.tiny_gpt_quantization": [(lambda f: f(calib_windowz=8), "overrides")],
+    "fmref.compress.awq.awq_scales": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=4, grid=0), "grid"),
+    ],
+    "fmref.compress.awq.awq_quantize": [(lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits")],
+    "fmref.compress.fp8.quantize_fp8": [
+        (lambda f: f(nan(4)), "x"),
+        (lambda f: f(rand(4), fmt="e3m4"), "fmt"),
+        (lambda f: f(rand(2, 6), group_size=4), "group_size"),
+    ],
+    "fmref.compress.fp8.dequantize_fp8": [(lambda f: f(rand(4), torch.tensor(1.0)), "values")],
+    "fmref.compress.fp8.FP8Linear": [(lambda f: f(rand(4, 8), fmt="int8"), "fmt")],
+    "fmref.compress.gptq.rtn_quantize": [(lambda f: f(rand(4, 8), group_size=3), "group_size")],
+    "fmref.compress.gptq.gptq_quantize": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=6), "group_size"),
+        (lambda f: f(inf(4, 8), rand(3, 8), group_size=4), "w"),
+    ],
     "fmref.compress.distill.distillation_loss": [
         (lambda f: f(rand(2, 3), rand(2, 3), temperature=0), "temperature")
     ],
