@@ -194,6 +194,11 @@ _RECIPES = {
         ),
         ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
         (
+            "tiny-gpt-medusa",
+            "fmref.infer.medusa:tiny_gpt_medusa",
+            "Medusa draft heads on the tiny GPT (XIII)",
+        ),
+        (
             "deepseek-mtp",
             "fmref.zoo:deepseek_mtp",
             "byte DeepSeek-V3 with and without multi-token prediction (IX)",
@@ -237,7 +242,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    24
+    25
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
