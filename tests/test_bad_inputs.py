@@ -152,6 +152,26 @@ CASES = {
     # compress
     "fmref.compress.apply.compress_weights": [(lambda f: f(_gpt(), "int3"), "method")],
     "fmref.compress.apply.lm_perplexity": [(lambda f: f(_gpt(), rand(1, 4)), "ids")],
+    "fmref.compress.apply.tiny_gpt_quantization": [(lambda f: f(calib_windowz=8), "overrides")],
+    "fmref.compress.awq.awq_scales": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=4, grid=0), "grid"),
+    ],
+    "fmref.compress.awq.awq_quantize": [(lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits")],
+    "fmref.compress.fp8.quantize_fp8": [
+        (lambda f: f(nan(4)), "x"),
+        (lambda f: f(rand(4), fmt="e3m4"), "fmt"),
+        (lambda f: f(rand(2, 6), group_size=4), "group_size"),
+    ],
+    "fmref.compress.fp8.dequantize_fp8": [(lambda f: f(rand(4), torch.tensor(1.0)), "values")],
+    "fmref.compress.fp8.FP8Linear": [(lambda f: f(rand(4, 8), fmt="int8"), "fmt")],
+    "fmref.compress.gptq.rtn_quantize": [(lambda f: f(rand(4, 8), group_size=3), "group_size")],
+    "fmref.compress.gptq.gptq_quantize": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=6), "group_size"),
+        (lambda f: f(inf(4, 8), rand(3, 8), group_size=4), "w"),
+    ],
     "fmref.compress.distill.distillation_loss": [
         (lambda f: f(rand(2, 3), rand(2, 3), temperature=0), "temperature")
     ],
@@ -209,6 +229,32 @@ CASES = {
     "fmref.data.minhash.lsh_params": [(lambda f: f(1.5), "threshold")],
     "fmref.data.minhash.candidate_pairs": [(lambda f: f([INT[0]], 0, 3), "bands")],
     "fmref.data.minhash.near_duplicates": [(lambda f: f(["a"], threshold=0.0), "threshold")],
+    "fmref.data.quality.hashed_ngram_features": [(lambda f: f(["a"], dim=0), "dim"),
+                                                  (lambda f: f("abc", dim=4), "texts")],
+    "fmref.data.quality.NgramClassifier": [(lambda f: f(dim=-1), "dim")],
+    "fmref.data.quality.doc_paragraphs": [(lambda f: f("test"), "split")],
+    "fmref.data.quality.junk_snippets": [(lambda f: f(2, "ads"), "kind"),
+                                         (lambda f: f(-1, "spam"), "n"),
+                                         (lambda f: f(1, "spam", source=[]), "source")],
+    "fmref.data.quality.quality_examples": [(lambda f: f(3), "n"),
+                                            (lambda f: f(4, kinds=[]), "kinds")],
+    "fmref.data.quality.web_crawl": [(lambda f: f(10, junk_fraction=1.5), "junk_fraction"),
+                                     (lambda f: f(5000, junk_fraction=0.0), "n_docs")],
+    "fmref.data.quality.perplexity_scores": [(lambda f: f("abc", None, None), "docs")],
+    "fmref.data.quality.filtering_effect": [(lambda f: f(stepz=3), "overrides")],
+    "fmref.data.mixing.temperature_weights": [(lambda f: f([1, 2], temperature=0), "temperature"),
+                                              (lambda f: f([1, -2]), "sizes")],
+    "fmref.data.mixing.mixture_counts": [(lambda f: f([0.5, 0.5], 0), "n"),
+                                         (lambda f: f([0, 0], 3), "weights")],
+    "fmref.data.mixing.epochs_per_source": [(lambda f: f([1, 2], [1], 10), "weights"),
+                                            (lambda f: f([1], [1], -1), "total")],
+    "fmref.data.mixing.doremi_update": [(lambda f: f([0.5, 0.5], [1.0]), "excess_losses"),
+                                        (lambda f: f([0.5, 0.5], [0, 1], smoothing=2),
+                                         "smoothing")],
+    "fmref.data.synthetic.lcs_length": [(lambda f: f(["a"], 3), "b")],
+    "fmref.data.synthetic.rouge_l": [(lambda f: f(3, "a"), "candidate")],
+    "fmref.data.synthetic.self_instruct": [(lambda f: f(lambda p, r: "x", ["a"], 1), "seed_tasks"),
+                                           (lambda f: f(3, ["a", "b", "c"], 1), "generate")],
     "fmref.data.packing.pack_documents": [(lambda f: f([[1, 2]], 0, sep_id=3), "block_size")],
     "fmref.data.packing.document_mask": [(lambda f: f(rand(4)), "doc_ids")],
     "fmref.data.packing.document_positions": [(lambda f: f(rand(4)), "doc_ids")],
@@ -333,6 +379,7 @@ CASES = {
     "fmref.infer.batching.StepCost": [(lambda f: f(base=-1.0), "base")],
     "fmref.infer.batching.poisson_trace": [(lambda f: f(0, 1.0), "n_requests")],
     "fmref.infer.batching.simulate_batching": [(lambda f: f([], policy="greedy"), "policy")],
+    "fmref.infer.batching.shared_prompt_trace": [(lambda f: f(3, 1.0, 0), "n_system_prompts")],
     "fmref.infer.generate.context_length": [(lambda f: f(3), "model")],
     "fmref.infer.generate.generate": [
         (lambda f: f(_gpt(), ids(1, 3), max_new_tokens=-1), "max_new_tokens"),
@@ -345,7 +392,18 @@ CASES = {
     ],
     "fmref.infer.kv.model_kv_cache_bytes": [(lambda f: f(_llama_cfg(), seq_len=0), "seq_len")],
     "fmref.infer.kv.QuantizedKVCache": [(lambda f: f(0), "n_layers")],
+    "fmref.infer.medusa.MedusaHeads": [(lambda f: f(0, 5), "n_embd")],
+    "fmref.infer.medusa.final_hidden": [(lambda f: f(torch.nn.Identity(), ids(1, 2)), "model")],
+    "fmref.infer.medusa.medusa_loss": [(lambda f: f(3, rand(1, 4, 8), ids(1, 4)), "heads")],
+    "fmref.infer.medusa.train_medusa_heads": [
+        (lambda f: f(_gpt(), ids(100), stepz=1), "overrides")
+    ],
+    "fmref.infer.medusa.tiny_gpt_medusa": [(lambda f: f(stepz=1), "overrides")],
     "fmref.infer.paged.PagedKVAllocator": [(lambda f: f(0, 16), "n_blocks")],
+    "fmref.infer.prefix.RadixCache": [(lambda f: f(0), "capacity_tokens")],
+    "fmref.infer.prefix.generate_with_prefix_cache": [
+        (lambda f: f(_gpt(), ids(1, 3), 2, "not a cache"), "cache")
+    ],
     "fmref.infer.roofline.roofline": [(lambda f: f(0, 1, 1, 1), "flops")],
     "fmref.infer.roofline.forward_cost": [(lambda f: f(1e9, 0), "n_tokens")],
     "fmref.infer.sampling.top_k_filter": [
@@ -629,6 +687,58 @@ CASES = {
     "fmref.rag.minilm.SentenceEncoder": [(lambda f: f(3, None), "model")],
     "fmref.rag.minilm.load_minilm": [(lambda f: f(max_seq_length=1), "max_seq_length")],
     "fmref.rag.prompt.build_prompt": [(lambda f: f("q", "passage"), "passages")],
+    "fmref.rag.evalset.load_evalset": [(lambda f: f("dev"), "split")],
+    "fmref.rag.late.maxsim": [
+        (lambda f: f(torch.zeros(0, 4), rand(2, 4)), "query_tokens"),
+        (lambda f: f(rand(2, 4), rand(3, 5)), "doc_tokens"),
+        (lambda f: f(rand(2, 4), nan(3, 4)), "doc_tokens"),
+    ],
+    "fmref.rag.late.LateInteractionIndex": [
+        (lambda f: f([]), "doc_tokens"),
+        (lambda f: f([rand(2, 4), rand(2, 3)]), "doc_tokens"),
+    ],
+    "fmref.rag.late.document_token_vectors": [(lambda f: f(None, "one text"), "texts")],
+    "fmref.rag.late.late_interaction_rankings": [
+        (lambda f: f(None, ["  "], [rand(2, 4)], 1), "queries"),  # empty query
+        (lambda f: f(None, ["q"], [rand(2, 4)], 0), "k"),
+        (lambda f: f(None, ["q"], [rand(2, 4)], -2), "k"),
+    ],
+    "fmref.rag.baselines.first_stage_rankings": [
+        (lambda f: f([""]), "questions"),
+        (lambda f: f([]), "questions"),
+    ],
+    "fmref.rag.rerank.encode_pairs": [(lambda f: f(None, "", ["p"]), "query")],
+    "fmref.rag.rerank.CrossEncoder": [(lambda f: f(3), "bert")],
+    "fmref.rag.rerank.rerank": [
+        (lambda f: f(len, [1, 2], 0), "k"),
+        (lambda f: f(len, [1, 2], -1), "k"),
+        (lambda f: f(len, [], 3), "ranking"),
+    ],
+    "fmref.rag.rerank.train_reranker": [(lambda f: f(stepz=1), "overrides")],
+    "fmref.rag.rerank.cross_encoder_rankings": [
+        (lambda f: f(None, None, ["q"], [], [], 1), "rankings")
+    ],
+    "fmref.rag.agentic.content_words": [(lambda f: f(3), "text")],
+    "fmref.rag.agentic.search_tool": [(lambda f: f(lambda q: [0], ["a"], ["t"], k=0), "k")],
+    "fmref.rag.agentic.FeedbackPolicy": [(lambda f: f(hops=0), "hops")],
+    "fmref.rag.agentic.agentic_rankings": [
+        (lambda f: f(lambda q: [0], ["a"], ["t"], []), "questions")
+    ],
+    "fmref.rag.agentic.recall_within_budget": [
+        (lambda f: f([[0]], [{"relevant": {"t": 1}}], [1], ["t"], -1), "budget")
+    ],
+    "fmref.rag.faithfulness.split_sentences": [(lambda f: f(3), "text")],
+    "fmref.rag.faithfulness.citations": [(lambda f: f(None), "sentence")],
+    "fmref.rag.faithfulness.word_support": [(lambda f: f("a claim", 3), "passage")],
+    "fmref.rag.faithfulness.check_grounding": [
+        (lambda f: f("", ["p"]), "answer"),
+        (lambda f: f("a [1].", ["p"], sim_threshold=1.5), "sim_threshold"),
+    ],
+    "fmref.rag.faithfulness.labelled_agreement": [
+        (lambda f: f(word_threshold=2), "word_threshold")
+    ],
+    "fmref.rag.compare.heldout_comparison": [(lambda f: f(kepp=3), "overrides")],
+    "fmref.rag.compare.format_table": [(lambda f: f({}), "result")],
     # results
     "fmref.results.load": [(lambda f: f(3), "name"), (lambda f: f("../etc"), "name")],
     "fmref.results.check_load": [(lambda f: f(float("nan")), "load_average")],
@@ -754,7 +864,8 @@ EXEMPT = {
     "fmref.multimodal.digits.digits_tokenizer": "takes no arguments",
     "fmref.multimodal.digits.digits_clip": "takes no arguments (a cached recipe)",
     "fmref.multimodal.digits.digits_lmm": "takes no arguments (a cached recipe)",
-    "fmref.rag.evalset.load_evalset": "takes no arguments (packaged data)",
+    "fmref.rag.late.corpus_token_vectors": "takes no arguments (a cached recipe)",
+    "fmref.rag.faithfulness.load_faithfulness_labels": "takes no arguments (packaged data)",
     "fmref.rag.evalset.corpus_chunks": "takes no arguments (packaged data)",
     "fmref.rag.evalset.corpus_embeddings": "takes no arguments (packaged data)",
     "fmref.rag.minilm.minilm_files": "takes no arguments (packaged weights)",

@@ -154,20 +154,50 @@ _RECIPES = {
         ("tiny-gpt", "fmref.zoo:tiny_gpt", "BPE and 3-layer GPT on the Python docs (I, II, VIII)"),
         ("tiny-gpt-seed", "fmref.eval.seeds:seed_runs", "byte GPT, one run per seed (App. C)"),
         ("peft-task", "fmref.peft.experiment:run_methods", "tiny GPT tuned per PEFT method (VII)"),
+        (
+            "tiny-gpt-quant",
+            "fmref.compress.apply:tiny_gpt_quantization",
+            "tiny GPT's perplexity per quantiser and bits (XIV)",
+        ),
         ("digits-vit", "fmref.zoo:digits_vit", "small ViT on scikit-learn's digits (I, XVI, XVII)"),
         ("digits-cnn", "fmref.zoo:digits_cnn", "Chapter III's CNN trained like the ViT (XVI)"),
         ("digits-clip", "fmref.multimodal.digits:digits_clip", "tiny CLIP on digits (XIX)"),
         ("digits-lmm", "fmref.multimodal.digits:digits_lmm", "LLaVA-style LMM on digits (XX)"),
         ("digits-denoiser", "fmref.diffusion.denoisers:digits_denoiser", "DDPM U-Net (XVII)"),
         ("minilm-python-docs", "fmref.rag.evalset:corpus_embeddings", "RAG chunk vectors (XXII)"),
+        (
+            "minilm-python-docs-tokens",
+            "fmref.rag.late:corpus_token_vectors",
+            "MiniLM token vectors of the RAG chunks, for late interaction (XXII)",
+        ),
+        (
+            "minilm-reranker",
+            "fmref.rag.rerank:train_reranker",
+            "cross-encoder fine-tuned from MiniLM on the training questions (XXII)",
+        ),
+        (
+            "rag-heldout-comparison",
+            "fmref.rag.compare:heldout_comparison",
+            "every retriever on the held-out questions (XXII, gallery)",
+        ),
         ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
         ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
+        (
+            "filtered-gpt",
+            "fmref.data.quality:filtering_effect",
+            "small GPTs on a junk-laden crawl, unfiltered and filtered (App. B)",
+        ),
         (
             "swiss-roll-denoiser",
             "fmref.diffusion.denoisers:swiss_roll_denoiser",
             "MLP DDPM on a 2-D swiss roll (gallery, XVII)",
         ),
         ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
+        (
+            "tiny-gpt-medusa",
+            "fmref.infer.medusa:tiny_gpt_medusa",
+            "Medusa draft heads on the tiny GPT (XIII)",
+        ),
         (
             "deepseek-mtp",
             "fmref.zoo:deepseek_mtp",
@@ -212,7 +242,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    19
+    25
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
