@@ -109,7 +109,7 @@ def record_schedule(stage, events):
 
     Wraps the stage's ``forward_one_chunk`` and ``backward_one_chunk`` so
     that each call appends ``(kind, micro_batch, start, end)`` to ``events``
-    (``kind`` is ``"F"`` or ``"B"``, times from :func:`time.perf_counter`).
+    (``kind`` is ``"F"`` or ``"B"``, times from ``time.perf_counter()``).
 
     Parameters
     ----------
