@@ -159,6 +159,18 @@ _RECIPES = {
         ("minilm-python-docs", "fmref.rag.evalset:corpus_embeddings", "RAG chunk vectors (XXII)"),
         ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
         ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
+        ("sums-base", "fmref.align.verifiable:train_base_model", "base GPT of the sums task (XI)"),
+        ("sums-rlvr", "fmref.align.rlvr:train_rlvr", "GRPO with a rule-based reward (XI)"),
+        (
+            "sums-reward-models",
+            "fmref.align.prm:train_reward_models",
+            "outcome and process reward models on the sums task (XI, XV)",
+        ),
+        (
+            "sums-test-time",
+            "fmref.eval.testtime:sample_sums_answers",
+            "scored samples for best-of-N and voting curves (XI, XV)",
+        ),
         (
             "swiss-roll-denoiser",
             "fmref.diffusion.denoisers:swiss_roll_denoiser",
@@ -194,7 +206,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'digits-clip', 'digits-cnn', 'digits-denoiser']
     >>> len(fmref.zoo.list())
-    16
+    20
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
