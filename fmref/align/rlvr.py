@@ -11,7 +11,8 @@ advantages (:func:`~fmref.align.grpo.grpo_advantages`) and takes one step on
 :func:`~fmref.align.grpo.grpo_loss`, through :func:`fmref.train.loop.fit`.
 It records, per step, the mean reward of the samples, their mean length, the
 share that work through the sum, and the KL to the base model; and every few
-steps the greedy accuracy on held-out questions.
+steps the accuracy on held-out questions (pass@1 from samples at the training
+temperature).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = ["RLVR_SETTINGS", "sample_responses", "response_logprobs", "accuracy",
 
 #: Settings of :func:`train_rlvr`.
 RLVR_SETTINGS = {
-    "steps": 80,  # GRPO steps (one optimiser step each)
+    "steps": 60,  # GRPO steps (one optimiser step each)
     "prompts": 8,  # questions per step
     "group_size": 8,  # G: responses per question
     "kl_coef": 0.04,  # beta of the k3 KL penalty to the base model (DeepSeekMath: 0.04)
@@ -48,7 +49,8 @@ RLVR_SETTINGS = {
     "temperature": 1.0,  # sampling temperature of the rollouts
     "max_new_tokens": 24,  # response budget: 3 steps of 6 tokens, the answer and <eos> fit
     "eval_every": 5,  # steps between held-out evaluations
-    "eval_questions": 100,  # held-out questions, greedy decoding
+    "eval_questions": 100,  # held-out questions per evaluation
+    "eval_samples": 4,  # responses per question at the training temperature: pass@1
     "seed": 0,
 }
 
@@ -183,8 +185,8 @@ def response_logprobs(model, prompts, responses):
     return logp, mask
 
 
-def accuracy(model, n=100, seed=1234, min_terms=2, max_terms=4, max_new_tokens=24):
-    """Greedy accuracy on held-out questions, and the mean response length in tokens.
+def accuracy(model, n=100, samples=1, temperature=0.0, seed=1234, max_new_tokens=24):
+    """Accuracy on held-out questions (pass@1), and the mean response length in tokens.
 
     Parameters
     ----------
@@ -192,19 +194,27 @@ def accuracy(model, n=100, seed=1234, min_terms=2, max_terms=4, max_new_tokens=2
         Over :data:`fmref.align.verifiable.TOKENIZER`.
     n : int, default 100
         Held-out questions (:func:`fmref.align.verifiable.is_held_out`).
+    samples : int, default 1
+        Responses per question; the accuracy is their mean reward (pass@1
+        estimated from ``samples`` samples, as DeepSeek-R1 reports it).
+    temperature : float, default 0.0
+        Sampling temperature; 0 is greedy (then one sample is enough).
     seed : int, default 1234
-        Seed of the questions.
-    min_terms, max_terms : int, default 2, 4
-        Digits per question.
+        Seed of the questions and of the sampler.
     max_new_tokens : int, default 24
         Longest response.
 
     Returns
     -------
     acc : float
-        Share answered right.
+        Share of responses that are right.
     length : float
         Mean response length, ``<eos>`` not counted.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``samples`` is below 1.
 
     Examples
     --------
@@ -215,12 +225,15 @@ def accuracy(model, n=100, seed=1234, min_terms=2, max_terms=4, max_new_tokens=2
     0.0
     """
     check_positive_int("n", n)
+    check_positive_int("samples", samples)
     rng = random.Random(seed)
-    problems = [sum_problem(rng, True, min_terms, max_terms) for _ in range(n)]
-    responses = sample_responses(model, [p["prompt"] for p in problems], 1, max_new_tokens, 0.0)
-    rewards = [verify(p["digits"], r[0]) for p, r in zip(problems, responses)]
-    lengths = [len(r[0]) - (r[0][-1] == TOKENIZER.EOS) for r in responses]
-    return sum(rewards) / n, sum(lengths) / n
+    problems = [sum_problem(rng, True) for _ in range(n)]
+    gen = torch.Generator().manual_seed(seed)
+    responses = sample_responses(model, [p["prompt"] for p in problems], samples,
+                                 max_new_tokens, temperature, gen)
+    rewards = [verify(p["digits"], r) for p, group in zip(problems, responses) for r in group]
+    lengths = [len(r) - (r[-1] == TOKENIZER.EOS) for group in responses for r in group]
+    return sum(rewards) / len(rewards), sum(lengths) / len(lengths)
 
 
 def train_rlvr(use_cache=True, base=None, **overrides):
@@ -247,7 +260,8 @@ def train_rlvr(use_cache=True, base=None, **overrides):
         response tokens), ``worked`` (share of samples that write steps), ``kl``
         (mean per-token k3 estimate to the base model); per evaluation
         (``eval_step``, step 0 is the base model): ``heldout_accuracy`` and
-        ``heldout_length`` (greedy); ``seconds``.
+        ``heldout_length`` (sampled as in training, ``eval_samples`` per question);
+        ``seconds``.
 
     Raises
     ------
@@ -294,7 +308,8 @@ def train_rlvr(use_cache=True, base=None, **overrides):
         evals = []
 
         def evaluate(m):
-            acc, length = accuracy(m, s["eval_questions"], max_new_tokens=s["max_new_tokens"])
+            acc, length = accuracy(m, s["eval_questions"], s["eval_samples"], s["temperature"],
+                                   max_new_tokens=s["max_new_tokens"])
             evals.append((round(acc, 4), round(length, 3)))
             return acc
 
