@@ -150,6 +150,9 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "image_scrapers": ("matplotlib",),
     "reset_modules": ("matplotlib", "seaborn"),
+    # two examples at a time (joblib processes): every example runs on one thread, so a
+    # serial gallery leaves the second core of the 2-core budget machine idle
+    "parallel": 2,
 }
 
 # =============================================================================

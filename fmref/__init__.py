@@ -17,7 +17,10 @@ III        RNN and CNN                              :mod:`fmref.nn` (recurrent, 
 IV         Early Transformer variants               :mod:`fmref.models` (seq2seq, transformer)
 V          Self-attention and Transformers          :mod:`fmref.nn` (attention, position,
                                                     norm), :mod:`fmref.models` (gpt)
-VI         Efficient Transformers                   :mod:`fmref.nn` (efficient, moe)
+VI         Efficient Transformers                   :mod:`fmref.nn` (efficient, moe,
+                                                    position), :mod:`fmref.models`
+                                                    (mamba), :mod:`fmref.eval`
+                                                    (long_context)
 VII        Parameter-efficient tuning               :mod:`fmref.peft`
 VIII       Language model pretraining               :mod:`fmref.train` (objectives, loop),
                                                     :mod:`fmref.models` (bert)

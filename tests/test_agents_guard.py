@@ -9,7 +9,6 @@ from fmref.agents.guard import (
     Guard,
     InjectionDetector,
     ToolPolicy,
-    _features,
     default_detector,
     detection_scores,
     iban_valid,
@@ -21,6 +20,7 @@ from fmref.agents.guard import (
 from fmref.agents.parse import ToolCall, format_tool_call
 from fmref.agents.react import ScriptedPolicy, run_agent
 from fmref.agents.tools import Tool, ToolRegistry
+from fmref.data.quality import hashed_ngram_features
 
 # Test card numbers published by Stripe (docs.stripe.com/testing): all pass the Luhn check.
 STRIPE_TEST_CARDS = ["4242424242424242", "4000056655665556", "5555555555554444",
@@ -171,12 +171,12 @@ def test_gradient_descent_reaches_scikit_learns_optimum():
     ours = InjectionDetector(dim=512).fit(texts, labels, l2=l2)
     # sklearn minimises C * sum(log loss) + ||w||^2 / 2, i.e. our objective with l2 = 1 / (C n)
     sk = LogisticRegression(C=1 / (l2 * len(texts)), tol=1e-10, max_iter=10_000)
-    sk.fit(_features(texts, 512), labels)
+    sk.fit(hashed_ngram_features(texts, 512), labels)
     ref = InjectionDetector(dim=512)
     ref.weights, ref.bias = sk.coef_[0], float(sk.intercept_[0])
     assert ours.loss(texts, labels, l2) == pytest.approx(ref.loss(texts, labels, l2), rel=1e-3)
     assert ours.loss(texts, labels, l2) >= ref.loss(texts, labels, l2) - 1e-9
-    x = _features(texts, 512)
+    x = hashed_ngram_features(texts, 512)
     np.testing.assert_allclose(x @ ours.weights + ours.bias, x @ ref.weights + ref.bias,
                                atol=0.05)
 

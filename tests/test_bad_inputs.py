@@ -59,6 +59,26 @@ def _llama_cfg(**kw):
     return LlamaConfig(**{**base, **kw})
 
 
+def _mamba_cfg(**kw):
+    from fmref.models.mamba import MambaConfig
+
+    return MambaConfig(**{**dict(vocab_size=11, d_model=8, n_layer=1, max_seq_len=8), **kw})
+
+
+def _deepseek_cfg(**kw):
+    import dataclasses
+
+    from fmref.models.deepseek import deepseek_tiny
+
+    return dataclasses.replace(deepseek_tiny(), **kw)
+
+
+def _deepseek_model():
+    from fmref.models.deepseek import DeepSeekV3
+
+    return DeepSeekV3(_deepseek_cfg(num_nextn_predict_layers=1))
+
+
 # One row per callable: (call, name the message must contain). Each call gets the
 # callable and passes one bad argument; it must raise ValueError or TypeError.
 CASES = {
@@ -226,6 +246,32 @@ CASES = {
     "fmref.data.minhash.lsh_params": [(lambda f: f(1.5), "threshold")],
     "fmref.data.minhash.candidate_pairs": [(lambda f: f([INT[0]], 0, 3), "bands")],
     "fmref.data.minhash.near_duplicates": [(lambda f: f(["a"], threshold=0.0), "threshold")],
+    "fmref.data.quality.hashed_ngram_features": [(lambda f: f(["a"], dim=0), "dim"),
+                                                  (lambda f: f("abc", dim=4), "texts")],
+    "fmref.data.quality.NgramClassifier": [(lambda f: f(dim=-1), "dim")],
+    "fmref.data.quality.doc_paragraphs": [(lambda f: f("test"), "split")],
+    "fmref.data.quality.junk_snippets": [(lambda f: f(2, "ads"), "kind"),
+                                         (lambda f: f(-1, "spam"), "n"),
+                                         (lambda f: f(1, "spam", source=[]), "source")],
+    "fmref.data.quality.quality_examples": [(lambda f: f(3), "n"),
+                                            (lambda f: f(4, kinds=[]), "kinds")],
+    "fmref.data.quality.web_crawl": [(lambda f: f(10, junk_fraction=1.5), "junk_fraction"),
+                                     (lambda f: f(5000, junk_fraction=0.0), "n_docs")],
+    "fmref.data.quality.perplexity_scores": [(lambda f: f("abc", None, None), "docs")],
+    "fmref.data.quality.filtering_effect": [(lambda f: f(stepz=3), "overrides")],
+    "fmref.data.mixing.temperature_weights": [(lambda f: f([1, 2], temperature=0), "temperature"),
+                                              (lambda f: f([1, -2]), "sizes")],
+    "fmref.data.mixing.mixture_counts": [(lambda f: f([0.5, 0.5], 0), "n"),
+                                         (lambda f: f([0, 0], 3), "weights")],
+    "fmref.data.mixing.epochs_per_source": [(lambda f: f([1, 2], [1], 10), "weights"),
+                                            (lambda f: f([1], [1], -1), "total")],
+    "fmref.data.mixing.doremi_update": [(lambda f: f([0.5, 0.5], [1.0]), "excess_losses"),
+                                        (lambda f: f([0.5, 0.5], [0, 1], smoothing=2),
+                                         "smoothing")],
+    "fmref.data.synthetic.lcs_length": [(lambda f: f(["a"], 3), "b")],
+    "fmref.data.synthetic.rouge_l": [(lambda f: f(3, "a"), "candidate")],
+    "fmref.data.synthetic.self_instruct": [(lambda f: f(lambda p, r: "x", ["a"], 1), "seed_tasks"),
+                                           (lambda f: f(3, ["a", "b", "c"], 1), "generate")],
     "fmref.data.packing.pack_documents": [(lambda f: f([[1, 2]], 0, sep_id=3), "block_size")],
     "fmref.data.packing.document_mask": [(lambda f: f(rand(4)), "doc_ids")],
     "fmref.data.packing.document_positions": [(lambda f: f(rand(4)), "doc_ids")],
@@ -325,6 +371,13 @@ CASES = {
     ],
     "fmref.eval.testtime.sample_sums_answers": [(lambda f: f(n=0), "n")],
     "fmref.eval.perplexity.perplexity": [(lambda f: f(_gpt(), ids(20), 0, 4), "context_len")],
+    "fmref.eval.long_context.extension_scaling": [
+        (lambda f: f("rope", 2, 64), "method"),
+        (lambda f: f("pi", 0.5, 64), "factor"),
+    ],
+    "fmref.eval.long_context.with_rope_scaling": [(lambda f: f(3, None, 8), "model")],
+    "fmref.eval.long_context.long_context_llama": [(lambda f: f(stepz=1), "overrides")],
+    "fmref.eval.long_context.context_extension_perplexity": [(lambda f: f(3), "model")],
     "fmref.eval.seeds.seed_runs": [(lambda f: f(seeds=()), "seeds")],
     "fmref.eval.seeds.spread": [(lambda f: f([]), "values")],
     # generative
@@ -367,6 +420,10 @@ CASES = {
         (lambda f: f(_gpt(), ids(1, 3, high=50), 2), "idx"),
     ],
     "fmref.infer.kv.kv_cache_bytes": [(lambda f: f(0, 1, 8), "n_layers")],
+    "fmref.infer.kv.mla_cache_bytes": [
+        (lambda f: f(61, 0, 64), "kv_lora_rank"),
+        (lambda f: f(61, 512, 64, seq_len=0), "seq_len"),
+    ],
     "fmref.infer.kv.model_kv_cache_bytes": [(lambda f: f(_llama_cfg(), seq_len=0), "seq_len")],
     "fmref.infer.kv.QuantizedKVCache": [(lambda f: f(0), "n_layers")],
     "fmref.infer.paged.PagedKVAllocator": [(lambda f: f(0, 16), "n_blocks")],
@@ -413,6 +470,43 @@ CASES = {
         (lambda f: f(3), "config"),
         (lambda f: f(_llama_cfg())(ids(1, 3, high=50)), "idx"),
         (lambda f: f(_llama_cfg())(ids(1, 0)), "idx"),
+    ],
+    "fmref.models.mamba.MambaConfig": [(lambda f: f(11, 8, 1, d_state=0), "d_state")],
+    "fmref.models.mamba.selective_scan": [
+        (lambda f: f(rand(1, 4, 3), rand(1, 4, 3), rand(3, 2), rand(1, 3, 2), rand(1, 4, 2)), "B"),
+        (lambda f: f(INT, rand(2, 3), rand(3, 2), rand(2, 2), rand(2, 2)), "u"),
+    ],
+    "fmref.models.mamba.selective_scan_step": [
+        (lambda f: f(rand(1, 3), rand(1, 3), rand(3, 2), rand(1, 2), rand(2, 2)), "C")
+    ],
+    "fmref.models.mamba.MambaCache": [(lambda f: f(0), "n_layers")],
+    "fmref.models.mamba.MambaMixer": [(lambda f: f(3, 0), "config")],
+    "fmref.models.mamba.MambaBlock": [(lambda f: f(3, 0), "config")],
+    "fmref.models.mamba.Mamba": [
+        (lambda f: f(3), "config"),
+        (lambda f: f(_mamba_cfg())(ids(1, 3, high=50)), "idx"),
+    ],
+    "fmref.models.mamba.mamba_state_bytes": [(lambda f: f(_mamba_cfg(), batch=0), "batch")],
+    "fmref.models.mamba.selective_copy_batch": [(lambda f: f(2, n_noise=-1), "n_noise")],
+    "fmref.models.mamba.train_selective_copy": [
+        (lambda f: f(torch.nn.Linear(2, 2), steps=0), "steps")
+    ],
+    "fmref.models.deepseek.DeepSeekV3Config": [
+        (lambda f: _deepseek_cfg(kv_lora_rank=0), "kv_lora_rank"),
+        (lambda f: _deepseek_cfg(qk_rope_head_dim=3), "qk_rope_head_dim"),
+        (lambda f: _deepseek_cfg(num_experts_per_tok=9), "num_experts_per_tok"),
+        (lambda f: _deepseek_cfg(n_group=3), "n_group"),
+    ],
+    "fmref.models.deepseek.DeepSeekV3Block": [(lambda f: f(3, 0), "config")],
+    "fmref.models.deepseek.MultiTokenPrediction": [(lambda f: f(_deepseek_cfg(), 0), "depth")],
+    "fmref.models.deepseek.DeepSeekV3": [
+        (lambda f: f(3), "config"),
+        (lambda f: f(_deepseek_cfg())(ids(1, 3, high=80)), "idx"),
+    ],
+    "fmref.models.deepseek.mtp_lm_loss": [(lambda f: f(_llama_cfg(), ids(1, 3)), "model")],
+    "fmref.models.deepseek.train_mtp_pair": [(lambda f: f(stepz=1), "overrides")],
+    "fmref.models.deepseek.mtp_acceptance": [
+        (lambda f: f(_deepseek_model(), ids(1, 3), n_new=1), "n_new")
     ],
     "fmref.models.seq2seq.AdditiveAttention": [(lambda f: f(0, 4, 4), "query_dim")],
     "fmref.models.seq2seq.Seq2SeqConfig": [(lambda f: f(0, 4), "src_vocab")],
@@ -503,6 +597,23 @@ CASES = {
     ],
     "fmref.nn.moe.load_balancing_loss": [(lambda f: f(rand(3, 4), rand(3, 5)), "expert_mask")],
     "fmref.nn.moe.MoE": [(lambda f: f(8, 16, 0), "n_experts")],
+    "fmref.nn.moe.sigmoid_gating": [
+        (lambda f: f(rand(3, 8), 9), "top_k"),
+        (lambda f: f(rand(3, 8), 2, n_group=3), "n_group"),
+    ],
+    "fmref.nn.moe.update_routing_bias": [(lambda f: f(rand(4), rand(5)), "tokens_per_expert")],
+    "fmref.nn.moe.DeepSeekMoE": [
+        (lambda f: f(8, 4, 8, top_k=9), "top_k"),
+        (lambda f: f(8, 4, 8, 2, n_group=3), "n_group"),
+        (lambda f: f(8, 4, 8, 2, n_group=4, topk_group=5), "topk_group"),
+    ],
+    "fmref.nn.mla.MLACache": [(lambda f: f(0), "n_layers")],
+    "fmref.nn.mla.MultiHeadLatentAttention": [
+        (lambda f: f(32, 4, kv_lora_rank=0, qk_rope_head_dim=4, qk_nope_head_dim=8,
+                     v_head_dim=8), "kv_lora_rank"),  # fmt: skip
+        (lambda f: f(32, 4, kv_lora_rank=16, qk_rope_head_dim=5, qk_nope_head_dim=8,
+                     v_head_dim=8), "qk_rope_head_dim"),  # fmt: skip
+    ],
     "fmref.nn.norm.LayerNorm": [(lambda f: f(0), "d")],
     "fmref.nn.norm.RMSNorm": [(lambda f: f(4, eps=-1.0), "eps")],
     "fmref.nn.position.sinusoidal_positions": [(lambda f: f(4, 0), "d_model")],
@@ -602,6 +713,58 @@ CASES = {
     "fmref.rag.minilm.SentenceEncoder": [(lambda f: f(3, None), "model")],
     "fmref.rag.minilm.load_minilm": [(lambda f: f(max_seq_length=1), "max_seq_length")],
     "fmref.rag.prompt.build_prompt": [(lambda f: f("q", "passage"), "passages")],
+    "fmref.rag.evalset.load_evalset": [(lambda f: f("dev"), "split")],
+    "fmref.rag.late.maxsim": [
+        (lambda f: f(torch.zeros(0, 4), rand(2, 4)), "query_tokens"),
+        (lambda f: f(rand(2, 4), rand(3, 5)), "doc_tokens"),
+        (lambda f: f(rand(2, 4), nan(3, 4)), "doc_tokens"),
+    ],
+    "fmref.rag.late.LateInteractionIndex": [
+        (lambda f: f([]), "doc_tokens"),
+        (lambda f: f([rand(2, 4), rand(2, 3)]), "doc_tokens"),
+    ],
+    "fmref.rag.late.document_token_vectors": [(lambda f: f(None, "one text"), "texts")],
+    "fmref.rag.late.late_interaction_rankings": [
+        (lambda f: f(None, ["  "], [rand(2, 4)], 1), "queries"),  # empty query
+        (lambda f: f(None, ["q"], [rand(2, 4)], 0), "k"),
+        (lambda f: f(None, ["q"], [rand(2, 4)], -2), "k"),
+    ],
+    "fmref.rag.baselines.first_stage_rankings": [
+        (lambda f: f([""]), "questions"),
+        (lambda f: f([]), "questions"),
+    ],
+    "fmref.rag.rerank.encode_pairs": [(lambda f: f(None, "", ["p"]), "query")],
+    "fmref.rag.rerank.CrossEncoder": [(lambda f: f(3), "bert")],
+    "fmref.rag.rerank.rerank": [
+        (lambda f: f(len, [1, 2], 0), "k"),
+        (lambda f: f(len, [1, 2], -1), "k"),
+        (lambda f: f(len, [], 3), "ranking"),
+    ],
+    "fmref.rag.rerank.train_reranker": [(lambda f: f(stepz=1), "overrides")],
+    "fmref.rag.rerank.cross_encoder_rankings": [
+        (lambda f: f(None, None, ["q"], [], [], 1), "rankings")
+    ],
+    "fmref.rag.agentic.content_words": [(lambda f: f(3), "text")],
+    "fmref.rag.agentic.search_tool": [(lambda f: f(lambda q: [0], ["a"], ["t"], k=0), "k")],
+    "fmref.rag.agentic.FeedbackPolicy": [(lambda f: f(hops=0), "hops")],
+    "fmref.rag.agentic.agentic_rankings": [
+        (lambda f: f(lambda q: [0], ["a"], ["t"], []), "questions")
+    ],
+    "fmref.rag.agentic.recall_within_budget": [
+        (lambda f: f([[0]], [{"relevant": {"t": 1}}], [1], ["t"], -1), "budget")
+    ],
+    "fmref.rag.faithfulness.split_sentences": [(lambda f: f(3), "text")],
+    "fmref.rag.faithfulness.citations": [(lambda f: f(None), "sentence")],
+    "fmref.rag.faithfulness.word_support": [(lambda f: f("a claim", 3), "passage")],
+    "fmref.rag.faithfulness.check_grounding": [
+        (lambda f: f("", ["p"]), "answer"),
+        (lambda f: f("a [1].", ["p"], sim_threshold=1.5), "sim_threshold"),
+    ],
+    "fmref.rag.faithfulness.labelled_agreement": [
+        (lambda f: f(word_threshold=2), "word_threshold")
+    ],
+    "fmref.rag.compare.heldout_comparison": [(lambda f: f(kepp=3), "overrides")],
+    "fmref.rag.compare.format_table": [(lambda f: f({}), "result")],
     # results
     "fmref.results.load": [(lambda f: f(3), "name"), (lambda f: f("../etc"), "name")],
     "fmref.results.check_load": [(lambda f: f(float("nan")), "load_average")],
@@ -626,6 +789,7 @@ CASES = {
     ],
     "fmref.scaling.params.parameter_breakdown": [(lambda f: f(3), "config")],
     "fmref.scaling.params.count_parameters": [(lambda f: f(3), "config")],
+    "fmref.scaling.params.active_parameters": [(lambda f: f(3), "config")],
     # text
     "fmref.text.bpe.BPETokenizer": [(lambda f: f(merges=[(1,)]), "merges")],
     "fmref.text.corpus.python_docs": [(lambda f: f("dev"), "split")],
@@ -690,6 +854,7 @@ CASES = {
     # zoo
     "fmref.zoo.get": [(lambda f: f("no-such-model"), "name")],
     "fmref.zoo.tiny_gpt": [(lambda f: f(stepz=10), "overrides")],
+    "fmref.zoo.selective_copy": [(lambda f: f(stepz=10), "overrides")],
 }
 
 # Callables with no row, each with the reason.
@@ -709,10 +874,14 @@ EXEMPT = {
     "fmref.models.llama.mixtral_8x7b": "takes no arguments (a published config)",
     "fmref.models.llama.gpt_oss_120b": "takes no arguments (a published config)",
     "fmref.models.llama.gemma3_27b": "takes no arguments (a published config)",
+    "fmref.models.mamba.mamba_2_8b": "takes no arguments (a published config)",
+    "fmref.models.deepseek.deepseek_v3": "takes no arguments (a published config)",
+    "fmref.models.deepseek.deepseek_tiny": "takes no arguments (a fixed example config)",
     "fmref.models.vit.train_digits_vit": "takes no arguments (a recipe's training)",
     "fmref.models.vit.train_digits_cnn": "takes no arguments (a recipe's training)",
     "fmref.zoo.digits_vit": "takes no arguments (a cached recipe)",
     "fmref.zoo.digits_cnn": "takes no arguments (a cached recipe)",
+    "fmref.zoo.deepseek_mtp": "takes no arguments (a cached recipe)",
     "fmref.zoo.list": "takes no arguments",
     "fmref.agents.guard.default_detector": "takes no arguments",
     "fmref.agents.guard.Verdict": "a result record of InjectionDetector",
@@ -722,7 +891,8 @@ EXEMPT = {
     "fmref.multimodal.digits.digits_tokenizer": "takes no arguments",
     "fmref.multimodal.digits.digits_clip": "takes no arguments (a cached recipe)",
     "fmref.multimodal.digits.digits_lmm": "takes no arguments (a cached recipe)",
-    "fmref.rag.evalset.load_evalset": "takes no arguments (packaged data)",
+    "fmref.rag.late.corpus_token_vectors": "takes no arguments (a cached recipe)",
+    "fmref.rag.faithfulness.load_faithfulness_labels": "takes no arguments (packaged data)",
     "fmref.rag.evalset.corpus_chunks": "takes no arguments (packaged data)",
     "fmref.rag.evalset.corpus_embeddings": "takes no arguments (packaged data)",
     "fmref.rag.minilm.minilm_files": "takes no arguments (packaged weights)",

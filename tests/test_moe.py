@@ -133,3 +133,117 @@ def test_bad_input_raises_naming_the_argument():
         expert_capacity(8, 2, capacity_factor=-1)
     with pytest.raises(ValueError, match="expert_mask"):
         load_balancing_loss(torch.rand(4, 3), torch.ones(4, 2))
+
+
+# ---- DeepSeek-V3: sigmoid routing, group-limited top-k, shared experts, bias balancing ----
+
+
+def _hf_moe_config(**kw):
+    import transformers
+
+    base = dict(hidden_size=16, moe_intermediate_size=8, n_routed_experts=8, num_experts_per_tok=3,
+                n_group=4, topk_group=2, n_shared_experts=2, routed_scaling_factor=2.5)  # fmt: skip
+    return transformers.DeepseekV3Config(**{**base, **kw})
+
+
+@pytest.mark.parametrize("n_group, topk_group, norm", [(4, 2, True), (1, 1, True), (2, 1, False)])
+def test_sigmoid_gating_equals_transformers_router(n_group, topk_group, norm):
+    # transformers' DeepseekV3TopkRouter is the reference for DeepSeek-V3's routing.
+    from transformers.models.deepseek_v3.modeling_deepseek_v3 import DeepseekV3TopkRouter
+
+    from fmref.nn.moe import sigmoid_gating
+
+    cfg = _hf_moe_config(n_group=n_group, topk_group=topk_group, norm_topk_prob=norm)
+    router = DeepseekV3TopkRouter(cfg)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        router.weight.copy_(torch.randn(8, 16, generator=g))
+        router.e_score_correction_bias.copy_(0.3 * torch.randn(8, generator=g))
+    x = torch.randn(50, 16, generator=g)
+    logits, hf_gates, hf_index = router(x)
+    scores, gates, index = sigmoid_gating(
+        logits, 3, router.e_score_correction_bias, n_group, topk_group, norm, 2.5
+    )
+    # same experts (as sets: both top-k are unsorted) and the same gate per expert
+    order, hf_order = index.argsort(-1), hf_index.argsort(-1)
+    assert torch.equal(index.gather(1, order), hf_index.gather(1, hf_order))
+    torch.testing.assert_close(gates.gather(1, order), hf_gates.gather(1, hf_order))
+    torch.testing.assert_close(scores, logits.sigmoid())
+    if topk_group < n_group:  # every token's experts lie in at most topk_group groups
+        groups = index // (8 // n_group)
+        assert max(len(set(row)) for row in groups.tolist()) <= topk_group
+
+
+def test_deepseek_moe_equals_transformers_moe():
+    from transformers.models.deepseek_v3.modeling_deepseek_v3 import DeepseekV3MoE
+
+    from fmref.nn.moe import DeepSeekMoE
+
+    cfg = _hf_moe_config()
+    hf = DeepseekV3MoE(cfg).eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.copy_(0.3 * torch.randn(p.shape, generator=g))
+        hf.gate.e_score_correction_bias.copy_(0.2 * torch.randn(8, generator=g))
+    ours = DeepSeekMoE(16, 8, 8, 3, n_shared_experts=2, n_group=4, topk_group=2,
+                       routed_scaling_factor=2.5).eval()  # fmt: skip
+    state = {
+        "gate.weight": hf.gate.weight,
+        "e_score_correction_bias": hf.gate.e_score_correction_bias,
+    }
+    for w, name in (("w1", "gate_proj"), ("w3", "up_proj"), ("w2", "down_proj")):
+        state[f"shared_experts.{w}.weight"] = getattr(hf.shared_experts, name).weight
+    for e in range(8):
+        state[f"experts.{e}.w1.weight"] = hf.experts.gate_up_proj[e, :8]
+        state[f"experts.{e}.w3.weight"] = hf.experts.gate_up_proj[e, 8:]
+        state[f"experts.{e}.w2.weight"] = hf.experts.down_proj[e]
+    ours.load_state_dict(state)
+    x = torch.randn(2, 9, 16, generator=g)
+    with torch.no_grad():
+        y, info = ours(x)
+        torch.testing.assert_close(y, hf(x), atol=1e-5, rtol=0)
+    assert int(info.tokens_per_expert.sum()) == 18 * 3
+
+
+def test_bias_update_rule_and_it_balances_a_skewed_router():
+    from fmref.nn.moe import DeepSeekMoE, update_routing_bias
+
+    # DeepSeek-V3 sec. 2.1.2: overloaded experts lose gamma, underloaded ones gain it.
+    bias = update_routing_bias(torch.zeros(3), torch.tensor([5.0, 1.0, 3.0]), update_rate=0.1)
+    torch.testing.assert_close(bias, torch.tensor([-0.1, 0.1, 0.0]))
+    torch.manual_seed(0)
+    moe = DeepSeekMoE(8, 4, n_routed_experts=8, top_k=2, n_shared_experts=0).train()
+    with torch.no_grad():
+        moe.gate.weight.normal_(0, 1)
+        moe.gate.weight[0] += 2.0  # experts 0 and 1 favoured by every token
+        moe.gate.weight[1] += 2.0
+    x = torch.randn(256, 8) + 1.0
+
+    def max_load():
+        with torch.no_grad():
+            return int(moe(x)[1].tokens_per_expert.max())
+
+    before = max_load()
+    moe.tokens_per_expert.zero_()
+    for _ in range(60):
+        with torch.no_grad():
+            moe(x)
+        moe.update_bias(update_rate=0.05)
+    after = max_load()
+    assert before > 1.5 * 512 / 8 and after < 0.6 * before  # mean load is 64
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [(dict(top_k=9), "top_k"), (dict(n_group=3), "n_group"), (dict(topk_group=5), "topk_group"),
+     (dict(n_group=4, topk_group=1, top_k=3), "top_k")],
+)  # fmt: skip
+def test_deepseek_routing_bad_arguments_name_them(kw, name):
+    from fmref.nn.moe import DeepSeekMoE, sigmoid_gating
+
+    args = {**dict(top_k=2, n_group=4, topk_group=2), **kw}
+    with pytest.raises(ValueError, match=name):
+        DeepSeekMoE(8, 4, 8, **args)
+    with pytest.raises(ValueError, match=name):
+        sigmoid_gating(torch.randn(3, 8), **args)

@@ -363,3 +363,146 @@ def test_widget_works_offline_by_keyboard_and_fits_a_phone(
     errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], f"{name}: console errors while operating it: {errors}"
     _screenshots(drv, root, name, html_dir)
+
+
+# -----------------------------------------------------------------------------
+# The registry widgets (docs/_ext/fmref_widgets_more.py): every control set in
+# turn, every readout equal to what the widget's fmref reference computes
+# -----------------------------------------------------------------------------
+def _more():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+    from fmref_widgets_more import MORE
+
+    return MORE
+
+
+MORE = _more()
+MORE_ORDER = sorted(MORE, key=lambda n: (MORE[n].page, n))  # a page's widgets in a row
+
+
+def _goto(drv, base, page):
+    if not drv.current_url.split("#")[0].endswith(page):
+        drv.get(f"{base}/{page}")
+        for _ in range(100):
+            if drv.execute_script(
+                "return document.readyState === 'complete' && Array.from("
+                "document.querySelectorAll('.fmref-widget')).every(w => w.dataset.ready)"
+            ):
+                break
+            time.sleep(0.1)
+
+
+def _settings(drv, root):
+    """The controls' values, typed as the registry's settings (number, bool or str)."""
+    return drv.execute_script(
+        "const out = {}; const id = arguments[0].id;"
+        "for (const c of arguments[0].querySelectorAll('input, select')) {"
+        "  const key = c.id.slice(id.length + 1);"
+        "  if (c.type === 'checkbox') out[key] = c.checked;"
+        "  else if (c.type === 'range' || c.type === 'number') out[key] = parseFloat(c.value);"
+        "  else out[key] = c.value; }"
+        "return out;",
+        root,
+    )
+
+
+def _set(drv, root, changes):
+    drv.execute_script(
+        "const id = arguments[0].id;"
+        "for (const [key, v] of Object.entries(arguments[1])) {"
+        "  const c = document.getElementById(id + '-' + key);"
+        "  if (c.type === 'checkbox') c.checked = v; else c.value = String(v);"
+        "  c.dispatchEvent(new Event('input', {bubbles: true}));"
+        "  c.dispatchEvent(new Event('change', {bubbles: true})); }",
+        root,
+        changes,
+    )
+    time.sleep(0.05)
+
+
+def _readouts(drv, root):
+    return drv.execute_script(
+        "return Object.fromEntries(Array.from(arguments[0].querySelectorAll('output[data-key]'))"
+        ".map(o => [o.dataset.key, o.getAttribute('data-value')]))",
+        root,
+    )
+
+
+def _matches_reference(drv, root, w, data, name):
+    settings = _settings(drv, root)
+    want = w.reference(settings, data)
+    got = _readouts(drv, root)
+    for key, value in want.items():
+        assert key in got, f"{name}: no readout {key!r}"
+        if isinstance(value, str):
+            assert got[key] == value, (name, settings, key)
+        else:
+            assert math.isclose(float(got[key]), float(value), rel_tol=max(w.rel, 1e-9),
+                                abs_tol=1e-12), (name, settings, key, got[key], value)
+    return settings
+
+
+@pytest.mark.parametrize("name", MORE_ORDER)
+def test_registry_widget_shows_fmref_values_for_every_control(
+    name, driver, opened, html_dir, server  # noqa: F811
+):
+    from selenium.webdriver.common.keys import Keys
+
+    drv, w = driver, MORE[name]
+    page = w.page + ".html"
+    requests, console = opened(page)
+    _goto(drv, server, page)
+    outside = [u for u in requests if _outside(u, html_dir, server)]
+    assert outside == [], f"{page} requested outside the build folder: {outside}"
+    errors = [e["message"] for e in console if e["level"] == "SEVERE"]
+    assert errors == [], f"{page} console errors: {errors}"
+    root = _root(drv, name)
+    assert root.get_attribute("data-ready") == "true"
+    _check_controls(drv, root)
+    data = json.loads(
+        drv.execute_script(
+            "return arguments[0].querySelector('script.fmref-widget-data').textContent", root
+        )
+    )
+    assert _matches_reference(drv, root, w, data, name) == w.settings({})  # the defaults
+    moved = set()
+    for changes in w.browser:
+        before = _readouts(drv, root)
+        _set(drv, root, changes)
+        settings = _matches_reference(drv, root, w, data, name)
+        assert {k: settings[k] for k in changes} == changes, (name, changes)
+        assert _readouts(drv, root) != before, f"{name}: {changes} changed no readout"
+        moved |= set(changes)
+    assert moved == set(w.defaults), f"{name}: controls never moved: {set(w.defaults) - moved}"
+    # the keyboard moves a control too: the first slider, one step right (or left at its end)
+    slider = drv.execute_script("return arguments[0].querySelector('input[type=range]')", root)
+    if slider is not None:
+        at_max = slider.get_attribute("value") == slider.get_attribute("max")
+        _keys(drv, slider, Keys.ARROW_LEFT if at_max else Keys.ARROW_RIGHT)
+        _matches_reference(drv, root, w, data, name)
+    errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], f"{name}: console errors while operating it: {errors}"
+    _screenshots(drv, root, name, html_dir)
+
+
+def test_registry_widgets_work_over_file_urls(driver, html_dir):  # noqa: F811
+    """Every page with a registry widget, opened from disk: all its widgets ready, no error."""
+    drv = driver
+    for page in sorted({w.page for w in MORE.values()}):
+        drv.get_log("browser")
+        drv.get((html_dir / f"{page}.html").as_uri())
+        ready = False
+        for _ in range(100):
+            ready = drv.execute_script(
+                "return document.readyState === 'complete' && Array.from("
+                "document.querySelectorAll('.fmref-widget')).every(w => w.dataset.ready)"
+            )
+            if ready:
+                break
+            time.sleep(0.1)
+        assert ready, f"{page}: a widget did not start from file://"
+        errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == [], f"{page} over file://: {errors}"

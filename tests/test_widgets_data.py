@@ -307,6 +307,8 @@ PAGE = """Widgets
 .. fmref-widget:: scaling
 
    A custom caption with *emphasis*.
+
+.. fmref-widget:: speculative
 """
 
 
@@ -336,7 +338,10 @@ def test_directive_emits_widgets_in_html(tmp_path):
     out, warnings = _build(tmp_path, "html")
     assert warnings == ""
     page = (out / "index.html").read_text()
-    assert page.count('class="fmref-widget"') == 2
+    assert page.count('class="fmref-widget"') == 3
+    # under each figure, the fmref functions it runs (links in the manual, with its API pages)
+    assert page.count("Computed with") == 3 and "expected_tokens_per_step" in page
+    assert "_static/widgets/fmref-widgets-specs.js" in page
     assert 'data-widget="attention"' in page and "A custom caption with <em>emphasis</em>" in page
     assert "_static/widgets/fmref-widgets.js" in page
     assert "_static/widgets/fmref-widgets-core.js" in page
@@ -354,6 +359,9 @@ def test_directive_emits_a_static_figure_in_latex(tmp_path):
     assert "interactive version is in the HTML manual" in tex
     assert (out / "fmref-widget-attention.png").stat().st_size > 10_000
     assert (out / "fmref-widget-scaling.png").stat().st_size > 10_000
+    # a registry widget's fallback: its fmref reference swept along one control
+    assert "fmref-widget-speculative" in tex and "expected\\_tokens\\_per\\_step" in tex
+    assert (out / "fmref-widget-speculative.png").stat().st_size > 10_000
 
 
 def test_directive_is_silent_in_the_doctest_builder(tmp_path):

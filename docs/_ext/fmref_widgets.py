@@ -25,17 +25,26 @@ import base64
 import functools
 import html
 import json
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 logger = logging.getLogger(__name__)
 
+sys.path.insert(0, str(Path(__file__).parent))
+from fmref_widgets_more import MORE, Widget  # noqa: E402
+
 STATIC = "widgets"  # under html_static_path's _static
-JS_FILES = ("widgets/fmref-widgets-core.js", "widgets/fmref-widgets.js")
+JS_FILES = (
+    "widgets/fmref-widgets-core.js",
+    "widgets/fmref-widgets-specs.js",
+    "widgets/fmref-widgets.js",
+)
 CSS_FILES = ("widgets/fmref-widgets.css",)
 NO_DATA_BUILDERS = ("doctest", "linkcheck", "gettext")
 
@@ -453,51 +462,106 @@ def draw_quantization(data, ax_fig):
     return fig
 
 
-#: name -> (compute, draw, default caption)
-WIDGETS = {
-    "attention": (
-        attention_data,
-        draw_attention,
-        "Attention weights of the seven-token example: pick a query token, divide the "
+# The first six widgets, drawn by their own functions; the others are in
+# fmref_widgets_more.MORE (their controls in _static/widgets/fmref-widgets-specs.js).
+WIDGETS: dict[str, Widget] = {
+    "attention": Widget(
+        page="chapters/05-self-attention-and-transformers",
+        data=attention_data,
+        draw=draw_attention,
+        caption="Attention weights of the seven-token example: pick a query token, divide the "
         "scores by a temperature, and switch the causal mask on or off.",
+        api=("fmref.nn.attention.attention_weights",),
     ),
-    "sampling": (
-        sampling_data,
-        draw_sampling,
-        "The next-token distribution of the tiny GPT after a prompt, through temperature, "
+    "sampling": Widget(
+        page="chapters/13-efficient-llm-inference",
+        data=sampling_data,
+        draw=draw_sampling,
+        caption="The next-token distribution of the tiny GPT after a prompt, through temperature, "
         "top-k and top-p: the tokens that survive and their renormalised probabilities.",
+        api=("fmref.infer.sampling.sampling_probs", "fmref.zoo.tiny_gpt"),
     ),
-    "kv-cache": (
-        kv_cache_data,
-        draw_kv_cache,
-        "Memory of serving a model: the fp16 weights and the KV cache of a batch, against "
+    "kv-cache": Widget(
+        page="chapters/13-efficient-llm-inference",
+        data=kv_cache_data,
+        draw=draw_kv_cache,
+        caption="Memory of serving a model: the fp16 weights and the KV cache of a batch, against "
         "an accelerator's memory (the formulas of fmref.infer.kv and fmref.train.efficient).",
+        api=("fmref.infer.kv.kv_cache_bytes", "fmref.train.efficient.zero_memory_per_gpu"),
     ),
-    "scaling": (
-        scaling_data,
-        draw_scaling,
-        "Compute-optimal allocations along a compute budget: the Chinchilla closed form, "
+    "scaling": Widget(
+        page="chapters/10-scaling-law",
+        data=scaling_data,
+        draw=draw_scaling,
+        caption="Compute-optimal allocations along a compute budget: the Chinchilla closed form, "
         "the 20-tokens rule and Kaplan's allocation, with the loss the Chinchilla law predicts.",
+        api=("fmref.scaling.laws.compute_optimal", "fmref.scaling.laws.kaplan_compute_optimal"),
     ),
-    "diffusion": (
-        diffusion_data,
-        draw_diffusion,
-        "Digits noised under the linear and cosine schedules, and a reverse (DDIM) "
+    "diffusion": Widget(
+        page="chapters/17-diffusion-models",
+        data=diffusion_data,
+        draw=draw_diffusion,
+        caption="Digits noised under the linear and cosine schedules, and a reverse (DDIM) "
         "trajectory of the trained digit U-Net, at the same timestep.",
+        api=("fmref.diffusion.schedules.q_sample", "fmref.diffusion.samplers.sample"),
     ),
-    "quantization": (
-        quantization_data,
-        draw_quantization,
-        "Group-wise absmax quantisation of a weight matrix of the tiny GPT: the error "
+    "quantization": Widget(
+        page="chapters/14-compress-and-sparsify",
+        data=quantization_data,
+        draw=draw_quantization,
+        caption="Group-wise absmax quantisation of a weight matrix of the tiny GPT: the error "
         "histogram and the bytes for each bit width and group size.",
+        api=("fmref.compress.quant.quantize_groupwise", "fmref.compress.quant.quantize_absmax"),
     ),
+    **MORE,
 }
+
+
+def draw_fallback(name, data, make_fig):
+    """The static figure of a registry widget: its fmref reference swept along one control."""
+    w = WIDGETS[name]
+    fb = w.fallback
+    fig = make_fig(1, 1, (6.4, 3.2))
+    ax = fig.axes[0]
+    key, values = fb["x"], fb["values"]
+    series = [(None, None)]
+    if fb.get("series"):
+        series = [(fb["series"][0], v) for v in fb["series"][1]]
+    xs = list(range(len(values))) if fb.get("bar") or isinstance(values[0], str) else values
+    for s_key, s_val in series:
+        for y in fb["y"]:
+            ys = []
+            for v in values:
+                changes = {key: v}
+                if s_key is not None:
+                    changes[s_key] = s_val
+                ys.append(float(w.reference(w.settings(changes), data)[y]))
+            label = y if s_key is None else f"{y}, {s_key} = {s_val}"
+            if fb.get("bar"):
+                ax.bar(xs, ys, label=label)
+            else:
+                ax.plot(xs, ys, marker="o", ms=3, label=label)
+    if fb.get("logy"):
+        ax.set_yscale("log")
+    if isinstance(values[0], str):
+        labels = values
+        if key in ("model", "preset") and "presets" in data:
+            labels = [data["presets"][int(v)]["label"] for v in values]
+        elif key == "format" and "formats" in data:
+            labels = [data["formats"][int(v)]["label"] for v in values]
+        ax.set_xticks(xs, labels, rotation=30 if len(values) > 4 else 0, fontsize=7, ha="right"
+                      if len(values) > 4 else "center")
+    ax.set_xlabel(fb["xlabel"])
+    ax.set_ylabel(fb["ylabel"])
+    ax.legend(fontsize=7)
+    fig.suptitle(w.caption.split(":")[0].split(".")[0][:90], fontsize=9)
+    return fig
 
 
 @functools.cache
 def widget_json(name: str) -> str:
     """The widget's data as JSON, computed once per process."""
-    return json.dumps(WIDGETS[name][0](), separators=(",", ":"), allow_nan=False)
+    return json.dumps(WIDGETS[name].data(), separators=(",", ":"), allow_nan=False)
 
 
 # =============================================================================
@@ -529,8 +593,16 @@ class WidgetDirective(SphinxDirective):
         if self.content:
             self.state.nested_parse(self.content, self.content_offset, node)
         else:
-            node += nodes.paragraph(text=WIDGETS[name][2])
+            node += nodes.paragraph(text=WIDGETS[name].caption)
+        # the fmref functions it runs, linked to their API pages
+        api = ", ".join(f":func:`~{f}`" if f.rsplit(".", 1)[-1][:1].islower() else f":class:`~{f}`"
+                        for f in WIDGETS[name].api)
+        self.state.nested_parse(
+            StringList([f"Computed with {api}."], source=self.get_source_info()[0]),
+            self.content_offset, node)
+        node.children[-1]["classes"].append("fmref-widget-api")
         self.env.note_dependency(__file__)
+        self.env.note_dependency(str(Path(__file__).with_name("fmref_widgets_more.py")))
         return [node]
 
 
@@ -572,7 +644,11 @@ def _figure_for(app, node) -> nodes.Node:
         fig, _ = plt.subplots(rows, cols, figsize=size, squeeze=False)
         return fig
 
-    fig = WIDGETS[name][1](json.loads(node["data"]), make_fig)
+    data = json.loads(node["data"])
+    if WIDGETS[name].draw is not None:
+        fig = WIDGETS[name].draw(data, make_fig)
+    else:
+        fig = draw_fallback(name, data, make_fig)
     fig.tight_layout()
     filename = f"fmref-widget-{name}.png"
     out = Path(app.outdir) / filename

@@ -27,7 +27,6 @@ of successful injections; it does not remove them. The loop's structural defence
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -37,6 +36,7 @@ import numpy as np
 from fmref._validate import check_in, check_instance, check_number, check_positive_int
 from fmref.agents.parse import ToolCall
 from fmref.agents.tools import ToolRegistry
+from fmref.data.quality import NgramClassifier  # the model-based quality filter's classifier
 
 __all__ = [
     "luhn_valid",
@@ -441,22 +441,6 @@ def injection_examples(n: int = 600, split: str = "train", seed: int = 0,
     return texts, labels
 
 
-# -- injection: the classifier ------------------------------------------------------------------
-def _features(texts: Sequence[str], dim: int) -> np.ndarray:
-    """Hashed binary unigrams and bigrams (scaled by 1/4, a fixed step-size choice).
-
-    Rows are not normalised by length: text the model has never seen then adds
-    nothing to the score, instead of diluting what it has learned.
-    """
-    x = np.zeros((len(texts), dim))
-    for row, text in enumerate(texts):
-        tokens = re.findall(r"[a-z0-9']+|[^\sa-z0-9]", text.lower())
-        grams = tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
-        for gram in grams:
-            x[row, zlib.crc32(gram.encode("utf-8")) % dim] = 0.25
-    return x
-
-
 class Verdict(NamedTuple):
     """What :class:`InjectionDetector` says about one text.
 
@@ -472,8 +456,11 @@ class Verdict(NamedTuple):
     rules: list[str]  #: the rules that fired
 
 
-class InjectionDetector:
+class InjectionDetector(NgramClassifier):
     """Rules plus a logistic-regression classifier over hashed n-grams.
+
+    The classifier is :class:`fmref.data.quality.NgramClassifier` (its ``fit``,
+    ``loss`` and ``predict_proba``); this class adds the threshold and the rules.
 
     Parameters
     ----------
@@ -501,85 +488,10 @@ class InjectionDetector:
     """
 
     def __init__(self, threshold: float = 0.5, dim: int = 4096, use_rules: bool = True) -> None:
+        super().__init__(dim)
         self.threshold = check_number("threshold", threshold, 0.0, 1.0, low_open=True,
                                       high_open=True)
-        self.dim, self.use_rules = check_positive_int("dim", dim), use_rules
-        self.weights: np.ndarray | None = None
-        self.bias = 0.0
-
-    def fit(self, texts: Sequence[str], labels: Sequence[int], l2: float = 1e-3,
-            steps: int = 50) -> InjectionDetector:
-        """Minimise the mean logistic loss plus ``l2 / 2 * ||w||^2`` with L-BFGS.
-
-        The objective is convex, so the optimum does not depend on the solver;
-        the tests compare it with scikit-learn's.
-
-        Parameters
-        ----------
-        texts : sequence of str
-            Training texts.
-        labels : sequence of int
-            1 (injection) or 0 (benign), one per text.
-        l2 : float, default 1e-3
-            Weight decay (the bias is not decayed).
-        steps : int, default 50
-            Iterations of L-BFGS (:func:`fmref.train.loop.minimize_lbfgs`).
-
-        Returns
-        -------
-        InjectionDetector
-            ``self``, fitted.
-
-        Raises
-        ------
-        ValueError
-            If the lengths differ, a label is not 0 or 1, both classes are not
-            present, ``l2`` is negative or ``steps`` is not a positive int.
-        """
-        import torch
-
-        from fmref.train.loop import minimize_lbfgs
-
-        texts, y = list(texts), np.asarray(labels, dtype=float)
-        if len(texts) != len(y) or not texts:
-            raise ValueError(f"texts and labels must be non-empty and of equal length, "
-                             f"got {len(texts)} and {len(y)}")
-        if not np.isin(y, (0, 1)).all() or len(set(y.tolist())) < 2:
-            raise ValueError("labels must be 0 or 1, with both classes present")
-        check_number("l2", l2, low=0.0)
-        check_positive_int("steps", steps)
-        x = torch.from_numpy(_features(texts, self.dim))
-        target = torch.from_numpy(y)
-        w = torch.zeros(self.dim + 1, dtype=torch.float64, requires_grad=True)  # bias last
-
-        def objective() -> torch.Tensor:
-            z = x @ w[:-1] + w[-1]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, target)
-            return loss + l2 / 2 * (w[:-1] @ w[:-1])
-
-        minimize_lbfgs(objective, [w], steps, history_size=20, tolerance_grad=1e-10,
-                       tolerance_change=1e-14)
-        w = w.detach()
-        self.weights, self.bias = w[:-1].numpy().copy(), float(w[-1])
-        return self
-
-    def loss(self, texts: Sequence[str], labels: Sequence[int], l2: float = 1e-3) -> float:
-        """The training objective at the current weights (to compare with other solvers)."""
-        x, y = _features(list(texts), self.dim), np.asarray(labels, dtype=float)
-        w = self._fitted()
-        return float(np.mean(np.logaddexp(0.0, x @ w + self.bias) - y * (x @ w + self.bias))
-                     + l2 / 2 * w @ w)
-
-    def _fitted(self) -> np.ndarray:
-        if self.weights is None:
-            raise ValueError("the detector must be fitted first: call fit(texts, labels)")
-        return self.weights
-
-    def score(self, text: str) -> float:
-        """The classifier's probability that ``text`` carries an injection."""
-        check_instance("text", text, str)
-        z = float(_features([text], self.dim)[0] @ self._fitted() + self.bias)
-        return float(1.0 / (1.0 + np.exp(-z)))
+        self.use_rules = use_rules
 
     def __call__(self, text: str) -> Verdict:
         """Rules and classifier together: a :class:`Verdict`."""

@@ -5,6 +5,8 @@ or from this package (``from fmref.eval import pass_at_k``):
 
 - :mod:`fmref.eval.perplexity`: the sliding-window perplexity of a causal language
   model (Chapter VIII);
+- :mod:`fmref.eval.long_context`: perplexity past the training length under each
+  RoPE scaling (Chapter VI);
 - :mod:`fmref.eval.passk`: the unbiased pass@k estimator (Appendix C);
 - :mod:`fmref.eval.multiple_choice`: multiple-choice scoring by log-likelihood, as MMLU
   and HellaSwag are scored;

@@ -5,7 +5,7 @@ The code of Chapter XIII. Import from this package or from its modules, for exam
 
 - :mod:`fmref.infer.sampling`: temperature, top-k and top-p (nucleus) filters;
 - :mod:`fmref.infer.generate`: autoregressive generation with or without a KV cache;
-- :mod:`fmref.infer.kv`: KV-cache sizes and an int8-quantised KV cache;
+- :mod:`fmref.infer.kv`: KV-cache sizes (MHA, GQA, MQA, MLA) and an int8-quantised KV cache;
 - :mod:`fmref.infer.speculative`: speculative decoding with exact rejection sampling;
 - :mod:`fmref.infer.paged`: a paged KV-cache block allocator (vLLM's block tables);
 - :mod:`fmref.infer.batching`: a static vs continuous batching simulator;

@@ -10,6 +10,10 @@ per key/value head:
 
 Grouped-query attention divides it by ``n_heads / n_kv_heads``; storing keys and
 values in int8 instead of fp16 divides it by two more (plus one scale per vector).
+Multi-head latent attention (DeepSeek-V2/V3) caches neither keys nor values
+but one latent and one shared RoPE key per token and layer
+(:func:`mla_cache_bytes`): ``kv_lora_rank + qk_rope_head_dim`` numbers, whatever
+the number of heads.
 """
 
 from __future__ import annotations
@@ -19,7 +23,18 @@ import torch
 from fmref._validate import check_positive_int
 from fmref.nn.attention import KVCache
 
-__all__ = ["kv_cache_bytes", "model_kv_cache_bytes", "QuantizedKVCache"]
+__all__ = ["kv_cache_bytes", "mla_cache_bytes", "model_kv_cache_bytes", "QuantizedKVCache"]
+
+
+def _check_sizes(seq_len, batch, bytes_per_value, **sizes):
+    for name, value in (*sizes.items(), ("seq_len", seq_len), ("batch", batch)):
+        check_positive_int(name, value)
+    if (
+        isinstance(bytes_per_value, bool)
+        or not isinstance(bytes_per_value, (int, float))
+        or bytes_per_value <= 0
+    ):
+        raise ValueError(f"bytes_per_value must be a number > 0, got {bytes_per_value!r}")
 
 
 def kv_cache_bytes(
@@ -73,33 +88,71 @@ def kv_cache_bytes(
     >>> full / kv_cache_bytes(32, 8, 128, seq_len=32768, window=4096)  # the paper's 8x
     8.0
     """
-    for name, value in (
-        ("n_layers", n_layers),
-        ("n_kv_heads", n_kv_heads),
-        ("d_head", d_head),
-        ("seq_len", seq_len),
-        ("batch", batch),
-    ):
-        check_positive_int(name, value)
+    _check_sizes(seq_len, batch, bytes_per_value, n_layers=n_layers, n_kv_heads=n_kv_heads,
+                 d_head=d_head)  # fmt: skip
     if window is not None:
         check_positive_int("window", window)
         seq_len = min(seq_len, window)  # a rolling buffer of the last `window` positions
-    if (
-        isinstance(bytes_per_value, bool)
-        or not isinstance(bytes_per_value, (int, float))
-        or bytes_per_value <= 0
-    ):
-        raise ValueError(f"bytes_per_value must be a number > 0, got {bytes_per_value!r}")
     return 2 * n_layers * n_kv_heads * d_head * seq_len * batch * bytes_per_value
 
 
-def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_buffer=False):
-    """:func:`kv_cache_bytes` of a :class:`~fmref.models.gpt.GPTConfig` or
-    :class:`~fmref.models.llama.LlamaConfig`.
+def mla_cache_bytes(n_layers, kv_lora_rank, qk_rope_head_dim, seq_len=1, batch=1,
+                    bytes_per_value=2):  # fmt: skip
+    """Bytes of a multi-head latent attention cache (:class:`fmref.nn.mla.MLACache`).
+
+    Each layer keeps, per token, the key/value latent (``kv_lora_rank``
+    numbers) and the RoPE key shared by all heads (``qk_rope_head_dim``).
 
     Parameters
     ----------
-    config : GPTConfig or LlamaConfig
+    n_layers : int
+        Attention layers.
+    kv_lora_rank : int
+        Width of the latent (512 in DeepSeek-V2 and V3).
+    qk_rope_head_dim : int
+        Width of the decoupled RoPE key (64).
+    seq_len, batch, bytes_per_value
+        As in :func:`kv_cache_bytes`.
+
+    Returns
+    -------
+    float or int
+        ``n_layers * (kv_lora_rank + qk_rope_head_dim) * seq_len * batch * bytes_per_value``.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int or ``bytes_per_value <= 0``.
+
+    References
+    ----------
+    .. [1] DeepSeek-AI, "DeepSeek-V2", 2024, Table 1: ``(d_c + d_h^R) l``
+       elements per token.
+
+    Examples
+    --------
+    >>> from fmref.infer.kv import kv_cache_bytes, mla_cache_bytes
+    >>> mla = mla_cache_bytes(n_layers=61, kv_lora_rank=512, qk_rope_head_dim=64)
+    >>> mha = kv_cache_bytes(n_layers=61, n_kv_heads=128, d_head=128)  # 128 heads of 128
+    >>> mla, mha, round(mha / mla, 1)  # bf16 bytes per token: DeepSeek-V3 against MHA
+    (70272, 3997696, 56.9)
+    """
+    _check_sizes(seq_len, batch, bytes_per_value, n_layers=n_layers, kv_lora_rank=kv_lora_rank,
+                 qk_rope_head_dim=qk_rope_head_dim)  # fmt: skip
+    return n_layers * (kv_lora_rank + qk_rope_head_dim) * seq_len * batch * bytes_per_value
+
+
+def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_buffer=False):
+    """The KV-cache bytes of a model, from its configuration.
+
+    One branch per kind of configuration: :func:`kv_cache_bytes` for a
+    :class:`~fmref.models.gpt.GPTConfig` or :class:`~fmref.models.llama.LlamaConfig`
+    (keys and values per key/value head), :func:`mla_cache_bytes` for a
+    :class:`~fmref.models.deepseek.DeepSeekV3Config` (a latent and a RoPE key).
+
+    Parameters
+    ----------
+    config : GPTConfig, LlamaConfig or DeepSeekV3Config
         The model's configuration (no weights are allocated).
     seq_len, batch, bytes_per_value
         As in :func:`kv_cache_bytes`.
@@ -117,7 +170,7 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
     Raises
     ------
     TypeError
-        If ``config`` is neither kind of configuration.
+        If ``config`` is none of these configurations.
 
     Examples
     --------
@@ -128,7 +181,21 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
     >>> from fmref.models.llama import mistral_7b
     >>> [model_kv_cache_bytes(mistral_7b(), 8192, rolling_buffer=r) / 2**30 for r in (False, True)]
     [1.0, 0.5]
+    >>> from fmref.models.deepseek import deepseek_v3
+    >>> model_kv_cache_bytes(deepseek_v3()) / 2**10  # KiB per token: 61 layers x 576 x 2 bytes
+    68.625
     """
+    from fmref.models.deepseek import DeepSeekV3Config  # models import fmref.nn, not this module
+
+    if isinstance(config, DeepSeekV3Config):  # MLA: the latent and the shared RoPE key
+        return mla_cache_bytes(
+            config.num_hidden_layers,
+            config.kv_lora_rank,
+            config.qk_rope_head_dim,
+            seq_len,
+            batch,
+            bytes_per_value,
+        )
     if hasattr(config, "n_layer") and hasattr(config, "n_embd"):  # GPTConfig
         return kv_cache_bytes(
             config.n_layer,
@@ -148,7 +215,9 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
             bytes_per_value,
             window=config.sliding_window if rolling_buffer else None,
         )
-    raise TypeError(f"config must be a GPTConfig or LlamaConfig, got {type(config).__name__}")
+    raise TypeError(
+        f"config must be a GPTConfig, LlamaConfig or DeepSeekV3Config, got {type(config).__name__}"
+    )
 
 
 def _quantize(x):

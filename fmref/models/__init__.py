@@ -12,6 +12,10 @@ this package (``from fmref.models import GPT``):
 - :mod:`fmref.models.bert`: BERT, a bidirectional encoder (Chapter VIII);
 - :mod:`fmref.models.llama`: LLaMA with RMSNorm, SwiGLU, RoPE and grouped-query attention
   (Chapter IX);
+- :mod:`fmref.models.mamba`: Mamba, the selective state-space language model, with its
+  parallel scan and recurrent state (Chapter VI);
+- :mod:`fmref.models.deepseek`: DeepSeek-V3 with multi-head latent attention, shared and
+  routed experts and multi-token prediction (Chapter IX);
 - :mod:`fmref.models.vit`: the Vision Transformer (Chapter XVI).
 """
 

@@ -14,7 +14,10 @@ Import from this package or from its modules, for example
 - :mod:`fmref.nn.efficient`: tiled (FlashAttention) attention, sparse patterns and
   linear attention (Chapter VI);
 - :mod:`fmref.nn.moe`: mixture of experts, with top-k routing, capacity and load
-  balancing (Chapter VI).
+  balancing, and DeepSeek-V3's shared and fine-grained experts with sigmoid,
+  group-limited routing and bias balancing (Chapter VI);
+- :mod:`fmref.nn.mla`: multi-head latent attention, its latent KV cache and the
+  absorbed decoding form (Chapter V).
 """
 
 from fmref._lazy import attach as _attach

@@ -6,6 +6,12 @@ output is the gate-weighted sum of theirs. Total parameters grow with
 :func:`load_balancing_loss` is the Switch Transformer's auxiliary loss that
 keeps the router from sending every token to the same few experts.
 
+DeepSeek-V3's layer (:class:`DeepSeekMoE`) changes four things: many small
+("fine-grained") routed experts, a few shared experts that every token uses,
+sigmoid affinities chosen within the best ``topk_group`` of ``n_group`` expert
+groups (:func:`sigmoid_gating`), and balance kept by a per-expert bias that
+only steers the choice (:func:`update_routing_bias`), not by a loss.
+
 References
 ----------
 .. [1] Shazeer et al., "Outrageously large neural networks: The sparsely-gated
@@ -15,6 +21,11 @@ References
 .. [3] Fedus, Zoph and Shazeer, "Switch Transformers: Scaling to trillion
    parameter models with simple and efficient sparsity", JMLR 2022.
 .. [4] Jiang et al., "Mixtral of experts", 2024.
+.. [5] Dai et al., "DeepSeekMoE: Towards ultimate expert specialization in
+   mixture-of-experts language models", ACL 2024.
+.. [6] Wang et al., "Auxiliary-loss-free load balancing strategy for
+   mixture-of-experts", 2024.
+.. [7] DeepSeek-AI, "DeepSeek-V3 technical report", 2024, section 2.1.2.
 """
 
 from __future__ import annotations
@@ -26,9 +37,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fmref._validate import check_int, check_positive, check_positive_int
+from fmref._validate import check_int, check_positive, check_positive_int, check_tensor
 
-__all__ = ["RouterOutput", "top_k_gating", "expert_capacity", "load_balancing_loss", "MoE"]
+__all__ = [
+    "RouterOutput",
+    "top_k_gating",
+    "expert_capacity",
+    "load_balancing_loss",
+    "MoE",
+    "sigmoid_gating",
+    "update_routing_bias",
+    "DeepSeekMoE",
+]
 
 
 @dataclass
@@ -321,3 +341,373 @@ class MoE(nn.Module):
             aux_loss=load_balancing_loss(probs, one_hot.sum(dim=1)),
         )
         return y.view(shape), info
+
+
+def _check_groups(n_experts, top_k, n_group, topk_group):
+    """Validate DeepSeek-V3's group-limited routing arguments; return ``topk_group``."""
+    check_positive_int("n_group", n_group)
+    if n_experts % n_group:
+        raise ValueError(
+            f"n_group must divide the number of experts {n_experts}, got n_group={n_group}"
+        )
+    if topk_group is None:
+        topk_group = n_group
+    check_int("topk_group", topk_group, 1, n_group)
+    reachable = topk_group * (n_experts // n_group)
+    check_int("top_k", top_k, 1, reachable)  # at most the experts of the kept groups
+    return topk_group
+
+
+def sigmoid_gating(
+    router_logits,
+    top_k,
+    bias=None,
+    n_group=1,
+    topk_group=None,
+    norm_topk_prob=True,
+    routed_scaling_factor=1.0,
+):
+    r"""DeepSeek-V3's router: sigmoid affinities, a selection bias, group-limited top-k.
+
+    Each expert's affinity is :math:`s_i = \sigma(u^\top e_i)` (a sigmoid, so
+    experts do not compete for one probability mass). The experts are chosen by
+    :math:`s_i + b_i`, where :math:`b` is the auxiliary-loss-free balancing
+    bias (:func:`update_routing_bias`); the gates use :math:`s_i` alone,
+    normalised over the chosen experts and multiplied by
+    ``routed_scaling_factor``. With ``n_group > 1`` the experts are split into
+    ``n_group`` equal groups, each group is scored by the sum of its two best
+    biased affinities, and only the ``topk_group`` best groups may be chosen
+    (node-limited routing: a token's experts live on few devices).
+
+    Parameters
+    ----------
+    router_logits : torch.Tensor
+        ``(N, n_experts)``.
+    top_k : int
+        Routed experts per token.
+    bias : torch.Tensor, optional
+        ``(n_experts,)`` selection bias (``e_score_correction_bias`` in
+        transformers); None means zeros.
+    n_group : int, default 1
+        Expert groups; must divide ``n_experts``.
+    topk_group : int, optional
+        Groups a token may use, ``1 <= topk_group <= n_group``; default ``n_group``.
+    norm_topk_prob : bool, default True
+        Divide the chosen affinities by their sum.
+    routed_scaling_factor : float, default 1.0
+        Multiplies the gates (2.5 in DeepSeek-V3).
+
+    Returns
+    -------
+    scores : torch.Tensor
+        Sigmoid affinities ``(N, n_experts)``, without the bias.
+    gates : torch.Tensor
+        ``(N, top_k)`` weights of the chosen experts.
+    index : torch.Tensor
+        ``(N, top_k)`` expert ids.
+
+    Raises
+    ------
+    ValueError
+        If ``n_group`` does not divide the experts, ``topk_group`` is not in
+        ``[1, n_group]``, ``top_k`` is not in ``[1, topk_group * n_experts / n_group]``,
+        or ``bias`` is not ``(n_experts,)``.
+
+    References
+    ----------
+    .. [1] DeepSeek-AI, "DeepSeek-V3 technical report", 2024, eq. (12)-(16)
+       and section 2.1.2; transformers' ``DeepseekV3TopkRouter``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.nn.moe import sigmoid_gating
+    >>> logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    >>> scores, gates, index = sigmoid_gating(logits, top_k=2)
+    >>> sorted(index[0].tolist()), round(gates.sum().item(), 4)
+    ([0, 1], 1.0)
+
+    A bias of +3 on expert 3 makes it chosen, but its gate still comes from
+    its own (low) affinity:
+
+    >>> _, gates, index = sigmoid_gating(logits, 2, bias=torch.tensor([0.0, 0.0, 0.0, 3.0]))
+    >>> sorted(index[0].tolist())
+    [0, 3]
+    >>> # sigmoid(-1) / (sigmoid(2) + sigmoid(-1))
+    >>> round(gates[0, index[0].tolist().index(3)].item(), 4)
+    0.2339
+
+    Two groups ``{0, 1}`` and ``{2, 3}``, one kept: the second group cannot be chosen.
+
+    >>> logits = torch.tensor([[2.0, 1.9, 1.95, -5.0]])
+    >>> _, _, index = sigmoid_gating(logits, 2, n_group=2, topk_group=1)
+    >>> sorted(index[0].tolist())
+    [0, 1]
+    """
+    check_tensor("router_logits", router_logits, dtype="float", ndim=2, shape="(N, n_experts)")
+    n_tokens, n_experts = router_logits.shape
+    topk_group = _check_groups(n_experts, top_k, n_group, topk_group)
+    check_positive("routed_scaling_factor", routed_scaling_factor)
+    scores = router_logits.float().sigmoid()  # (N, E)
+    choice = scores
+    if bias is not None:
+        check_tensor("bias", bias, dtype="float", ndim=1, shape="(n_experts,)")
+        if bias.shape[0] != n_experts:
+            raise ValueError(f"bias must have shape ({n_experts},), got {tuple(bias.shape)}")
+        choice = scores + bias  # (N, E) biased only for the choice
+    if n_group > 1:
+        size = n_experts // n_group
+        grouped = choice.view(n_tokens, n_group, size)  # (N, G, E/G)
+        group_scores = grouped.topk(min(2, size), dim=-1)[0].sum(dim=-1)  # (N, G) two best
+        keep = torch.zeros_like(group_scores, dtype=torch.bool)
+        keep.scatter_(1, group_scores.topk(topk_group, dim=-1)[1], True)  # (N, G)
+        keep = keep.unsqueeze(-1).expand(-1, -1, size).reshape(n_tokens, n_experts)
+        choice = choice.masked_fill(~keep, float("-inf"))
+    index = choice.topk(top_k, dim=-1)[1]  # (N, k)
+    gates = scores.gather(1, index)  # (N, k) unbiased affinities
+    if norm_topk_prob:
+        gates = gates / (gates.sum(dim=-1, keepdim=True) + 1e-20)
+    return scores, gates * routed_scaling_factor, index
+
+
+def update_routing_bias(bias, tokens_per_expert, update_rate=1e-3):
+    r"""Auxiliary-loss-free balancing: one step of the bias update.
+
+    :math:`b_i \leftarrow b_i + \gamma\,\mathrm{sign}(\bar c - c_i)`.
+
+    After each training step, an expert that received more than the mean load
+    :math:`\bar c` has its selection bias lowered by :math:`\gamma`, one that
+    received fewer has it raised. The bias enters only the choice of experts
+    (:func:`sigmoid_gating`), never the gates, so balancing adds no gradient
+    that fights the language-modelling loss.
+
+    Parameters
+    ----------
+    bias : torch.Tensor
+        ``(n_experts,)`` current bias.
+    tokens_per_expert : torch.Tensor
+        ``(n_experts,)`` load of the last step (token-expert assignments).
+    update_rate : float, default 1e-3
+        :math:`\gamma` (0.001 for DeepSeek-V3's first 14.3T tokens, then 0).
+
+    Returns
+    -------
+    torch.Tensor
+        The new bias, same shape and dtype as ``bias``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or ``update_rate`` is negative.
+
+    References
+    ----------
+    .. [1] Wang et al., "Auxiliary-loss-free load balancing strategy for
+       mixture-of-experts", 2024, Algorithm 1.
+    .. [2] DeepSeek-AI, "DeepSeek-V3 technical report", 2024, section 2.1.2.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.nn.moe import update_routing_bias
+    >>> update_routing_bias(torch.zeros(4), torch.tensor([8.0, 2.0, 5.0, 5.0]), 0.5)
+    tensor([-0.5000,  0.5000,  0.0000,  0.0000])
+    """
+    check_tensor("bias", bias, dtype="float", ndim=1, shape="(n_experts,)")
+    check_tensor("tokens_per_expert", tokens_per_expert, ndim=1, shape="(n_experts,)")
+    if tokens_per_expert.shape != bias.shape:
+        raise ValueError(
+            f"tokens_per_expert must have the shape of bias {tuple(bias.shape)}, "
+            f"got {tuple(tokens_per_expert.shape)}"
+        )
+    if (
+        isinstance(update_rate, bool)
+        or not isinstance(update_rate, (int, float))
+        or update_rate < 0
+    ):
+        raise ValueError(f"update_rate must be a number >= 0, got {update_rate!r}")
+    load = tokens_per_expert.to(bias.dtype)
+    return bias + update_rate * torch.sign(load.mean() - load)
+
+
+class DeepSeekMoE(nn.Module):
+    """DeepSeek-V3's feed-forward layer: shared experts plus fine-grained routed experts.
+
+    ``y = shared(x) + sum_i g_i expert_i(x)`` over the ``top_k`` routed experts
+    that :func:`sigmoid_gating` picks. Every expert is a SwiGLU MLP
+    (:class:`fmref.models.llama.SwiGLU`) of width ``d_expert``, far narrower
+    than a dense layer's: DeepSeek-V3 splits each token's feed-forward compute
+    over 8 of 256 routed experts of width 2,048 plus one shared expert,
+    where a dense layer would have width 18,432. The ``n_shared_experts`` shared
+    experts are stored as one SwiGLU of width ``n_shared_experts * d_expert``
+    (the sum of several SwiGLUs over the same input is one wider SwiGLU).
+
+    Parameters
+    ----------
+    d_model : int
+        Token width.
+    d_expert : int
+        Hidden width of each expert (``moe_intermediate_size``).
+    n_routed_experts : int
+        Routed experts.
+    top_k : int
+        Routed experts per token (``num_experts_per_tok``).
+    n_shared_experts : int, default 1
+        Shared experts (0 for none).
+    n_group : int, default 1
+        Expert groups of the group-limited routing.
+    topk_group : int, optional
+        Groups a token may use (default ``n_group``).
+    routed_scaling_factor : float, default 1.0
+        Multiplies the routed gates.
+    norm_topk_prob : bool, default True
+        Normalise the chosen affinities to sum to 1 (before the scaling).
+
+    Attributes
+    ----------
+    gate : torch.nn.Linear
+        Router ``d_model -> n_routed_experts``, no bias.
+    e_score_correction_bias : torch.Tensor
+        Buffer ``(n_routed_experts,)``: the selection bias (saved with the weights).
+    tokens_per_expert : torch.Tensor
+        Non-saved buffer: assignments per expert counted in training mode since
+        the last :meth:`update_bias`.
+    experts : torch.nn.ModuleList of fmref.models.llama.SwiGLU
+    shared_experts : fmref.models.llama.SwiGLU or None
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int or the routing arguments do not fit
+        (see :func:`sigmoid_gating`).
+
+    References
+    ----------
+    .. [1] Dai et al., "DeepSeekMoE", ACL 2024 (fine-grained and shared experts).
+    .. [2] DeepSeek-AI, "DeepSeek-V3 technical report", 2024, eq. (12)-(16).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fmref.nn.moe import DeepSeekMoE
+    >>> moe = DeepSeekMoE(d_model=16, d_expert=8, n_routed_experts=8, top_k=2,
+    ...                   n_shared_experts=1, n_group=4, topk_group=2)
+    >>> y, info = moe(torch.randn(2, 5, 16))
+    >>> y.shape, info.expert_index.shape, int(info.tokens_per_expert.sum())
+    (torch.Size([2, 5, 16]), torch.Size([10, 2]), 20)
+    >>> sum(p.numel() for p in moe.parameters())  # 9 experts of 3 * 16 * 8, an 8 x 16 router
+    3584
+    """
+
+    def __init__(
+        self,
+        d_model,
+        d_expert,
+        n_routed_experts,
+        top_k,
+        n_shared_experts=1,
+        n_group=1,
+        topk_group=None,
+        routed_scaling_factor=1.0,
+        norm_topk_prob=True,
+    ):
+        super().__init__()
+        from fmref.models.llama import SwiGLU  # the experts are Llama's SwiGLU MLPs
+
+        check_positive_int("d_model", d_model)
+        check_positive_int("d_expert", d_expert)
+        check_positive_int("n_routed_experts", n_routed_experts)
+        check_int("n_shared_experts", n_shared_experts, low=0)
+        self.topk_group = _check_groups(n_routed_experts, top_k, n_group, topk_group)
+        check_positive("routed_scaling_factor", routed_scaling_factor)
+        self.n_experts, self.top_k, self.n_group = n_routed_experts, top_k, n_group
+        self.routed_scaling_factor, self.norm_topk_prob = routed_scaling_factor, norm_topk_prob
+        self.gate = nn.Linear(d_model, n_routed_experts, bias=False)
+        self.register_buffer("e_score_correction_bias", torch.zeros(n_routed_experts))
+        self.register_buffer("tokens_per_expert", torch.zeros(n_routed_experts), persistent=False)
+        self.experts = nn.ModuleList(SwiGLU(d_model, d_expert) for _ in range(n_routed_experts))
+        self.shared_experts = (
+            SwiGLU(d_model, d_expert * n_shared_experts) if n_shared_experts else None
+        )
+
+    def forward(self, x):
+        """Route every token of ``x`` ``(..., d_model)``.
+
+        Returns
+        -------
+        y : torch.Tensor
+            Same shape as ``x``.
+        info : RouterOutput
+            ``router_probs`` holds the affinities normalised to sum to 1 per
+            token, ``gates`` the scaled gates, and ``aux_loss`` DeepSeek-V3's
+            complementary balance loss ``sum_i f_i P_i`` over these tokens
+            (eq. 17-20 without its factor alpha; :func:`load_balancing_loss`
+            of the normalised affinities).
+        """
+        shape = x.shape
+        tokens = x.reshape(-1, shape[-1])  # (N, C)
+        scores, gates, index = sigmoid_gating(
+            self.gate(tokens),
+            self.top_k,
+            self.e_score_correction_bias,
+            self.n_group,
+            self.topk_group,
+            self.norm_topk_prob,
+            self.routed_scaling_factor,
+        )  # (N, E), (N, k), (N, k)
+        gates = gates.to(tokens.dtype)
+        y = torch.zeros_like(tokens)
+        for e, expert in enumerate(self.experts):
+            tok, slot = torch.nonzero(index == e, as_tuple=True)  # tokens routed to e
+            if tok.numel():
+                y.index_add_(0, tok, gates[tok, slot].unsqueeze(-1) * expert(tokens[tok]))
+        if self.shared_experts is not None:
+            y = y + self.shared_experts(tokens)
+        dispatch = F.one_hot(index, self.n_experts).sum(dim=1)  # (N, E)
+        load = dispatch.sum(dim=0)  # (E,)
+        if self.training:
+            self.tokens_per_expert += load.to(self.tokens_per_expert.dtype)
+        affinity = scores / scores.sum(dim=-1, keepdim=True)  # (N, E) s'_{i,t}
+        info = RouterOutput(
+            router_probs=affinity,
+            expert_index=index,
+            gates=gates,
+            expert_mask=dispatch,
+            tokens_per_expert=load,
+            dropped=0,
+            aux_loss=load_balancing_loss(affinity, dispatch),
+        )
+        return y.view(shape), info
+
+    @torch.no_grad()
+    def update_bias(self, update_rate=1e-3):
+        """Apply :func:`update_routing_bias` with the load counted since the last call.
+
+        Call it after each optimiser step (``fmref.train.loop.fit``'s
+        ``after_step``). It resets :attr:`tokens_per_expert`.
+
+        Parameters
+        ----------
+        update_rate : float, default 1e-3
+            :math:`\\gamma`.
+
+        Returns
+        -------
+        torch.Tensor
+            The new bias.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from fmref.nn.moe import DeepSeekMoE
+        >>> moe = DeepSeekMoE(8, 4, n_routed_experts=4, top_k=1).train()
+        >>> _ = moe(torch.randn(32, 8))
+        >>> int(moe.tokens_per_expert.sum()), int((moe.update_bias(0.1) != 0).sum()) > 0
+        (32, True)
+        >>> int(moe.tokens_per_expert.sum())
+        0
+        """
+        new = update_routing_bias(self.e_score_correction_bias, self.tokens_per_expert, update_rate)
+        self.e_score_correction_bias.copy_(new)
+        self.tokens_per_expert.zero_()
+        return new

@@ -22,7 +22,7 @@ import functools
 import json
 from pathlib import Path
 
-from fmref._validate import check_positive_int
+from fmref._validate import check_in, check_positive_int
 from fmref.rag.chunk import chunk_text
 
 __all__ = [
@@ -44,8 +44,17 @@ CHUNK_SETTINGS = {
 }
 
 
-def load_evalset():
+def load_evalset(split="all"):
     """The evaluation questions with their graded relevant topics.
+
+    Parameters
+    ----------
+    split : {"all", "train", "test"}, default "all"
+        All 96 questions, or one half: ``"train"`` holds the questions at even
+        positions of the file, ``"test"`` those at odd positions (the file is in
+        topic order, so both halves cover the corpus alike). Whatever is trained
+        on the questions (the reranker of :mod:`fmref.rag.rerank`) sees only
+        ``"train"``; it is measured on ``"test"``, the held-out questions.
 
     Returns
     -------
@@ -53,18 +62,29 @@ def load_evalset():
         Each ``{"question": str, "relevant": {topic: grade}}`` with grades 1
         or 2 and topics of :func:`fmref.text.corpus.python_docs_topics`.
 
+    Raises
+    ------
+    ValueError
+        If ``split`` is not one of the three names.
+
     Examples
     --------
     >>> from fmref.rag.evalset import load_evalset
     >>> questions = load_evalset()
-    >>> len(questions) >= 60
-    True
+    >>> len(questions), len(load_evalset("train")), len(load_evalset("test"))
+    (96, 48, 48)
     >>> sorted(questions[0])
     ['question', 'relevant']
+    >>> load_evalset("test")[0] == questions[1]
+    True
     """
-    return [
+    check_in("split", split, ("all", "train", "test"))
+    questions = [
         {"question": q["question"], "relevant": dict(q["relevant"])} for q in _load()["questions"]
     ]
+    if split == "all":
+        return questions
+    return questions[split == "test" :: 2]
 
 
 @functools.lru_cache(maxsize=1)

@@ -187,11 +187,65 @@ class SentenceEncoder:
         ValueError
             If ``batch_size`` is not a positive int.
         """
+        out = torch.empty(len(texts), self.dim)
+        for batch, hidden, mask in self._batches(texts, batch_size):
+            pooled = mean_pool(hidden, mask)  # (B, C)
+            out[batch] = torch.nn.functional.normalize(pooled, dim=-1, eps=1e-12)
+        return out
+
+    @torch.no_grad()
+    def token_embeddings(self, texts, batch_size=32):
+        """L2-normalised last hidden state of every real token: ColBERT's vectors.
+
+        A late-interaction retriever (:mod:`fmref.rag.late`) keeps one vector per
+        token instead of pooling them. The texts are batched as in :meth:`embed`;
+        ``[CLS]`` and ``[SEP]`` are kept, padding is not.
+
+        Parameters
+        ----------
+        texts : list of str
+            The texts (a single str is refused: wrap it in a list).
+        batch_size : int, default 32
+            Texts per forward pass.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One ``(T_i, dim)`` float32 tensor per text, ``T_i`` its WordPiece
+            ids (specials included, at most ``max_seq_length``), rows of unit norm.
+
+        Raises
+        ------
+        TypeError
+            If ``texts`` is a str or holds a non-str.
+        ValueError
+            If ``batch_size`` is not a positive int.
+
+        Examples
+        --------
+        >>> from fmref.models.bert import Bert, BertConfig
+        >>> from fmref.rag.minilm import SentenceEncoder
+        >>> from fmref.text.wordpiece import WordPieceTokenizer
+        >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "list", "tuple"])
+        >>> bert = Bert(BertConfig(vocab_size=6, hidden_size=8, num_hidden_layers=1,
+        ...                        num_attention_heads=2, intermediate_size=16))
+        >>> vectors = SentenceEncoder(bert, tok).token_embeddings(["list", "tuple list tuple"])
+        >>> [tuple(v.shape) for v in vectors]  # [CLS] ... [SEP]
+        [(3, 8), (5, 8)]
+        """
+        out = [None] * len(texts)
+        for batch, hidden, mask in self._batches(texts, batch_size):
+            unit = torch.nn.functional.normalize(hidden, dim=-1, eps=1e-12)  # (B, T, C)
+            for row, i in enumerate(batch):
+                out[i] = unit[row, : int(mask[row].sum())].clone()
+        return out
+
+    def _batches(self, texts, batch_size):
+        """Yield ``(indices, hidden (B, T, C), mask (B, T))`` over length-sorted batches."""
         if isinstance(texts, str):
             raise TypeError("texts must be a list of str, not a str: wrap it as [text]")
         check_positive_int("batch_size", batch_size)
         ids = [self.tokenizer.encode(t, max_length=self.max_seq_length) for t in texts]
-        out = torch.empty(len(ids), self.dim)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
@@ -201,10 +255,7 @@ class SentenceEncoder:
             for row, i in enumerate(batch):
                 input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
                 mask[row, : len(ids[i])] = 1
-            hidden = self.model(input_ids, attention_mask=mask)  # (B, T, C)
-            pooled = mean_pool(hidden, mask)  # (B, C)
-            out[batch] = torch.nn.functional.normalize(pooled, dim=-1, eps=1e-12)
-        return out
+            yield batch, self.model(input_ids, attention_mask=mask), mask  # (B, T, C)
 
     def encode(self, sentences, batch_size=32):
         """Same as :meth:`embed`, under the name sentence-transformers gives it.

@@ -1,8 +1,9 @@
 """Scaling: how parameters, data and compute relate.
 
-- :func:`count_parameters` and :func:`parameter_breakdown` (from
-  :mod:`fmref.scaling.params`): the parameter count of a GPT or LLaMA
-  configuration, computed without allocating weights.
+- :func:`count_parameters`, :func:`parameter_breakdown` and
+  :func:`active_parameters` (from :mod:`fmref.scaling.params`): the parameter
+  count of a GPT, LLaMA or DeepSeek-V3 configuration, and the part a
+  mixture-of-experts model uses per token, computed without allocating weights.
 - :func:`training_flops` and :func:`flops_per_token` (from
   :mod:`fmref.scaling.flops`): compute per token and per training run.
 - :func:`kaplan_loss`, :func:`chinchilla_loss`, :func:`compute_optimal` and their
@@ -34,10 +35,11 @@ from fmref.scaling.laws import (
     kaplan_loss,
     tokens_per_parameter_allocation,
 )
-from fmref.scaling.params import count_parameters, parameter_breakdown
+from fmref.scaling.params import active_parameters, count_parameters, parameter_breakdown
 
 __all__ = [
     "count_parameters",
+    "active_parameters",
     "parameter_breakdown",
     "training_flops",
     "flops_per_token",

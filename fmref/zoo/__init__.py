@@ -73,6 +73,9 @@ __all__ = [
     "tiny_gpt",
     "digits_vit",
     "digits_cnn",
+    "SELECTIVE_COPY_SETTINGS",
+    "selective_copy",
+    "deepseek_mtp",
 ]
 
 
@@ -157,6 +160,21 @@ _RECIPES = {
         ("digits-lmm", "fmref.multimodal.digits:digits_lmm", "LLaVA-style LMM on digits (XX)"),
         ("digits-denoiser", "fmref.diffusion.denoisers:digits_denoiser", "DDPM U-Net (XVII)"),
         ("minilm-python-docs", "fmref.rag.evalset:corpus_embeddings", "RAG chunk vectors (XXII)"),
+        (
+            "minilm-python-docs-tokens",
+            "fmref.rag.late:corpus_token_vectors",
+            "MiniLM token vectors of the RAG chunks, for late interaction (XXII)",
+        ),
+        (
+            "minilm-reranker",
+            "fmref.rag.rerank:train_reranker",
+            "cross-encoder fine-tuned from MiniLM on the training questions (XXII)",
+        ),
+        (
+            "rag-heldout-comparison",
+            "fmref.rag.compare:heldout_comparison",
+            "every retriever on the held-out questions (XXII, gallery)",
+        ),
         ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
         ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
         ("sums-base", "fmref.align.verifiable:train_base_model", "base GPT of the sums task (XI)"),
@@ -172,16 +190,36 @@ _RECIPES = {
             "scored samples for best-of-N and voting curves (XI, XV)",
         ),
         (
+            "filtered-gpt",
+            "fmref.data.quality:filtering_effect",
+            "small GPTs on a junk-laden crawl, unfiltered and filtered (App. B)",
+        ),
+        (
             "swiss-roll-denoiser",
             "fmref.diffusion.denoisers:swiss_roll_denoiser",
             "MLP DDPM on a 2-D swiss roll (gallery, XVII)",
         ),
         ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
+        (
+            "deepseek-mtp",
+            "fmref.zoo:deepseek_mtp",
+            "byte DeepSeek-V3 with and without multi-token prediction (IX)",
+        ),
         ("digits-vae", "fmref.generative.vae:digits_vae", "2-D VAE on digits (gallery, XVIII)"),
         (
             "digits-patch-vqae",
             "fmref.generative.vq:digits_patch_vqae",
             "patch VQ autoencoder and a MADE over its codes (gallery, XVIII)",
+        ),
+        (
+            "long-context-llama",
+            "fmref.eval.long_context:long_context_llama",
+            "byte Llama trained at 64 tokens, run longer with scaled RoPE (VI)",
+        ),
+        (
+            "selective-copy",
+            "fmref.zoo:selective_copy",
+            "Mamba and attention of one size on selective copying (gallery, VI)",
         ),
         (
             "mini-scaling-study",
@@ -204,9 +242,9 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     --------
     >>> import fmref.zoo
     >>> [r.name for r in fmref.zoo.list()][:4]
-    ['attention-copy-gpt', 'digits-clip', 'digits-cnn', 'digits-denoiser']
+    ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    20
+    27
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
@@ -415,3 +453,130 @@ def digits_cnn() -> tuple[torch.nn.Module, dict]:
     model = SmallCNN(CNNConfig())
     model.load_state_dict(result["state_dict"])
     return model.eval(), result["history"]
+
+
+# ---------------------------------------------------------------------------
+# Chapter VI's selective-copying comparison: Mamba against attention of one size.
+# ---------------------------------------------------------------------------
+
+#: Settings of :func:`selective_copy`: the task, the two models' shape, the training.
+SELECTIVE_COPY_SETTINGS: dict[str, Any] = {
+    "n_memorize": 4,  # symbols to recall
+    "n_noise": 8,  # noise tokens among them: sequences of 12 + 1 + 4
+    "n_symbols": 8,  # distinct symbols (vocabulary 10 with noise and separator)
+    "d_model": 32,  # width of both models
+    "n_layer": 2,  # blocks of both models
+    "d_state": 8,  # Mamba's state per channel
+    "hidden_dim": 43,  # the attention model's SwiGLU width: its parameters match Mamba's
+    "n_heads": 4,  # the attention model's heads of 8 dimensions
+    "steps": 300,  # AdamW steps each
+    "batch": 32,  # sequences per step
+    "lr": 1e-2,  # peak learning rate
+    "seed": 0,  # weights and batches
+}
+
+
+def selective_copy(**overrides: Any) -> dict[str, tuple[torch.nn.Module, dict]]:
+    """Mamba and an attention model of the same size trained on selective copying; cached.
+
+    Both have width ``d_model`` and ``n_layer`` blocks: a
+    :class:`~fmref.models.mamba.Mamba` and a :class:`~fmref.models.llama.Llama`
+    (RoPE attention and a SwiGLU whose width makes the parameter counts equal
+    within 1%). Each is trained by :func:`fmref.models.mamba.train_selective_copy`
+    on :func:`~fmref.models.mamba.selective_copy_batch` sequences, on one thread.
+
+    Parameters
+    ----------
+    **overrides
+        Settings to change from :data:`SELECTIVE_COPY_SETTINGS`.
+
+    Returns
+    -------
+    dict
+        ``{"mamba": (model, history), "attention": (model, history)}``, models
+        in eval mode; a history holds ``loss`` per step and the final ``accuracy``.
+
+    Raises
+    ------
+    ValueError
+        If an override names an unknown setting.
+
+    Examples
+    --------
+    >>> from fmref.zoo import selective_copy
+    >>> runs = selective_copy(steps=2)
+    >>> sorted(runs), len(runs["mamba"][1]["loss"])
+    (['attention', 'mamba'], 2)
+    """
+    from fmref.models.llama import Llama, LlamaConfig
+    from fmref.models.mamba import Mamba, MambaConfig, train_selective_copy
+
+    s = check_overrides("overrides", overrides, SELECTIVE_COPY_SETTINGS)
+    vocab = s["n_symbols"] + 2
+    length = 2 * s["n_memorize"] + s["n_noise"] + 1
+    configs = {
+        "mamba": MambaConfig(vocab, s["d_model"], s["n_layer"], d_state=s["d_state"],
+                             max_seq_len=length),
+        "attention": LlamaConfig(vocab, s["d_model"], s["n_layer"], s["n_heads"], s["n_heads"],
+                                 s["hidden_dim"], max_seq_len=length),
+    }  # fmt: skip
+    kinds = {"mamba": Mamba, "attention": Llama}
+    task = {k: s[k] for k in ("steps", "batch", "lr", "n_memorize", "n_noise", "n_symbols", "seed")}
+
+    @one_thread()
+    @torch.enable_grad()
+    def run():
+        out = {}
+        for name, config in configs.items():
+            torch.manual_seed(s["seed"])
+            model = kinds[name](config)
+            history = train_selective_copy(model, **task)
+            out[name] = {"state_dict": model.state_dict(), "history": history}
+        return out
+
+    result = cached("selective-copy", {**s, "configs": {k: asdict(c) for k, c in configs.items()}},
+                    run)  # fmt: skip
+    runs = {}
+    for name, config in configs.items():
+        model = kinds[name](config)
+        model.load_state_dict(result[name]["state_dict"])
+        runs[name] = (model.eval(), result[name]["history"])
+    return runs
+
+
+# ---------------------------------------------------------------------------
+# Chapter IX's multi-token prediction experiment.
+# ---------------------------------------------------------------------------
+
+
+def deepseek_mtp() -> tuple[dict, dict]:
+    """Two small DeepSeek-V3 models, trained with and without MTP, from the cache.
+
+    Trained by :func:`fmref.models.deepseek.train_mtp_pair` with
+    :data:`fmref.models.deepseek.MTP_SETTINGS` on one thread, once.
+
+    Returns
+    -------
+    models : dict of str to fmref.models.deepseek.DeepSeekV3
+        ``"plain"`` and ``"mtp"``, in eval mode.
+    results : dict of str to dict
+        Their validation losses, expert load, training losses and, for
+        ``"mtp"``, the MTP loss and the draft acceptance rate.
+
+    Examples
+    --------
+    >>> from fmref.zoo import deepseek_mtp
+    >>> models, results = deepseek_mtp()
+    >>> models["mtp"].config.num_nextn_predict_layers, len(results["mtp"]["loss"])
+    (1, 120)
+    """
+    from fmref.models.deepseek import MTP_SETTINGS, DeepSeekV3, DeepSeekV3Config, train_mtp_pair
+
+    stored = cached("deepseek-mtp", MTP_SETTINGS, one_thread()(train_mtp_pair))
+    config = DeepSeekV3Config(**stored["config"])
+    models = {}
+    for name, state in stored["state_dicts"].items():
+        models[name] = DeepSeekV3(config)
+        models[name].load_state_dict(state)
+        models[name].eval()
+    return models, stored["results"]

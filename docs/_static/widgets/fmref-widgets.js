@@ -99,7 +99,7 @@
   function barRows(svgNode, items, width, opts) {
     width = fitWidth(svgNode, width);
     clear(svgNode);
-    var rowH = opts.rowHeight || 22, labelW = opts.labelWidth || 70, valueW = 52;
+    var rowH = opts.rowHeight || 22, labelW = opts.labelWidth || 70, valueW = opts.valueWidth || 52;
     var barW = width - labelW - valueW - 8;
     svgNode.setAttribute("viewBox", "0 0 " + width + " " + (items.length * rowH + 4));
     items.forEach(function (it, i) {
@@ -613,8 +613,267 @@
     update();
   }
 
+  // ---------------------------------------------------------------------------
+  // The declarative widgets of fmref-widgets-specs.js: controls, readouts, plots
+  // ---------------------------------------------------------------------------
+  // Axis ticks: "nice" values in [lo, hi] (lo, hi in log10 units when log)
+  function ticks(lo, hi, log) {
+    var out = [];
+    if (log) {
+      var a = Math.ceil(lo - 1e-9), b = Math.floor(hi + 1e-9);
+      var stride = Math.max(1, Math.ceil((b - a + 1) / 6));
+      for (var e = a; e <= b; e += stride) out.push([e, fmtTick(Math.pow(10, e))]);
+      if (out.length < 2) {  // less than a decade: label the ends
+        out = [[lo, fmtTick(parseFloat(Math.pow(10, lo).toPrecision(2)))],
+               [hi, fmtTick(parseFloat(Math.pow(10, hi).toPrecision(2)))]];
+      }
+      return out;
+    }
+    var span = hi - lo || 1, raw = span / 5, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 2.5, 5, 10].map(function (m) { return m * mag; })
+      .filter(function (s) { return s >= raw; })[0];
+    for (var t = Math.ceil(lo / step - 1e-9) * step; t <= hi + 1e-9 * span; t += step) {
+      out.push([t, fmtTick(Math.abs(t) < step * 1e-6 ? 0 : t)]);
+    }
+    return out;
+  }
+
+  function fmtTick(v) {
+    var a = Math.abs(v);
+    if (a === 0) return "0";
+    if (a >= 1e4 || a < 1e-3) {
+      var e = Math.floor(Math.log10(a)), m = v / Math.pow(10, e);
+      return (Math.abs(m - Math.round(m)) < 1e-9 ? String(Math.round(m)) : m.toFixed(1)) +
+        "e" + e;
+    }
+    return String(parseFloat(v.toPrecision(3)));
+  }
+
+  function autoLine(svgNode, p) {
+    var tx = p.xlog ? Math.log10 : function (v) { return v; };
+    var ty = p.ylog ? Math.log10 : function (v) { return v; };
+    var xs = [], ys = [];
+    var series = p.series.map(function (s) {
+      var pts = s.points.filter(function (q) {
+        return isFinite(tx(q[0])) && isFinite(ty(q[1]));
+      }).map(function (q) { return [tx(q[0]), ty(q[1])]; });
+      pts.forEach(function (q) { xs.push(q[0]); ys.push(q[1]); });
+      return { label: s.label, points: pts };
+    });
+    var x0 = p.xlim ? tx(p.xlim[0]) : Math.min.apply(null, xs);
+    var x1 = p.xlim ? tx(p.xlim[1]) : Math.max.apply(null, xs);
+    var y0 = p.ylim ? ty(p.ylim[0]) : Math.min.apply(null, ys);
+    var y1 = p.ylim ? ty(p.ylim[1]) : Math.max.apply(null, ys);
+    if (y1 - y0 < 1e-12) { y0 -= 0.5; y1 += 0.5; }
+    if (x1 - x0 < 1e-12) { x0 -= 0.5; x1 += 0.5; }
+    if (!p.ylim && !p.ylog) { var pad = 0.05 * (y1 - y0); y0 -= pad; y1 += pad; }
+    series.forEach(function (s) {  // clip to the frame
+      s.points = s.points.map(function (q) { return [q[0], Math.max(y0, Math.min(y1, q[1]))]; });
+    });
+    linePlot(svgNode, series, {
+      x0: x0, x1: x1, y0: y0, y1: y1, xticks: ticks(x0, x1, p.xlog), yticks: ticks(y0, y1, p.ylog),
+      xlabel: p.xlabel, ylabel: p.ylabel, legendBottom: p.legendBottom,
+      marker: p.marker === undefined ? undefined : tx(p.marker),
+      dots: (p.dots || []).map(function (d) {
+        return [tx(d[0]), Math.max(y0, Math.min(y1, ty(d[1]))), d[2] || 0];
+      })
+    });
+  }
+
+  function heatmap(svgNode, p) {
+    clear(svgNode);
+    var nr = p.rows.length, nc = p.rows[0].length, lab = p.labelWidth || 44;
+    var cell = Math.max(14, Math.min(34, Math.floor((300 - lab) / nc)));
+    var W = lab + nc * cell + 4, H = 18 + nr * cell + 4;
+    svgNode.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svgNode.style.maxWidth = W * 1.3 + "px";
+    var lo = p.vmin === undefined ? Math.min.apply(null, p.rows.map(function (r) {
+      return Math.min.apply(null, r); })) : p.vmin;
+    var hi = p.vmax === undefined ? Math.max.apply(null, p.rows.map(function (r) {
+      return Math.max.apply(null, r); })) : p.vmax;
+    (p.colLabels || []).forEach(function (t, j) {
+      svgNode.appendChild(svg("text", { x: lab + j * cell + cell / 2, y: 13, "text-anchor": "middle",
+                                        class: "fmref-w-tick" }, t));
+    });
+    p.rows.forEach(function (row, i) {
+      if (p.rowLabels) {
+        svgNode.appendChild(svg("text", { x: lab - 4, y: 18 + i * cell + cell * 0.65,
+                                          "text-anchor": "end", class: "fmref-w-tick" },
+                                p.rowLabels[i]));
+      }
+      row.forEach(function (v, j) {
+        var f = hi > lo ? (v - lo) / (hi - lo) : 1;
+        var g = svg("g", { "data-row": i, "data-col": j, "data-value": v });
+        g.appendChild(svg("rect", { x: lab + j * cell, y: 18 + i * cell, width: cell - 1,
+                                    height: cell - 1, class: "fmref-w-cell",
+                                    "fill-opacity": (0.06 + 0.94 * f).toFixed(3) }));
+        if (p.text && cell >= 24) {
+          g.appendChild(svg("text", { x: lab + j * cell + cell / 2, y: 18 + i * cell + cell * 0.62,
+                                      "text-anchor": "middle",
+                                      class: "fmref-w-tick fmref-w-cellnum" + (f > 0.55 ?
+                                        " fmref-w-on-dark" : "") }, p.text(v)));
+        }
+        svgNode.appendChild(g);
+      });
+    });
+    if (p.highlight) {
+      var hl = p.highlight;
+      svgNode.appendChild(svg("rect", { x: lab + (hl[1] === null ? 0 : hl[1] * cell) - 1,
+                                        y: 18 + hl[0] * cell - 1,
+                                        width: (hl[1] === null ? nc : 1) * cell + 1,
+                                        height: cell + 1, class: "fmref-w-outline" }));
+    }
+  }
+
+  function drawDigitGrid(canvas, p) {
+    var n = p.size, scale = p.scale || 1, ctx = canvas.getContext("2d");
+    canvas.width = n * p.images.length * scale + (p.images.length - 1) * scale;
+    canvas.height = n * scale;
+    var img = ctx.createImageData(canvas.width, canvas.height);
+    p.images.forEach(function (px, k) {
+      var off = k * (n + 1) * scale;
+      for (var y = 0; y < n * scale; y++) {
+        for (var x = 0; x < n * scale; x++) {
+          var v = 255 - px[Math.floor(y / scale) * n + Math.floor(x / scale)];
+          var q = 4 * (y * canvas.width + off + x);
+          var line = p.grid && ((x % (p.grid * scale) === 0 && x > 0) ||
+                                (y % (p.grid * scale) === 0 && y > 0));
+          img.data[q] = line ? 214 : v;
+          img.data[q + 1] = line ? 39 : v;
+          img.data[q + 2] = line ? 40 : v;
+          img.data[q + 3] = 255;
+        }
+      }
+    });
+    ctx.putImageData(img, 0, 0);
+    canvas.style.aspectRatio = canvas.width + " / " + canvas.height;
+    canvas.style.maxWidth = Math.min(520, canvas.width * (p.cssScale || 6)) + "px";
+  }
+
+  function drawPlot(box, p) {
+    var node;
+    if (p.type === "line" || p.type === "bars" || p.type === "heatmap") {
+      node = svg("svg", { class: p.type === "heatmap" ? "fmref-w-heatmap" : "fmref-w-chart",
+                          role: "img", "aria-label": p.title || p.ylabel || "chart" });
+      box.appendChild(node);
+      if (p.type === "line") autoLine(node, p);
+      else if (p.type === "heatmap") heatmap(node, p);
+      else {
+        var top = p.max || Math.max.apply(null, p.items.map(function (it) { return it.value; }));
+        barRows(node, p.items.map(function (it, i) {
+          return { index: i, label: it.label, value: top > 0 ? it.value / top : 0, text: it.text,
+                   highlight: it.highlight, muted: it.muted };
+        }), 360, { labelWidth: p.labelWidth || 90, valueWidth: p.valueWidth || 74 });
+      }
+    } else if (p.type === "tokens") {
+      node = el("div", { class: "fmref-w-tokens", role: "list",
+                         "aria-label": p.title || "tokens" });
+      p.items.forEach(function (it) {
+        node.appendChild(el("span", { class: "fmref-w-token fmref-w-t" + (it.cls || 0),
+                                      role: "listitem", title: it.title || null },
+                            [it.text]));
+      });
+      box.appendChild(node);
+    } else if (p.type === "log") {
+      node = el("ol", { class: "fmref-w-log" });
+      p.items.forEach(function (it) {
+        node.appendChild(el("li", { class: it.current ? "fmref-w-current" : null }, [
+          el("span", { class: "fmref-w-tag" }, [it.tag]), " " + it.text]));
+      });
+      box.appendChild(node);
+    } else if (p.type === "digits") {
+      node = el("canvas", { class: "fmref-w-pixels", role: "img",
+                            "aria-label": p.title || "images" });
+      box.appendChild(node);
+      drawDigitGrid(node, p);
+    }
+    if (p.title && node) {
+      box.insertBefore(el("div", { class: "fmref-w-plot-title" }, [p.title]), node);
+    }
+  }
+
+  function specWidget(spec) {
+    return function (root, data, id) {
+      var ctls = typeof spec.controls === "function" ? spec.controls(data) : spec.controls;
+      var controls = el("div", { class: "fmref-w-controls" });
+      var inputs = {};
+      ctls.forEach(function (c) {
+        var input, out = null;
+        if (c.type === "select") {
+          input = select(c.options, c.value);
+        } else if (c.type === "checkbox") {
+          input = el("input", { type: "checkbox" });
+          input.checked = !!c.value;
+        } else if (c.type === "text") {
+          input = el("input", { type: "text", value: c.value, spellcheck: "false",
+                                autocomplete: "off", class: "fmref-w-text" });
+        } else if (c.type === "number") {
+          input = el("input", { type: "number", min: c.min, max: c.max, step: c.step,
+                                value: c.value });
+        } else {
+          input = range(c.min, c.max, c.step, c.value);
+          out = el("output");
+        }
+        field(controls, id + "-" + c.key, c.label, input, out);
+        if (c.type === "checkbox") input.parentNode.classList.add("fmref-w-check");
+        if (c.type === "text") input.parentNode.classList.add("fmref-w-wide-field");
+        inputs[c.key] = { input: input, out: out, c: c };
+        input.addEventListener("input", update);
+        input.addEventListener("change", update);
+      });
+      root.appendChild(controls);
+      var plots = el("div", { class: "fmref-w-plots" });
+      var readouts = el("div", { class: "fmref-w-readouts", "aria-live": "polite" });
+      var note = el("p", { class: "fmref-w-note" });
+      root.appendChild(readouts);
+      root.appendChild(plots);
+      root.appendChild(note);
+      var outs = {};
+
+      function params() {
+        var p = {};
+        ctls.forEach(function (c) {
+          var input = inputs[c.key].input;
+          if (c.type === "checkbox") p[c.key] = input.checked;
+          else if (c.type === "select" || c.type === "text") p[c.key] = input.value;
+          else {
+            var v = parseFloat(input.value);
+            if (!isFinite(v)) v = c.value;
+            if (c.min !== undefined) v = Math.max(c.min, v);
+            if (c.max !== undefined) v = Math.min(c.max, v);
+            p[c.key] = v;
+          }
+        });
+        return p;
+      }
+
+      function update() {
+        var p = params();
+        ctls.forEach(function (c) {
+          var o = inputs[c.key].out;
+          if (!o) return;
+          var text = c.format ? c.format(p[c.key], data) : String(p[c.key]);
+          o.textContent = text;
+          inputs[c.key].input.setAttribute("aria-valuetext", text);
+        });
+        var r = spec.compute(p, data);
+        (r.out || []).forEach(function (o) {
+          if (!outs[o[0]]) outs[o[0]] = readout(readouts, o[1], o[0]);
+          setValue(outs[o[0]], o[3], o[2]);
+        });
+        clear(plots);
+        (r.plots || []).forEach(function (q) { drawPlot(plots, q); });
+        note.textContent = r.note || "";
+      }
+      update();
+      return update;
+    };
+  }
+
   var WIDGETS = { attention: attention, sampling: sampling, "kv-cache": kvCache,
                   scaling: scaling, diffusion: diffusion, quantization: quantization };
+  var SPECS = (window.FmrefWidgetsSpecs || {}).SPECS || {};
+  Object.keys(SPECS).forEach(function (name) { WIDGETS[name] = specWidget(SPECS[name]); });
 
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll(".fmref-widget"), function (root) {
