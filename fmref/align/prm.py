@@ -314,7 +314,7 @@ def train_reward_models(use_cache=True, base=None, **overrides):
                 model = TokenScorer(model)
                 order = random.Random(s["seed"])
 
-                def batch(step):
+                def batch(step, order=order):
                     return order.sample(rows, min(s["batch_size"], len(rows)))
 
                 history = fit(model, batch, _loss(kind), s["steps"],

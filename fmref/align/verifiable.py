@@ -326,8 +326,8 @@ def step_labels(digits, response):
     the next digit and :math:`c = a + b`; the final ``answer N`` step is right
     when :math:`N` is the sum's last digit. Each step is judged on its own, as
     the labellers of PRM800K judged each step of a solution: a step that
-    correctly carries on an earlier wrong total is right. A response that does not end with ``answer N`` gets a last
-    label 0 at its last token.
+    correctly carries on an earlier wrong total is right. A response that does
+    not end with ``answer N`` gets a last label 0 at its last token.
 
     Parameters
     ----------

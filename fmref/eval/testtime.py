@@ -240,8 +240,12 @@ def accuracy_against_n(samples, targets, ns, scorers=("orm", "prm"), draws=100, 
     >>> samples = {"answer": [[3, 4, 4], [7, 7, 8]], "correct": [[True, False, False],
     ...            [True, True, False]], "orm": [[0.9, 0.2, 0.3], [0.6, 0.5, 0.4]]}
     >>> curves = accuracy_against_n(samples, [3, 7], ns=[1, 3], scorers=["orm"])
-    >>> {rule: [round(a, 3) for a in acc] for rule, acc in curves.items()}
-    {'pass@N': [0.5, 1.0], 'majority': [0.5, 0.5], 'best-of-N orm': [0.5, 1.0], 'weighted orm': [0.5, 1.0]}
+    >>> for rule, acc in curves.items():
+    ...     print(f"{rule:<14}", [round(a, 3) for a in acc])
+    pass@N         [0.5, 1.0]
+    majority       [0.5, 0.5]
+    best-of-N orm  [0.5, 1.0]
+    weighted orm   [0.5, 1.0]
     """
     check_instance("samples", samples, dict)
     answers = _check_samples("samples['answer']", samples.get("answer"))
