@@ -189,6 +189,26 @@ CASES = {
     # compress
     "fmref.compress.apply.compress_weights": [(lambda f: f(_gpt(), "int3"), "method")],
     "fmref.compress.apply.lm_perplexity": [(lambda f: f(_gpt(), rand(1, 4)), "ids")],
+    "fmref.compress.apply.tiny_gpt_quantization": [(lambda f: f(calib_windowz=8), "overrides")],
+    "fmref.compress.awq.awq_scales": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=4, grid=0), "grid"),
+    ],
+    "fmref.compress.awq.awq_quantize": [(lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits")],
+    "fmref.compress.fp8.quantize_fp8": [
+        (lambda f: f(nan(4)), "x"),
+        (lambda f: f(rand(4), fmt="e3m4"), "fmt"),
+        (lambda f: f(rand(2, 6), group_size=4), "group_size"),
+    ],
+    "fmref.compress.fp8.dequantize_fp8": [(lambda f: f(rand(4), torch.tensor(1.0)), "values")],
+    "fmref.compress.fp8.FP8Linear": [(lambda f: f(rand(4, 8), fmt="int8"), "fmt")],
+    "fmref.compress.gptq.rtn_quantize": [(lambda f: f(rand(4, 8), group_size=3), "group_size")],
+    "fmref.compress.gptq.gptq_quantize": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=6), "group_size"),
+        (lambda f: f(inf(4, 8), rand(3, 8), group_size=4), "w"),
+    ],
     "fmref.compress.distill.distillation_loss": [
         (lambda f: f(rand(2, 3), rand(2, 3), temperature=0), "temperature")
     ],
@@ -414,6 +434,7 @@ CASES = {
     "fmref.infer.batching.StepCost": [(lambda f: f(base=-1.0), "base")],
     "fmref.infer.batching.poisson_trace": [(lambda f: f(0, 1.0), "n_requests")],
     "fmref.infer.batching.simulate_batching": [(lambda f: f([], policy="greedy"), "policy")],
+    "fmref.infer.batching.shared_prompt_trace": [(lambda f: f(3, 1.0, 0), "n_system_prompts")],
     "fmref.infer.generate.context_length": [(lambda f: f(3), "model")],
     "fmref.infer.generate.generate": [
         (lambda f: f(_gpt(), ids(1, 3), max_new_tokens=-1), "max_new_tokens"),
@@ -426,7 +447,18 @@ CASES = {
     ],
     "fmref.infer.kv.model_kv_cache_bytes": [(lambda f: f(_llama_cfg(), seq_len=0), "seq_len")],
     "fmref.infer.kv.QuantizedKVCache": [(lambda f: f(0), "n_layers")],
+    "fmref.infer.medusa.MedusaHeads": [(lambda f: f(0, 5), "n_embd")],
+    "fmref.infer.medusa.final_hidden": [(lambda f: f(torch.nn.Identity(), ids(1, 2)), "model")],
+    "fmref.infer.medusa.medusa_loss": [(lambda f: f(3, rand(1, 4, 8), ids(1, 4)), "heads")],
+    "fmref.infer.medusa.train_medusa_heads": [
+        (lambda f: f(_gpt(), ids(100), stepz=1), "overrides")
+    ],
+    "fmref.infer.medusa.tiny_gpt_medusa": [(lambda f: f(stepz=1), "overrides")],
     "fmref.infer.paged.PagedKVAllocator": [(lambda f: f(0, 16), "n_blocks")],
+    "fmref.infer.prefix.RadixCache": [(lambda f: f(0), "capacity_tokens")],
+    "fmref.infer.prefix.generate_with_prefix_cache": [
+        (lambda f: f(_gpt(), ids(1, 3), 2, "not a cache"), "cache")
+    ],
     "fmref.infer.roofline.roofline": [(lambda f: f(0, 1, 1, 1), "flops")],
     "fmref.infer.roofline.forward_cost": [(lambda f: f(1e9, 0), "n_tokens")],
     "fmref.infer.sampling.top_k_filter": [

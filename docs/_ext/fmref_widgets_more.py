@@ -259,7 +259,7 @@ def kv_heads_data():
 
 
 def kv_heads_ref(p, data):
-    from fmref.infer.kv import kv_cache_bytes
+    from fmref.infer.kv import kv_cache_bytes, mla_cache_bytes
 
     c = data["presets"][int(p["preset"])]
     kv = min(c["n_heads"], 2 ** int(p["kv_heads"]))
@@ -268,7 +268,8 @@ def kv_heads_ref(p, data):
     T = 2 ** int(p["seq_len"])
     return {"kv_heads": kv, "per_token": kv_cache_bytes(c["n_layers"], kv, c["head_dim"]),
             "total": kv_cache_bytes(c["n_layers"], kv, c["head_dim"], T),
-            "group": c["n_heads"] / kv}
+            "group": c["n_heads"] / kv,
+            "mla": mla_cache_bytes(c["n_layers"], kv_lora_rank=512, qk_rope_head_dim=64)}
 
 
 # =============================================================================
@@ -1004,8 +1005,9 @@ MORE: dict[str, Widget] = {
     "kv-heads": Widget(
         page=CH + "05-self-attention-and-transformers", data=kv_heads_data,
         caption="Multi-head, grouped-query and multi-query attention: fewer key/value heads, "
-                "a proportionally smaller KV cache.",
-        api=("fmref.infer.kv.kv_cache_bytes",),
+                "a proportionally smaller KV cache; multi-head latent attention caches one "
+                "compressed vector per layer instead.",
+        api=("fmref.infer.kv.kv_cache_bytes", "fmref.infer.kv.mla_cache_bytes"),
         defaults={"preset": "0", "kv_heads": 3.0, "seq_len": 13.0},
         reference=kv_heads_ref,
         grid=[{"preset": str(i), "kv_heads": float(h), "seq_len": float(t)}

@@ -154,6 +154,11 @@
   // ports, and tests/test_widgets_registry.py compares it with that function.
   // ===========================================================================
 
+  // fmref.infer.kv.mla_cache_bytes: one latent of kv_lora_rank plus a shared RoPE key per layer
+  function mlaCacheBytes(nLayers, kvLoraRank, ropeDim, seqLen, batch, bytesPerValue) {
+    return nLayers * (kvLoraRank + ropeDim) * seqLen * batch * bytesPerValue;
+  }
+
   // fmref.scaling.flops.training_flops: C = 6 N D
   function trainingFlops(nParams, nTokens) { return 6 * nParams * nTokens; }
 
@@ -462,6 +467,7 @@
     quantBytes: quantBytes,
     formatBytes: formatBytes,
     formatCount: formatCount,
+    mlaCacheBytes: mlaCacheBytes,
     trainingFlops: trainingFlops,
     flopsPerToken: flopsPerToken,
     chinchillaLoss: chinchillaLoss,

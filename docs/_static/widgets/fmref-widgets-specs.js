@@ -214,18 +214,21 @@
       var perTok = core.kvCacheBytes(c.n_layers, kv, c.head_dim, 1, 1, 2);
       var total = core.kvCacheBytes(c.n_layers, kv, c.head_dim, T, 1, 2);
       var kind = kv === c.n_heads ? "MHA" : kv === 1 ? "MQA" : "GQA";
+      // MLA with DeepSeek-V3's latent (512) and RoPE key (64) sizes, on this model's layers
+      var mla = core.mlaCacheBytes(c.n_layers, 512, 64, 1, 1, 2);
       return {
         out: [
           ["kv_heads", "Key/value heads used", kv, kv + " of " + c.n_heads + " query heads (" + kind + ")"],
           ["per_token", "KV cache per token (fp16)", perTok, bytes(perTok)],
           ["total", "KV cache of one sequence", total, bytes(total)],
-          ["group", "Query heads per KV head", c.n_heads / kv, String(c.n_heads / kv)]
+          ["group", "Query heads per KV head", c.n_heads / kv, String(c.n_heads / kv)],
+          ["mla", "MLA per token (latent 512 + RoPE key 64)", mla, bytes(mla)]
         ],
         plots: [{ type: "bars", title: "KV cache per token", labelWidth: 110, items: [
           ["MHA", c.n_heads], [kind + " (this)", kv], ["MQA", 1]].map(function (r) {
             var b = core.kvCacheBytes(c.n_layers, r[1], c.head_dim, 1, 1, 2);
             return { label: r[0], value: b, text: bytes(b), highlight: r[1] === kv };
-          }) }]
+          }).concat([{ label: "MLA", value: mla, text: bytes(mla) }]) }]
       };
     }
   };
