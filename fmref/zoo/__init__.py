@@ -210,6 +210,11 @@ _RECIPES = {
             "patch VQ autoencoder and a MADE over its codes (gallery, XVIII)",
         ),
         (
+            "parallel-runs",
+            "fmref.train.parallel.run:parallel_runs",
+            "tiny Llama on 2 processes, every parallelism (gallery, XII)",
+        ),
+        (
             "long-context-llama",
             "fmref.eval.long_context:long_context_llama",
             "byte Llama trained at 64 tokens, run longer with scaled RoPE (VI)",
@@ -242,7 +247,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    25
+    26
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
