@@ -621,6 +621,21 @@ def patchify_ref(p, data):
             "patch_dim": int(p["digit_patch"]) ** 2, "tokens": n, "pairs": n * n}
 
 
+VIT_SIZES = {"base": (768, 12, 12, 3072), "large": (1024, 24, 16, 4096),
+             "huge": (1280, 32, 16, 5120)}  # Dosovitskiy et al. 2021, Table 1
+
+
+def vit_cost_ref(p, data):
+    from fmref.models.vit import ViTConfig, count_vit_parameters, vit_forward_flops
+
+    D, L, H, M = VIT_SIZES[p["size"]]
+    c = ViTConfig(image_size=int(p["image"]), patch_size=int(p["patch"]), hidden_size=D,
+                  num_layers=L, num_heads=H, mlp_dim=M)
+    f = vit_forward_flops(c)
+    return {"params": count_vit_parameters(c), "tokens": c.num_patches + 1,
+            "gflops": f["total"] / 1e9, "attention_share": f["attention"] / f["total"]}
+
+
 # =============================================================================
 # XVIII. Classifier-free guidance
 # =============================================================================
@@ -1181,6 +1196,20 @@ MORE: dict[str, Widget] = {
         fallback={"x": "patch", "values": ["14", "16", "28", "32"], "y": ["tokens"],
                   "series": ("size", ["224", "448"]), "logy": True, "xlabel": "patch size",
                   "ylabel": "tokens"},
+    ),
+    "vit-cost": Widget(
+        page=CH + "16-vision-transformers", data=_none,
+        caption="What a Vision Transformer costs: parameters, tokens and forward FLOPs for "
+                "ViT-Base, -Large and -Huge at a resolution and patch size.",
+        api=("fmref.models.vit.count_vit_parameters", "fmref.models.vit.vit_forward_flops"),
+        defaults={"size": "base", "image": "224", "patch": "16"},
+        reference=vit_cost_ref,
+        grid=[{"size": m, "image": i, "patch": q} for m in ("base", "large", "huge")
+              for i in ("224", "448", "896") for q in ("14", "16", "32")],
+        browser=[{"size": "large"}, {"image": "448"}, {"patch": "32"}],
+        fallback={"x": "image", "values": ["224", "448", "896"], "y": ["gflops"],
+                  "series": ("size", ["base", "large", "huge"]), "logy": True,
+                  "xlabel": "image size (patch 16)", "ylabel": "forward GFLOPs"},
     ),
     "guidance": Widget(
         page=CH + "18-image-generation", data=guidance_data, test_data=guidance_test_data,

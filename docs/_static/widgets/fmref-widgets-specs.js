@@ -642,6 +642,39 @@
     }
   };
 
+  // XVI. What a ViT costs: parameters and FLOPs against size, resolution and patch -----
+  var VIT_SIZES = { base: [768, 12, 12, 3072], large: [1024, 24, 16, 4096],
+                    huge: [1280, 32, 16, 5120] };
+  SPECS["vit-cost"] = {
+    controls: [
+      { key: "size", label: "Model", type: "select", options: [["base", "ViT-Base"],
+        ["large", "ViT-Large"], ["huge", "ViT-Huge"]], value: "base" },
+      { key: "image", label: "Image size (pixels)", type: "select", options: opts([224, 448, 896]),
+        value: "224" },
+      { key: "patch", label: "Patch size", type: "select", options: opts([14, 16, 32]), value: "16" }
+    ],
+    compute: function (p) {
+      var s = VIT_SIZES[p.size];
+      var r = core.vitCost({ image_size: +p.image, patch_size: +p.patch, num_channels: 3,
+                             hidden_size: s[0], num_layers: s[1], num_heads: s[2], mlp_dim: s[3],
+                             num_classes: 1000 });
+      var f = r.flops;
+      return {
+        out: [
+          ["params", "Parameters", r.params, count(r.params) + " (" + r.params.toLocaleString("en-US") + ")"],
+          ["tokens", "Tokens (patches + [CLS])", r.tokens, String(r.tokens)],
+          ["gflops", "Forward GFLOPs per image", f.total / 1e9, fix(f.total / 1e9, 1)],
+          ["attention_share", "Share of attention scores", f.attention / f.total,
+           pct(f.attention / f.total)]
+        ],
+        plots: [{ type: "bars", title: "Forward FLOPs by part", labelWidth: 100,
+                  items: ["patch_embed", "linear", "attention", "head"].map(function (k) {
+                    return { label: k.replace("_", " "), value: f[k], text: sci(f[k], 1) };
+                  }) }]
+      };
+    }
+  };
+
   // XVIII. Classifier-free guidance ---------------------------------------------------
   SPECS["guidance"] = {
     controls: function (data) {
