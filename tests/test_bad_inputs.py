@@ -131,6 +131,43 @@ CASES = {
         (lambda f: f(*[rand(2)] * 4, beta=0), "beta"),
     ],
     "fmref.align.grpo.grpo_advantages": [(lambda f: f(rand(4), 1), "group_size")],
+    "fmref.align.grpo.grpo_loss": [
+        (lambda f: f(rand(2, 3), rand(2, 3), rand(2), torch.zeros(2, 3, dtype=torch.bool),
+                     kl_coef=0), "mask"),
+        (lambda f: f(INT, INT, rand(2), torch.ones(2, 3, dtype=torch.bool)), "logp"),
+    ],
+    "fmref.align.prm.TokenScorer": [(lambda f: f(3), "gpt")],
+    "fmref.align.prm.train_reward_models": [(lambda f: f(stepz=3), "overrides")],
+    "fmref.align.prm.outcome_scores": [(lambda f: f(None, [], []), "responses")],
+    "fmref.align.prm.process_scores": [
+        (lambda f: f(None, [[1]], [[]]), "responses"),
+        (lambda f: f(None, [[1]], [[1]], aggregate="mean"), "aggregate"),
+    ],
+    "fmref.align.rlvr.sample_responses": [
+        (lambda f: f(_gpt(), [], 2), "prompts"),
+        (lambda f: f(_gpt(), [[1]], 0), "n"),  # N < 1
+    ],
+    "fmref.align.rlvr.response_logprobs": [(lambda f: f(_gpt(), [[1]], [[]]), "responses")],
+    "fmref.align.rlvr.accuracy": [
+        (lambda f: f(_gpt(), n=0), "n"),
+        (lambda f: f(_gpt(), samples=0), "samples"),
+    ],
+    "fmref.align.rlvr.train_rlvr": [
+        (lambda f: f(group_size=1), "group_size"),
+        (lambda f: f(base=_gpt()), "use_cache"),
+    ],
+    "fmref.align.verifiable.is_held_out": [(lambda f: f([4]), "digits")],
+    "fmref.align.verifiable.sum_problem": [
+        (lambda f: f(3), "rng"),
+        (lambda f: f(__import__("random").Random(0), min_terms=1), "min_terms"),
+    ],
+    "fmref.align.verifiable.worked_response": [(lambda f: f([4, 7], slip_at=1), "slip_at")],
+    "fmref.align.verifiable.verify": [
+        (lambda f: f([4, 12], [4]), "digits"),
+        (lambda f: f([4, 7], [105]), "response"),
+    ],
+    "fmref.align.verifiable.step_labels": [(lambda f: f([4, 7], "answer 11"), "response")],
+    "fmref.align.verifiable.train_base_model": [(lambda f: f(stepz=3), "overrides")],
     "fmref.align.ppo.gae": [(lambda f: f(rand(3), rand(4), gamma=1.5), "gamma")],
     "fmref.align.ppo.ppo_clip_loss": [
         (lambda f: f(rand(3), rand(3), rand(3), clip_eps=0), "clip_eps")
@@ -335,6 +372,24 @@ CASES = {
     ],
     "fmref.eval.passk.pass_at_k": [(lambda f: f(0, 0, 1), "n"), (lambda f: f(5, 2, 1.5), "k")],
     "fmref.eval.passk.mean_pass_at_k": [(lambda f: f([], 1), "results")],
+    "fmref.eval.testtime.best_of_n": [
+        (lambda f: f([], []), "answers"),  # N < 1: no sample
+        (lambda f: f(["a", "b"], [0.1]), "scores"),
+    ],
+    "fmref.eval.testtime.best_of_n_accuracy": [
+        (lambda f: f([True, False], [1.0, 0.0], 0), "k"),  # N < 1
+        (lambda f: f([], [], 1), "correct"),
+    ],
+    "fmref.eval.testtime.vote_accuracy": [
+        (lambda f: f(["a"], "a", 2), "k"),
+        (lambda f: f(["a", "b"], "a", 1, draws=0), "draws"),
+        (lambda f: f(["a", "b"], "a", 1, weights=[1.0]), "weights"),
+    ],
+    "fmref.eval.testtime.accuracy_against_n": [
+        (lambda f: f([], [], [1]), "samples"),
+        (lambda f: f({"answer": []}, [], [1]), "samples"),
+    ],
+    "fmref.eval.testtime.sample_sums_answers": [(lambda f: f(n=0), "n")],
     "fmref.eval.perplexity.perplexity": [(lambda f: f(_gpt(), ids(20), 0, 4), "context_len")],
     "fmref.eval.long_context.extension_scaling": [
         (lambda f: f("rope", 2, 64), "method"),
@@ -654,7 +709,10 @@ CASES = {
     "fmref.peft.prompts.PrefixTuning": [(lambda f: f(_gpt(), -1), "n_tokens")],
     # prompting
     "fmref.prompting.consistency.extract_answer": [(lambda f: f(3), "text")],
-    "fmref.prompting.consistency.majority_vote": [(lambda f: f([]), "answers")],
+    "fmref.prompting.consistency.majority_vote": [
+        (lambda f: f([]), "answers"),
+        (lambda f: f(["a"], weights=[-1.0]), "weights"),
+    ],
     "fmref.prompting.consistency.self_consistency": [(lambda f: f(str, 0), "n_samples")],
     "fmref.prompting.constrained.RegexFSM": [(lambda f: f("(a"), "pattern")],
     "fmref.prompting.constrained.json_schema_regex": [(lambda f: f({"type": "date"}), "schema")],
@@ -779,7 +837,10 @@ CASES = {
     "fmref.train.distributed.main": [(lambda f: f(["--steps", "0"]), "steps")],
     "fmref.train.distributed.torchrun_command": [(lambda f: f(0), "nproc_per_node")],
     "fmref.train.efficient.zero_memory_per_gpu": [(lambda f: f(1e9, 8, 4), "stage")],
-    "fmref.train.efficient.activation_memory": [(lambda f: f(0, 1, 8, 1, 1), "seq_len")],
+    "fmref.train.efficient.activation_memory": [
+        (lambda f: f(0, 1, 8, 1, 1), "seq_len"),
+        (lambda f: f(8, 1, 8, 1, 1, sequence_parallel=1), "sequence_parallel"),
+    ],
     "fmref.train.efficient.gpt_forward": [(lambda f: f(_gpt(), ids(1, 3, high=50)), "idx")],
     "fmref.train.efficient.accumulate_gradients": [
         (lambda f: f(_gpt(), ids(4, 5), micro_batches=0), "micro_batches")
@@ -787,6 +848,60 @@ CASES = {
     "fmref.train.efficient.train_step": [
         (lambda f: f(_gpt(), None, ids(4, 5), precision="fp8"), "precision")
     ],
+    "fmref.train.parallel.common.tiny_llama": [(lambda f: f(n_experts=-1), "n_experts")],
+    "fmref.train.parallel.common.global_batch": [(lambda f: f(-1), "step")],
+    "fmref.train.parallel.common.reference_run": [(lambda f: f(0), "steps")],
+    "fmref.train.parallel.common.state_bytes": [(lambda f: f("net", None), "model")],
+    "fmref.train.parallel.common.max_abs_diff": [(lambda f: f({}, {"w": rand(2)}), "state")],
+    "fmref.train.parallel.context.sequence_positions": [(lambda f: f(8, 3, 0), "seq_len")],
+    "fmref.train.parallel.context.causal_attention_work": [(lambda f: f(8, 0), "n_ranks")],
+    "fmref.train.parallel.context.online_softmax_step": [
+        (lambda f: f(None, rand(1, 1, 2, 4), rand(1, 1, 2, 3), rand(1, 1, 2, 3),
+                     torch.arange(2), torch.arange(2)), "k")  # fmt: skip
+    ],
+    "fmref.train.parallel.context.ring_attention": [
+        (lambda f: f(rand(2, 3), rand(2, 3), rand(2, 3), torch.arange(2), 2), "q")
+    ],
+    "fmref.train.parallel.data_parallel.ShardedGradAdamW": [(lambda f: f([], lr=-1.0), "lr")],
+    "fmref.train.parallel.expert.ExpertParallelMoE": [(lambda f: f("moe"), "moe")],
+    "fmref.train.parallel.formulas.allreduce_bytes": [
+        (lambda f: f(0, 10), "n_ranks"),
+        (lambda f: f(2, 10, "tree"), "algorithm"),
+    ],
+    "fmref.train.parallel.formulas.collective_bytes": [(lambda f: f("gather", 2, 10), "op")],
+    "fmref.train.parallel.formulas.pipeline_bubble": [
+        (lambda f: f(0, 4), "p"),
+        (lambda f: f(2, 4, "dualpipe"), "schedule"),
+    ],
+    "fmref.train.parallel.formulas.parallel_memory": [
+        (lambda f: f(1e9, dp=0), "dp"),
+        (lambda f: f("70B"), "model"),
+        (lambda f: f(1e9, zero_stage=4), "zero_stage"),
+    ],
+    "fmref.train.parallel.formulas.fitting_layouts": [
+        (lambda f: f(_llama_cfg(), 0, 80e9, 8), "n_gpus")
+    ],
+    "fmref.train.parallel.pipeline.LlamaStage": [(lambda f: f("model", 0, 1), "model")],
+    "fmref.train.parallel.pipeline.record_schedule": [(lambda f: f(object(), []), "stage")],
+    "fmref.train.parallel.pipeline.idle_fraction": [(lambda f: f([], 1.0, 0.0), "end")],
+    "fmref.train.parallel.precision.DelayedScaling": [(lambda f: f(torch.float16), "dtype")],
+    "fmref.train.parallel.precision.Float8Linear": [(lambda f: f("linear"), "linear")],
+    "fmref.train.parallel.precision.to_float8": [(lambda f: f("model"), "model")],
+    "fmref.train.parallel.precision.precision_losses": [(lambda f: f(steps=0), "steps")],
+    "fmref.train.parallel.run.check_layout": [
+        (lambda f: f(0), "world_size"),
+        (lambda f: f(6, tp=4), "world_size"),
+        (lambda f: f(2, pp=2, micro_batches=1), "micro_batches"),
+        (lambda f: f(2, ep=2, n_experts=3), "ep"),
+    ],
+    "fmref.train.parallel.run.main": [
+        (lambda f: f(["--strategy", "ddp", "--steps", "0"]), "steps"),
+        (lambda f: f(["--strategy", "hybrid"]), "strategy"),
+    ],
+    "fmref.train.parallel.run.torchrun_command": [(lambda f: f(0), "nproc_per_node")],
+    "fmref.train.parallel.run.launch": [(lambda f: f(0), "nproc_per_node")],
+    "fmref.train.parallel.run.parallel_runs": [(lambda f: f(steps=0), "steps")],
+    "fmref.train.parallel.tensor.tensor_parallel_plan": [(lambda f: f(1), "sequence_parallel")],
     "fmref.train.loop.fit": [
         (lambda f: f(torch.nn.Linear(2, 2), iter(()), lambda m, b: m(b).sum(), steps=0), "steps")
     ],
@@ -836,6 +951,7 @@ EXEMPT = {
     # no arguments
     "fmref.agents.memory.LongTermMemory": "takes no arguments",
     "fmref.agents.traces.PolicyTokenizer": "takes no arguments",
+    "fmref.align.verifiable.SumsTokenizer": "takes no arguments",
     "fmref.compress.nf4.nf4_codebook": "takes no arguments",
     "fmref.models.llama.llama_7b": "takes no arguments (a published config)",
     "fmref.models.llama.llama_13b": "takes no arguments (a published config)",
@@ -872,6 +988,8 @@ EXEMPT = {
     "fmref.text.corpus.python_docs_topics": "takes no arguments (packaged data)",
     "fmref.results.names": "takes no arguments",
     "fmref.results.machine_info": "takes only free-form keywords recorded as given",
+    "fmref.train.parallel.common.bytes_sent": "takes no arguments",
+    "fmref.train.parallel.context.RingPass": "an autograd Function, used as RingPass.apply(x)",
     # result records: built by fmref's own functions, never from user input
     "fmref.agents.parse.ToolCall": "a result record (parse_tool_call checks the text)",
     "fmref.agents.react.Step": "a result record of run_agent",
