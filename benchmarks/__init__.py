@@ -12,6 +12,7 @@ BENCHMARKS = (  # in the manual's order
     "bpe_training",  # Chapter II
     "attention_memory",  # Chapter VI
     "training_memory",  # Chapter XII
+    "parallelism",  # Chapter XII
     "kv_cache",  # Chapter XIII
     "speculative",  # Chapter XIII
     "quantization",  # Chapter XIV

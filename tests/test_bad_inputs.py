@@ -152,6 +152,26 @@ CASES = {
     # compress
     "fmref.compress.apply.compress_weights": [(lambda f: f(_gpt(), "int3"), "method")],
     "fmref.compress.apply.lm_perplexity": [(lambda f: f(_gpt(), rand(1, 4)), "ids")],
+    "fmref.compress.apply.tiny_gpt_quantization": [(lambda f: f(calib_windowz=8), "overrides")],
+    "fmref.compress.awq.awq_scales": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=4, grid=0), "grid"),
+    ],
+    "fmref.compress.awq.awq_quantize": [(lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits")],
+    "fmref.compress.fp8.quantize_fp8": [
+        (lambda f: f(nan(4)), "x"),
+        (lambda f: f(rand(4), fmt="e3m4"), "fmt"),
+        (lambda f: f(rand(2, 6), group_size=4), "group_size"),
+    ],
+    "fmref.compress.fp8.dequantize_fp8": [(lambda f: f(rand(4), torch.tensor(1.0)), "values")],
+    "fmref.compress.fp8.FP8Linear": [(lambda f: f(rand(4, 8), fmt="int8"), "fmt")],
+    "fmref.compress.gptq.rtn_quantize": [(lambda f: f(rand(4, 8), group_size=3), "group_size")],
+    "fmref.compress.gptq.gptq_quantize": [
+        (lambda f: f(rand(4, 8), rand(0, 8), group_size=4), "x_calib"),
+        (lambda f: f(rand(4, 8), rand(3, 8), bits=5), "bits"),
+        (lambda f: f(rand(4, 8), rand(3, 8), group_size=6), "group_size"),
+        (lambda f: f(inf(4, 8), rand(3, 8), group_size=4), "w"),
+    ],
     "fmref.compress.distill.distillation_loss": [
         (lambda f: f(rand(2, 3), rand(2, 3), temperature=0), "temperature")
     ],
@@ -359,6 +379,7 @@ CASES = {
     "fmref.infer.batching.StepCost": [(lambda f: f(base=-1.0), "base")],
     "fmref.infer.batching.poisson_trace": [(lambda f: f(0, 1.0), "n_requests")],
     "fmref.infer.batching.simulate_batching": [(lambda f: f([], policy="greedy"), "policy")],
+    "fmref.infer.batching.shared_prompt_trace": [(lambda f: f(3, 1.0, 0), "n_system_prompts")],
     "fmref.infer.generate.context_length": [(lambda f: f(3), "model")],
     "fmref.infer.generate.generate": [
         (lambda f: f(_gpt(), ids(1, 3), max_new_tokens=-1), "max_new_tokens"),
@@ -371,7 +392,18 @@ CASES = {
     ],
     "fmref.infer.kv.model_kv_cache_bytes": [(lambda f: f(_llama_cfg(), seq_len=0), "seq_len")],
     "fmref.infer.kv.QuantizedKVCache": [(lambda f: f(0), "n_layers")],
+    "fmref.infer.medusa.MedusaHeads": [(lambda f: f(0, 5), "n_embd")],
+    "fmref.infer.medusa.final_hidden": [(lambda f: f(torch.nn.Identity(), ids(1, 2)), "model")],
+    "fmref.infer.medusa.medusa_loss": [(lambda f: f(3, rand(1, 4, 8), ids(1, 4)), "heads")],
+    "fmref.infer.medusa.train_medusa_heads": [
+        (lambda f: f(_gpt(), ids(100), stepz=1), "overrides")
+    ],
+    "fmref.infer.medusa.tiny_gpt_medusa": [(lambda f: f(stepz=1), "overrides")],
     "fmref.infer.paged.PagedKVAllocator": [(lambda f: f(0, 16), "n_blocks")],
+    "fmref.infer.prefix.RadixCache": [(lambda f: f(0), "capacity_tokens")],
+    "fmref.infer.prefix.generate_with_prefix_cache": [
+        (lambda f: f(_gpt(), ids(1, 3), 2, "not a cache"), "cache")
+    ],
     "fmref.infer.roofline.roofline": [(lambda f: f(0, 1, 1, 1), "flops")],
     "fmref.infer.roofline.forward_cost": [(lambda f: f(1e9, 0), "n_tokens")],
     "fmref.infer.sampling.top_k_filter": [
@@ -747,7 +779,10 @@ CASES = {
     "fmref.train.distributed.main": [(lambda f: f(["--steps", "0"]), "steps")],
     "fmref.train.distributed.torchrun_command": [(lambda f: f(0), "nproc_per_node")],
     "fmref.train.efficient.zero_memory_per_gpu": [(lambda f: f(1e9, 8, 4), "stage")],
-    "fmref.train.efficient.activation_memory": [(lambda f: f(0, 1, 8, 1, 1), "seq_len")],
+    "fmref.train.efficient.activation_memory": [
+        (lambda f: f(0, 1, 8, 1, 1), "seq_len"),
+        (lambda f: f(8, 1, 8, 1, 1, sequence_parallel=1), "sequence_parallel"),
+    ],
     "fmref.train.efficient.gpt_forward": [(lambda f: f(_gpt(), ids(1, 3, high=50)), "idx")],
     "fmref.train.efficient.accumulate_gradients": [
         (lambda f: f(_gpt(), ids(4, 5), micro_batches=0), "micro_batches")
@@ -755,6 +790,60 @@ CASES = {
     "fmref.train.efficient.train_step": [
         (lambda f: f(_gpt(), None, ids(4, 5), precision="fp8"), "precision")
     ],
+    "fmref.train.parallel.common.tiny_llama": [(lambda f: f(n_experts=-1), "n_experts")],
+    "fmref.train.parallel.common.global_batch": [(lambda f: f(-1), "step")],
+    "fmref.train.parallel.common.reference_run": [(lambda f: f(0), "steps")],
+    "fmref.train.parallel.common.state_bytes": [(lambda f: f("net", None), "model")],
+    "fmref.train.parallel.common.max_abs_diff": [(lambda f: f({}, {"w": rand(2)}), "state")],
+    "fmref.train.parallel.context.sequence_positions": [(lambda f: f(8, 3, 0), "seq_len")],
+    "fmref.train.parallel.context.causal_attention_work": [(lambda f: f(8, 0), "n_ranks")],
+    "fmref.train.parallel.context.online_softmax_step": [
+        (lambda f: f(None, rand(1, 1, 2, 4), rand(1, 1, 2, 3), rand(1, 1, 2, 3),
+                     torch.arange(2), torch.arange(2)), "k")  # fmt: skip
+    ],
+    "fmref.train.parallel.context.ring_attention": [
+        (lambda f: f(rand(2, 3), rand(2, 3), rand(2, 3), torch.arange(2), 2), "q")
+    ],
+    "fmref.train.parallel.data_parallel.ShardedGradAdamW": [(lambda f: f([], lr=-1.0), "lr")],
+    "fmref.train.parallel.expert.ExpertParallelMoE": [(lambda f: f("moe"), "moe")],
+    "fmref.train.parallel.formulas.allreduce_bytes": [
+        (lambda f: f(0, 10), "n_ranks"),
+        (lambda f: f(2, 10, "tree"), "algorithm"),
+    ],
+    "fmref.train.parallel.formulas.collective_bytes": [(lambda f: f("gather", 2, 10), "op")],
+    "fmref.train.parallel.formulas.pipeline_bubble": [
+        (lambda f: f(0, 4), "p"),
+        (lambda f: f(2, 4, "dualpipe"), "schedule"),
+    ],
+    "fmref.train.parallel.formulas.parallel_memory": [
+        (lambda f: f(1e9, dp=0), "dp"),
+        (lambda f: f("70B"), "model"),
+        (lambda f: f(1e9, zero_stage=4), "zero_stage"),
+    ],
+    "fmref.train.parallel.formulas.fitting_layouts": [
+        (lambda f: f(_llama_cfg(), 0, 80e9, 8), "n_gpus")
+    ],
+    "fmref.train.parallel.pipeline.LlamaStage": [(lambda f: f("model", 0, 1), "model")],
+    "fmref.train.parallel.pipeline.record_schedule": [(lambda f: f(object(), []), "stage")],
+    "fmref.train.parallel.pipeline.idle_fraction": [(lambda f: f([], 1.0, 0.0), "end")],
+    "fmref.train.parallel.precision.DelayedScaling": [(lambda f: f(torch.float16), "dtype")],
+    "fmref.train.parallel.precision.Float8Linear": [(lambda f: f("linear"), "linear")],
+    "fmref.train.parallel.precision.to_float8": [(lambda f: f("model"), "model")],
+    "fmref.train.parallel.precision.precision_losses": [(lambda f: f(steps=0), "steps")],
+    "fmref.train.parallel.run.check_layout": [
+        (lambda f: f(0), "world_size"),
+        (lambda f: f(6, tp=4), "world_size"),
+        (lambda f: f(2, pp=2, micro_batches=1), "micro_batches"),
+        (lambda f: f(2, ep=2, n_experts=3), "ep"),
+    ],
+    "fmref.train.parallel.run.main": [
+        (lambda f: f(["--strategy", "ddp", "--steps", "0"]), "steps"),
+        (lambda f: f(["--strategy", "hybrid"]), "strategy"),
+    ],
+    "fmref.train.parallel.run.torchrun_command": [(lambda f: f(0), "nproc_per_node")],
+    "fmref.train.parallel.run.launch": [(lambda f: f(0), "nproc_per_node")],
+    "fmref.train.parallel.run.parallel_runs": [(lambda f: f(steps=0), "steps")],
+    "fmref.train.parallel.tensor.tensor_parallel_plan": [(lambda f: f(1), "sequence_parallel")],
     "fmref.train.loop.fit": [
         (lambda f: f(torch.nn.Linear(2, 2), iter(()), lambda m, b: m(b).sum(), steps=0), "steps")
     ],
@@ -840,6 +929,8 @@ EXEMPT = {
     "fmref.text.corpus.python_docs_topics": "takes no arguments (packaged data)",
     "fmref.results.names": "takes no arguments",
     "fmref.results.machine_info": "takes only free-form keywords recorded as given",
+    "fmref.train.parallel.common.bytes_sent": "takes no arguments",
+    "fmref.train.parallel.context.RingPass": "an autograd Function, used as RingPass.apply(x)",
     # result records: built by fmref's own functions, never from user input
     "fmref.agents.parse.ToolCall": "a result record (parse_tool_call checks the text)",
     "fmref.agents.react.Step": "a result record of run_agent",

@@ -51,8 +51,9 @@ def test_an_idle_machine_runs_every_benchmark_in_order_and_saves_each(fake, tmp_
     assert saved["value"] == len("kv_cache") and saved["machine"]["load_average_1min"] == 0.2
     assert "forced" not in saved["machine"] and saved["machine"]["torch_threads"] == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "[1/6] bpe_training: running, load 0.20"
-    assert lines[-1].startswith("[6/6] quantization: done in ")
+    n = len(BENCHMARKS)
+    assert lines[0] == f"[1/{n}] bpe_training: running, load 0.20"
+    assert lines[-1].startswith(f"[{n}/{n}] quantization: done in ")
 
 
 def test_a_busy_machine_is_refused_after_waiting_and_nothing_is_saved(fake, tmp_path, capsys):

@@ -153,3 +153,30 @@ def test_mtp_loss_trains_the_mtp_module_and_its_draft_is_scored():
 def test_bad_config_names_the_argument(kw, name):
     with pytest.raises(ValueError, match=name):
         DeepSeekV3Config(**{**deepseek_tiny().__dict__, **kw})
+
+
+def test_mtp_module_equals_transformers_mtp_layer():
+    # transformers 5's MtpModel (modeling_layers.py) is the reference MTP layer: enorm, hnorm,
+    # eh_proj on [enorm(embedding of token i+1); hnorm(h_i)], a decoder block, post_norm, the
+    # shared head.
+    from transformers.modeling_layers import MtpModel
+
+    hf = _hf(num_mtp_layers=1)
+    hf_mtp = MtpModel(hf, 1).eval()
+    with torch.no_grad():
+        for p in hf_mtp.layers.parameters():
+            p.copy_(1 + 0.5 * torch.randn_like(p) if p.dim() == 1 else 0.2 * torch.randn_like(p))
+        hf_mtp.layers[0].mtp_block.mlp.gate.e_score_correction_bias.normal_(0, 0.1)
+    model = DeepSeekV3.from_hf(hf, mtp_model=hf_mtp)
+    idx = torch.randint(0, 64, (2, 12), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        _, hidden = model(idx, return_hidden=True)
+        ours = model.mtp_logits(idx, hidden)[0]  # (B, T - 1, V): position i predicts i + 2
+        h_hf = hf.model(idx).last_hidden_state
+        theirs = hf_mtp._project_to_logits(
+            hf_mtp.forward_layer(
+                0, h_hf[:, :-1], torch.arange(1, 12)[None], None, input_ids=idx[:, 1:]
+            )
+        )
+    torch.testing.assert_close(hidden, h_hf, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from fmref.infer.generate import generate
+from fmref.infer.kv import model_kv_cache_bytes
 from fmref.models.mamba import (
     Mamba,
     MambaCache,
@@ -142,6 +143,9 @@ def test_state_is_fixed_size_and_matches_the_formula():
             sizes.append(cache.nbytes())
     expected = mamba_state_bytes(cfg, batch=2, bytes_per_value=4)  # fp32
     assert sizes == [expected] * 3 == [3 * 32 * (5 + 2) * 2 * 4] * 3
+    # fmref.infer.kv counts the same fixed state, whatever the sequence length
+    for seq_len in (1, 105, 10**6):
+        assert model_kv_cache_bytes(cfg, seq_len, batch=2, bytes_per_value=4) == expected
 
 
 def test_mamba_2_8b_has_the_published_size():

@@ -108,13 +108,11 @@ def _bpe_strings():
     return out
 
 
-@pytest.fixture(scope="module")
-def node_results():
+def _node_results():
+    """Every registry widget's compute on its grid, and the BPE encoder: ONE node process."""
     jobs = []
     for name, w in MORE.items():
-        data = _data(w)
-        cases = [w.settings(c) for c in w.grid]
-        jobs.append({"name": name, "data": data, "cases": cases})
+        jobs.append({"name": name, "data": _data(w), "cases": [w.settings(c) for c in w.grid]})
     from fmref.zoo import tiny_gpt
 
     tok = tiny_gpt()[1]
@@ -152,27 +150,22 @@ def _same(got, want, rel):
 
 
 @needs_node
-def test_every_registry_widget_is_a_spec(node_results):
-    results, _, _ = node_results
-    assert sorted(results["__specs"]) == sorted(MORE)
-
-
-@needs_node
-@pytest.mark.parametrize("name", sorted(MORE))
-def test_javascript_readouts_equal_fmref_on_the_grid(name, node_results):
-    results, _, _ = node_results
-    w = MORE[name]
-    data = _data(w)
-    for changes, got in zip(w.grid, results[name]):
-        want = w.reference(w.settings(changes), data)
-        for key, value in want.items():
-            assert key in got, f"{name}: readout {key!r} missing"
-            assert _same(got[key], value, w.rel), (name, changes, key, got[key], value)
-
-
-@needs_node
-def test_javascript_bpe_encodes_1000_strings_like_fmref(node_results):
-    results, tok, strings = node_results
+def test_javascript_equals_fmref_for_every_widget_and_the_bpe_encoder():
+    """One test, so that pytest-xdist starts node once: all widgets, then 1,000 BPE strings."""
+    results, tok, strings = _node_results()
+    assert sorted(results["__specs"]) == sorted(MORE)  # every registry widget has a spec
+    wrong = []
+    for name, w in MORE.items():
+        data = _data(w)
+        assert len(results[name]) == len(w.grid) > 0
+        for changes, got in zip(w.grid, results[name]):
+            want = w.reference(w.settings(changes), data)
+            for key, value in want.items():
+                if key not in got:
+                    wrong.append((name, "missing readout", key))
+                elif not _same(got[key], value, w.rel):
+                    wrong.append((name, changes, key, got[key], value))
+    assert wrong == [], wrong[:10]
     assert len(strings) == BPE_STRINGS
     mismatches = [s for s, ids in zip(strings, results["__bpe"]) if ids != tok.encode(s)]
     assert mismatches == []

@@ -203,6 +203,37 @@ SPECS: dict[str, Spec] = {
             )
         ],
     ),
+    "parallelism": Spec(
+        title="Every parallelism on two CPU processes: time, bytes sent, memory (Chapter XII)",
+        rows=_items("results"),
+        setting="strategy",
+        columns=_columns(
+            ("time per step (ms)", "seconds_per_step", "{:.1f}", 1e3),
+            ("sent per rank per step (KiB)", "bytes_sent_per_step", "{:.1f}", 1 / 1024),
+            ("formula (KiB)", "predicted_bytes_sent_per_step", "{:.1f}", 1 / 1024),
+            ("sent / formula", "sent_over_predicted", "{:.2f}"),
+            ("states on rank 0 (KiB)", "state_bytes_rank0", "{:.0f}", 1 / 1024),
+            ("formula (KiB)", "predicted_state_bytes", "{:.0f}", 1 / 1024),
+            ("max |Δ weight| vs 1 process", "max_abs_diff", "{:.1e}"),
+        ),
+        more_tables=[],
+        scalars=[
+            ("model", _at("model"), "{}"),
+            ("processes × steps", lambda d: f"{d['world_size']} × {d['steps']}", "{}"),
+            ("final loss fp32 / bf16 / FP8", lambda d: " / ".join(
+                f"{d['precision_final_loss'][k]:.3f}" for k in ("fp32", "bf16", "fp8")), "{}"),
+        ],
+        plots=[
+            Plot(
+                ylabel="bytes sent per rank per step (KiB)",
+                series=[
+                    Series("measured (socket writes)", _key("bytes_sent_per_step", 1 / 1024)),
+                    Series("formula", _key("predicted_bytes_sent_per_step", 1 / 1024), "s-"),
+                ],
+                title="Bytes each rank sends per step: measured against the collectives' formulas",
+            )
+        ],
+    ),
     "training_memory": Spec(
         title="Memory and time of one training step (Chapter XII)",
         rows=_items("results"),

@@ -259,7 +259,7 @@ def kv_heads_data():
 
 
 def kv_heads_ref(p, data):
-    from fmref.infer.kv import kv_cache_bytes
+    from fmref.infer.kv import kv_cache_bytes, mla_cache_bytes
 
     c = data["presets"][int(p["preset"])]
     kv = min(c["n_heads"], 2 ** int(p["kv_heads"]))
@@ -268,7 +268,8 @@ def kv_heads_ref(p, data):
     T = 2 ** int(p["seq_len"])
     return {"kv_heads": kv, "per_token": kv_cache_bytes(c["n_layers"], kv, c["head_dim"]),
             "total": kv_cache_bytes(c["n_layers"], kv, c["head_dim"], T),
-            "group": c["n_heads"] / kv}
+            "group": c["n_heads"] / kv,
+            "mla": mla_cache_bytes(c["n_layers"], kv_lora_rank=512, qk_rope_head_dim=64)}
 
 
 # =============================================================================
@@ -618,6 +619,21 @@ def patchify_ref(p, data):
     n = image_token_count(int(p["size"]), int(p["patch"]), bool(p["cls"]))
     return {"digit_tokens": image_token_count(8, int(p["digit_patch"])),
             "patch_dim": int(p["digit_patch"]) ** 2, "tokens": n, "pairs": n * n}
+
+
+VIT_SIZES = {"base": (768, 12, 12, 3072), "large": (1024, 24, 16, 4096),
+             "huge": (1280, 32, 16, 5120)}  # Dosovitskiy et al. 2021, Table 1
+
+
+def vit_cost_ref(p, data):
+    from fmref.models.vit import ViTConfig, count_vit_parameters, vit_forward_flops
+
+    D, L, H, M = VIT_SIZES[p["size"]]
+    c = ViTConfig(image_size=int(p["image"]), patch_size=int(p["patch"]), hidden_size=D,
+                  num_layers=L, num_heads=H, mlp_dim=M)
+    f = vit_forward_flops(c)
+    return {"params": count_vit_parameters(c), "tokens": c.num_patches + 1,
+            "gflops": f["total"] / 1e9, "attention_share": f["attention"] / f["total"]}
 
 
 # =============================================================================
@@ -1004,8 +1020,9 @@ MORE: dict[str, Widget] = {
     "kv-heads": Widget(
         page=CH + "05-self-attention-and-transformers", data=kv_heads_data,
         caption="Multi-head, grouped-query and multi-query attention: fewer key/value heads, "
-                "a proportionally smaller KV cache.",
-        api=("fmref.infer.kv.kv_cache_bytes",),
+                "a proportionally smaller KV cache; multi-head latent attention caches one "
+                "compressed vector per layer instead.",
+        api=("fmref.infer.kv.kv_cache_bytes", "fmref.infer.kv.mla_cache_bytes"),
         defaults={"preset": "0", "kv_heads": 3.0, "seq_len": 13.0},
         reference=kv_heads_ref,
         grid=[{"preset": str(i), "kv_heads": float(h), "seq_len": float(t)}
@@ -1179,6 +1196,20 @@ MORE: dict[str, Widget] = {
         fallback={"x": "patch", "values": ["14", "16", "28", "32"], "y": ["tokens"],
                   "series": ("size", ["224", "448"]), "logy": True, "xlabel": "patch size",
                   "ylabel": "tokens"},
+    ),
+    "vit-cost": Widget(
+        page=CH + "16-vision-transformers", data=_none,
+        caption="What a Vision Transformer costs: parameters, tokens and forward FLOPs for "
+                "ViT-Base, -Large and -Huge at a resolution and patch size.",
+        api=("fmref.models.vit.count_vit_parameters", "fmref.models.vit.vit_forward_flops"),
+        defaults={"size": "base", "image": "224", "patch": "16"},
+        reference=vit_cost_ref,
+        grid=[{"size": m, "image": i, "patch": q} for m in ("base", "large", "huge")
+              for i in ("224", "448", "896") for q in ("14", "16", "32")],
+        browser=[{"size": "large"}, {"image": "448"}, {"patch": "32"}],
+        fallback={"x": "image", "values": ["224", "448", "896"], "y": ["gflops"],
+                  "series": ("size", ["base", "large", "huge"]), "logy": True,
+                  "xlabel": "image size (patch 16)", "ylabel": "forward GFLOPs"},
     ),
     "guidance": Widget(
         page=CH + "18-image-generation", data=guidance_data, test_data=guidance_test_data,

@@ -148,11 +148,13 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
     One branch per kind of configuration: :func:`kv_cache_bytes` for a
     :class:`~fmref.models.gpt.GPTConfig` or :class:`~fmref.models.llama.LlamaConfig`
     (keys and values per key/value head), :func:`mla_cache_bytes` for a
-    :class:`~fmref.models.deepseek.DeepSeekV3Config` (a latent and a RoPE key).
+    :class:`~fmref.models.deepseek.DeepSeekV3Config` (a latent and a RoPE key),
+    :func:`~fmref.models.mamba.mamba_state_bytes` for a
+    :class:`~fmref.models.mamba.MambaConfig` (a fixed state: ``seq_len`` does not count).
 
     Parameters
     ----------
-    config : GPTConfig, LlamaConfig or DeepSeekV3Config
+    config : GPTConfig, LlamaConfig, DeepSeekV3Config or MambaConfig
         The model's configuration (no weights are allocated).
     seq_len, batch, bytes_per_value
         As in :func:`kv_cache_bytes`.
@@ -184,8 +186,16 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
     >>> from fmref.models.deepseek import deepseek_v3
     >>> model_kv_cache_bytes(deepseek_v3()) / 2**10  # KiB per token: 61 layers x 576 x 2 bytes
     68.625
+    >>> from fmref.models.mamba import mamba_2_8b
+    >>> [model_kv_cache_bytes(mamba_2_8b(), n) / 2**20 for n in (1, 100_000)]  # MiB, fixed
+    [11.875, 11.875]
     """
     from fmref.models.deepseek import DeepSeekV3Config  # models import fmref.nn, not this module
+    from fmref.models.mamba import MambaConfig, mamba_state_bytes
+
+    if isinstance(config, MambaConfig):  # a recurrent state of fixed size, whatever seq_len
+        check_positive_int("seq_len", seq_len)
+        return mamba_state_bytes(config, batch, bytes_per_value)
 
     if isinstance(config, DeepSeekV3Config):  # MLA: the latent and the shared RoPE key
         return mla_cache_bytes(
@@ -216,7 +226,8 @@ def model_kv_cache_bytes(config, seq_len=1, batch=1, bytes_per_value=2, rolling_
             window=config.sliding_window if rolling_buffer else None,
         )
     raise TypeError(
-        f"config must be a GPTConfig, LlamaConfig or DeepSeekV3Config, got {type(config).__name__}"
+        "config must be a GPTConfig, LlamaConfig, DeepSeekV3Config or MambaConfig, "
+        f"got {type(config).__name__}"
     )
 
 

@@ -125,6 +125,46 @@ def _draw(probs, generator):
     return torch.multinomial(probs, 1, generator=generator)  # (1,)
 
 
+class _ModelDrafter:
+    """A separate draft model with its own KV cache: ``gamma`` forward passes per step."""
+
+    def __init__(self, draft, target):
+        if target.config.vocab_size != draft.config.vocab_size:
+            raise ValueError(
+                f"draft must share the target's vocab_size={target.config.vocab_size}, "
+                f"got {draft.config.vocab_size}"
+            )
+        self.draft, self.cache = draft, draft.make_kv_cache()
+
+    def check_length(self, total, prompt_len, max_new_tokens):
+        if total > context_length(self.draft):
+            raise ValueError(
+                f"max_new_tokens={max_new_tokens} after a prompt of {prompt_len} exceeds "
+                f"the draft's context length {context_length(self.draft)}"
+            )
+
+    def prefill(self, target, prefix, t_cache):
+        target(prefix, kv_cache=t_cache)
+        self.draft(prefix, kv_cache=self.cache)
+
+    def propose(self, seq, g, probs, generator, stats):
+        drafts, q = [], []  # tokens, and their draft distributions (V,)
+        for _ in range(g):
+            fresh = torch.tensor([seq[self.cache.length :] + drafts[-1:]])  # (1, T_new)
+            q_i = probs(self.draft(fresh, kv_cache=self.cache)[0, -1:])[0]  # (V,)
+            stats.draft_calls += 1
+            drafts.append(_draw(q_i, generator).item())
+            q.append(q_i)
+        return drafts, q
+
+    def verify(self, target, fresh, t_cache):
+        return target(fresh, kv_cache=t_cache)  # (1, T_new, V)
+
+    def keep(self, n_kept, n_ok):
+        """Roll the draft's cache back to the kept tokens (the last one is pending)."""
+        self.cache.crop(min(self.cache.length, n_kept - 1))
+
+
 @torch.no_grad()
 def speculative_generate(
     target,
@@ -143,14 +183,16 @@ def speculative_generate(
     ----------
     target : fmref.models.gpt.GPT or fmref.models.llama.Llama
         The model whose distribution the output follows.
-    draft : fmref.models.gpt.GPT or fmref.models.llama.Llama
-        A cheaper model over the same vocabulary.
+    draft : fmref.models.gpt.GPT or fmref.models.llama.Llama or fmref.infer.medusa.MedusaHeads
+        A cheaper model over the same vocabulary, or draft heads trained on
+        ``target``'s last hidden state (Medusa), which propose up to one token
+        per head from the target's own forward pass.
     idx : torch.Tensor
         One prompt ``(1, T)``.
     max_new_tokens : int
         Tokens to generate, ``>= 0``.
     gamma : int, default 4
-        Draft tokens per step, ``>= 1``.
+        Draft tokens per step, ``>= 1`` (at most the number of heads with Medusa).
     temperature, top_k, top_p
         Applied to both models, as in :func:`fmref.infer.sampling.sampling_probs`;
         the output follows the target's *filtered* distribution (temperature 0:
@@ -163,7 +205,8 @@ def speculative_generate(
     tokens : torch.Tensor
         ``(1, T + max_new_tokens)``.
     stats : SpeculativeStats
-        Acceptance counts and forward passes.
+        Acceptance counts and forward passes (a Medusa step counts one draft
+        call: all heads read the same hidden state).
 
     Raises
     ------
@@ -177,6 +220,8 @@ def speculative_generate(
        Speculative Decoding", ICML 2023.
     .. [2] Chen et al., "Accelerating Large Language Model Decoding with
        Speculative Sampling", 2023.
+    .. [3] Cai et al., "Medusa: Simple LLM Inference Acceleration Framework with
+       Multiple Decoding Heads", ICML 2024.
 
     Examples
     --------
@@ -203,44 +248,31 @@ def speculative_generate(
         or max_new_tokens < 0
     ):
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if target.config.vocab_size != draft.config.vocab_size:
-        raise ValueError(
-            f"draft must share the target's vocab_size={target.config.vocab_size}, "
-            f"got {draft.config.vocab_size}"
-        )
+    drafter = draft.drafter(target) if hasattr(draft, "drafter") else _ModelDrafter(draft, target)
     total = idx.shape[1] + max_new_tokens
-    for name, model in (("target", target), ("draft", draft)):
-        if total > context_length(model):
-            raise ValueError(
-                f"max_new_tokens={max_new_tokens} after a prompt of "
-                f"{idx.shape[1]} exceeds the {name}'s context length "
-                f"{context_length(model)}"
-            )
+    if total > context_length(target):
+        raise ValueError(
+            f"max_new_tokens={max_new_tokens} after a prompt of {idx.shape[1]} exceeds "
+            f"the target's context length {context_length(target)}"
+        )
+    drafter.check_length(total, idx.shape[1], max_new_tokens)
 
     def probs(logits):  # (T, V) -> (T, V)
         return sampling_probs(logits, temperature, top_k, top_p)
 
     stats = SpeculativeStats()
-    t_cache, d_cache = target.make_kv_cache(), draft.make_kv_cache()
+    t_cache = target.make_kv_cache()
     seq = idx[0].tolist()
-    # Prefill both caches with all but the last prompt token (it is fed next step).
+    # Prefill with all but the last prompt token (it is fed next step).
     if len(seq) > 1:
-        prefix = idx[:, :-1]
-        target(prefix, kv_cache=t_cache)
-        draft(prefix, kv_cache=d_cache)
+        drafter.prefill(target, idx[:, :-1], t_cache)
     while len(seq) < total:
-        g = min(gamma, total - len(seq))  # draft no more than what is left
-        # 1. The draft proposes g tokens, one forward pass each.
-        drafts, q = [], []  # tokens, and their draft distributions (V,)
-        for _ in range(g):
-            fresh = torch.tensor([seq[d_cache.length :] + drafts[-1:]])  # (1, T_new)
-            q_i = probs(draft(fresh, kv_cache=d_cache)[0, -1:])[0]  # (V,)
-            stats.draft_calls += 1
-            drafts.append(_draw(q_i, generator).item())
-            q.append(q_i)
+        # 1. The draft proposes up to g tokens.
+        drafts, q = drafter.propose(seq, min(gamma, total - len(seq)), probs, generator, stats)
+        g = len(drafts)
         # 2. The target scores every draft in one pass: g + 1 distributions.
         fresh = torch.tensor([seq[t_cache.length :] + drafts])  # (1, T_new)
-        p = probs(target(fresh, kv_cache=t_cache)[0, -(g + 1) :])  # (g + 1, V)
+        p = probs(drafter.verify(target, fresh, t_cache)[0, -(g + 1) :])  # (g + 1, V)
         stats.target_calls += 1
         stats.drafted += g
         # 3. Accept draft i with probability min(1, p/q); on rejection resample.
@@ -259,7 +291,7 @@ def speculative_generate(
         seq += drafts[:n_ok] + [extra]
         # 4. Roll both caches back to the tokens that were kept (the last one is pending).
         t_cache.crop(min(t_cache.length, len(seq) - 1))
-        d_cache.crop(min(d_cache.length, len(seq) - 1))
+        drafter.keep(len(seq), n_ok)
     seq = seq[:total]
     stats.new_tokens = len(seq) - idx.shape[1]
     return torch.tensor([seq], dtype=idx.dtype), stats

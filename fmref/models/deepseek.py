@@ -21,6 +21,7 @@ so :meth:`DeepSeekV3.from_hf` copies weights name for name.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -579,24 +580,28 @@ class DeepSeekV3(nn.Module):
                 module.update_bias(update_rate)
 
     @classmethod
-    def from_hf(cls, hf_model):
-        """Copy a transformers ``DeepseekV3ForCausalLM``.
+    def from_hf(cls, hf_model, mtp_model=None):
+        """Copy a transformers ``DeepseekV3ForCausalLM``, and optionally its MTP layers.
 
         Parameters
         ----------
         hf_model : transformers.DeepseekV3ForCausalLM
             SiLU, no attention biases; default or YaRN RoPE.
+        mtp_model : transformers.modeling_layers.MtpModel, optional
+            transformers' multi-token prediction layers built on ``hf_model``
+            (``MtpModel(hf_model, n)``); copied into :attr:`mtp`.
 
         Returns
         -------
         DeepSeekV3
-            In eval mode, with the same weights (the MTP layers, which
-            transformers keeps apart, are not copied).
+            In eval mode, with the same weights (and ``len(mtp_model.layers)``
+            MTP modules when ``mtp_model`` is given).
 
         Raises
         ------
         TypeError
-            If ``hf_model`` is not a ``DeepseekV3ForCausalLM``.
+            If ``hf_model`` is not a ``DeepseekV3ForCausalLM`` or ``mtp_model``
+            not an ``MtpModel``.
         ValueError
             If it uses biases, another activation, another RoPE type, or fewer
         key/value heads than heads.
@@ -670,36 +675,52 @@ class DeepSeekV3(nn.Module):
             "norm.weight": src["model.norm.weight"],
             "lm_head.weight": src["lm_head.weight"],
         }
-        attn = ["kv_a_proj_with_mqa", "kv_a_layernorm", "kv_b_proj", "o_proj"]
-        attn += ["q_proj"] if c.q_lora_rank is None else ["q_a_proj", "q_a_layernorm", "q_b_proj"]
-        swiglu = {"w1": "gate_proj", "w3": "up_proj", "w2": "down_proj"}
-        i_dim = c.moe_intermediate_size
         for i in range(c.num_hidden_layers):
-            ours, theirs = f"layers.{i}.", f"model.layers.{i}."
-            for norm in ("input_layernorm", "post_attention_layernorm"):
-                dst[ours + norm + ".weight"] = src[theirs + norm + ".weight"]
-            for part in attn:
-                dst[f"{ours}self_attn.{part}.weight"] = src[f"{theirs}self_attn.{part}.weight"]
-            if not config.is_moe(i):
-                for w, hf_name in swiglu.items():
-                    dst[f"{ours}mlp.{w}.weight"] = src[f"{theirs}mlp.{hf_name}.weight"]
-                continue
-            dst[ours + "mlp.gate.weight"] = src[theirs + "mlp.gate.weight"]
-            bias = src[theirs + "mlp.gate.e_score_correction_bias"]
-            dst[ours + "mlp.e_score_correction_bias"] = bias
-            for w, hf_name in swiglu.items():
-                dst[f"{ours}mlp.shared_experts.{w}.weight"] = src[
-                    f"{theirs}mlp.shared_experts.{hf_name}.weight"
-                ]
-            gate_up = src[theirs + "mlp.experts.gate_up_proj"]  # (E, 2I, C)
-            down = src[theirs + "mlp.experts.down_proj"]  # (E, C, I)
-            for e in range(c.n_routed_experts):
-                dst[f"{ours}mlp.experts.{e}.w1.weight"] = gate_up[e, :i_dim]
-                dst[f"{ours}mlp.experts.{e}.w3.weight"] = gate_up[e, i_dim:]
-                dst[f"{ours}mlp.experts.{e}.w2.weight"] = down[e]
+            _copy_block(src, f"model.layers.{i}.", dst, f"layers.{i}.", config, config.is_moe(i))
+        if mtp_model is not None:
+            name = type(mtp_model).__name__
+            if name != "MtpModel":
+                raise TypeError(f"mtp_model must be a transformers MtpModel, got {name}")
+            config = dataclasses.replace(config, num_nextn_predict_layers=len(mtp_model.layers))
+            mtp = {k: v for k, v in mtp_model.state_dict().items() if k.startswith("layers.")}
+            for k in range(config.num_nextn_predict_layers):
+                theirs, ours = f"layers.{k}.", f"mtp.{k}."
+                for a, b in (("enorm", "enorm"), ("hnorm", "hnorm"), ("eh_proj", "eh_proj"),
+                             ("post_norm", "norm")):  # fmt: skip
+                    dst[f"{ours}{b}.weight"] = mtp[f"{theirs}{a}.weight"]
+                _copy_block(mtp, theirs + "mtp_block.", dst, ours + "block.", config, True)
         model = cls(config)
         model.load_state_dict(dst)
         return model.eval()
+
+
+def _copy_block(src, theirs, dst, ours, config, moe):
+    """Map a transformers ``DeepseekV3DecoderLayer`` (prefix ``theirs``) to a DeepSeekV3Block."""
+    c = config
+    attn = ["kv_a_proj_with_mqa", "kv_a_layernorm", "kv_b_proj", "o_proj"]
+    attn += ["q_proj"] if c.q_lora_rank is None else ["q_a_proj", "q_a_layernorm", "q_b_proj"]
+    swiglu = {"w1": "gate_proj", "w3": "up_proj", "w2": "down_proj"}
+    for norm in ("input_layernorm", "post_attention_layernorm"):
+        dst[ours + norm + ".weight"] = src[theirs + norm + ".weight"]
+    for part in attn:
+        dst[f"{ours}self_attn.{part}.weight"] = src[f"{theirs}self_attn.{part}.weight"]
+    if not moe:
+        for w, hf_name in swiglu.items():
+            dst[f"{ours}mlp.{w}.weight"] = src[f"{theirs}mlp.{hf_name}.weight"]
+        return
+    dst[ours + "mlp.gate.weight"] = src[theirs + "mlp.gate.weight"]
+    dst[ours + "mlp.e_score_correction_bias"] = src[theirs + "mlp.gate.e_score_correction_bias"]
+    for w, hf_name in swiglu.items():
+        dst[f"{ours}mlp.shared_experts.{w}.weight"] = src[
+            f"{theirs}mlp.shared_experts.{hf_name}.weight"
+        ]
+    gate_up = src[theirs + "mlp.experts.gate_up_proj"]  # (E, 2I, C): gate rows, then up rows
+    down = src[theirs + "mlp.experts.down_proj"]  # (E, C, I)
+    i_dim = c.moe_intermediate_size
+    for e in range(c.n_routed_experts):
+        dst[f"{ours}mlp.experts.{e}.w1.weight"] = gate_up[e, :i_dim]
+        dst[f"{ours}mlp.experts.{e}.w3.weight"] = gate_up[e, i_dim:]
+        dst[f"{ours}mlp.experts.{e}.w2.weight"] = down[e]
 
 
 def deepseek_tiny():

@@ -46,8 +46,8 @@ __all__ = ["MLACache", "MultiHeadLatentAttention"]
 class MLACache(KVCache):
     """A KV cache that holds MLA's latent and its shared RoPE key, not keys and values.
 
-    Per layer it stores ``latent`` ``(B, 1, T, kv_lora_rank)`` in :attr:`keys`
-    and the rotated RoPE key ``(B, 1, T, qk_rope_head_dim)`` in :attr:`values`
+    Per layer it stores ``latent`` ``(B, 1, T, kv_lora_rank)`` in ``keys``
+    and the rotated RoPE key ``(B, 1, T, qk_rope_head_dim)`` in ``values``
     (the slots of :class:`~fmref.nn.attention.KVCache`, whose ``crop``,
     ``reset`` and ``length`` it inherits).
 

@@ -684,7 +684,7 @@ class DeepSeekMoE(nn.Module):
         """Apply :func:`update_routing_bias` with the load counted since the last call.
 
         Call it after each optimiser step (``fmref.train.loop.fit``'s
-        ``after_step``). It resets :attr:`tokens_per_expert`.
+        ``after_step``). It resets ``tokens_per_expert``.
 
         Parameters
         ----------

@@ -7,7 +7,8 @@ on the right parameters, a cosine schedule, clipping, validation); Chapter XII's
 :mod:`fmref.train.efficient` accounts for training memory (mixed precision,
 activation checkpointing, gradient accumulation, ZeRO) and
 :mod:`fmref.train.distributed` runs data-parallel training over several processes
-(``torchrun``).
+(``torchrun``); :mod:`fmref.train.parallel` runs every other parallelism
+(FSDP, tensor, sequence, pipeline, context and expert) and plans their memory.
 """
 
 from fmref._lazy import attach as _attach

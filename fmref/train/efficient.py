@@ -114,7 +114,14 @@ def zero_memory_per_gpu(n_params, n_gpus, stage, k=12, bytes_param=2, bytes_grad
 
 
 def activation_memory(
-    seq_len, batch, hidden, n_layers, n_heads, checkpointing="none", tensor_parallel=1
+    seq_len,
+    batch,
+    hidden,
+    n_layers,
+    n_heads,
+    checkpointing="none",
+    tensor_parallel=1,
+    sequence_parallel=False,
 ):
     """Bytes of activations a GPT-style Transformer keeps for the backward pass (16-bit).
 
@@ -127,7 +134,12 @@ def activation_memory(
       dropout (the ``5 a s² b`` part): ``34 sbh``;
     * ``"full"`` recomputation keeps only each layer's input: ``2 sbh``;
     * tensor parallelism of degree ``t`` splits everything but ``10 sbh``
-      (LayerNorm and dropout inputs): ``sbh (10 + 24/t + 5as/(ht))``.
+      (LayerNorm and dropout inputs): ``sbh (10 + 24/t + 5as/(ht))``;
+    * sequence parallelism splits those ``10 sbh`` along the sequence too:
+      ``sbh/t (34 + 5as/h)``, and ``34 sbh / t`` with selective recomputation.
+
+    Korthikanti et al.'s Table 2 lists these five forms; full recomputation
+    keeps ``2 sbh`` per layer in every case.
 
     Embeddings, the output head and the loss are left out.
 
@@ -139,6 +151,8 @@ def activation_memory(
         Recomputation; ``True`` means ``"full"``, ``False`` ``"none"``.
     tensor_parallel : int, default 1
         Tensor-parallel degree ``t`` (with ``"none"`` and ``"selective"``).
+    sequence_parallel : bool, default False
+        Split the LayerNorm and dropout activations over the ``t`` ranks too.
 
     Returns
     -------
@@ -164,6 +178,21 @@ def activation_memory(
     none        256.5 GiB
     selective    76.5 GiB
     full          4.5 GiB
+
+    Korthikanti et al. (Section 5): selective recomputation removes ``5as/h``
+    of ``34 + 5as/h``, 70% for GPT-3 and 65% for MT-NLG 530B; tensor and
+    sequence parallelism of degree 8 divide what is left by 8.
+
+    >>> mt_nlg = dict(seq_len=2048, batch=1, hidden=20480, n_layers=105, n_heads=128)
+    >>> for shape in (gpt3, mt_nlg):
+    ...     full = activation_memory(**shape)
+    ...     print(round(1 - activation_memory(**shape, checkpointing="selective") / full, 2))
+    0.7
+    0.65
+    >>> tp_sp = activation_memory(**gpt3, checkpointing="selective", tensor_parallel=8,
+    ...                           sequence_parallel=True)
+    >>> tp_sp * 8 == activation_memory(**gpt3, checkpointing="selective")
+    True
     """
     s, b, h, L, a = (
         check_positive_int(n, v)
@@ -181,8 +210,13 @@ def activation_memory(
     if checkpointing not in CHECKPOINTING:
         raise ValueError(f"checkpointing must be one of {CHECKPOINTING}, got {checkpointing!r}")
     sbh = s * b * h
+    if not isinstance(sequence_parallel, bool):
+        raise TypeError(f"sequence_parallel must be a bool, got {type(sequence_parallel).__name__}")
+    scores = 5 * a * s * s * b  # softmax output, its dropout mask and output (Table 1)
     if checkpointing == "full":
         per_layer = 2 * sbh
+    elif sequence_parallel:  # everything split by t (Table 2, rows 3 and 5)
+        per_layer = (34 * sbh + (scores if checkpointing == "none" else 0)) // t
     elif checkpointing == "selective":
         per_layer = sbh * 10 + sbh * 24 // t
     else:

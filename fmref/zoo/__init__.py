@@ -154,6 +154,11 @@ _RECIPES = {
         ("tiny-gpt", "fmref.zoo:tiny_gpt", "BPE and 3-layer GPT on the Python docs (I, II, VIII)"),
         ("tiny-gpt-seed", "fmref.eval.seeds:seed_runs", "byte GPT, one run per seed (App. C)"),
         ("peft-task", "fmref.peft.experiment:run_methods", "tiny GPT tuned per PEFT method (VII)"),
+        (
+            "tiny-gpt-quant",
+            "fmref.compress.apply:tiny_gpt_quantization",
+            "tiny GPT's perplexity per quantiser and bits (XIV)",
+        ),
         ("digits-vit", "fmref.zoo:digits_vit", "small ViT on scikit-learn's digits (I, XVI, XVII)"),
         ("digits-cnn", "fmref.zoo:digits_cnn", "Chapter III's CNN trained like the ViT (XVI)"),
         ("digits-clip", "fmref.multimodal.digits:digits_clip", "tiny CLIP on digits (XIX)"),
@@ -189,6 +194,11 @@ _RECIPES = {
         ),
         ("attention-copy-gpt", "fmref.prompting.icl:copy_gpt", "GPT that copies digits (gallery)"),
         (
+            "tiny-gpt-medusa",
+            "fmref.infer.medusa:tiny_gpt_medusa",
+            "Medusa draft heads on the tiny GPT (XIII)",
+        ),
+        (
             "deepseek-mtp",
             "fmref.zoo:deepseek_mtp",
             "byte DeepSeek-V3 with and without multi-token prediction (IX)",
@@ -198,6 +208,11 @@ _RECIPES = {
             "digits-patch-vqae",
             "fmref.generative.vq:digits_patch_vqae",
             "patch VQ autoencoder and a MADE over its codes (gallery, XVIII)",
+        ),
+        (
+            "parallel-runs",
+            "fmref.train.parallel.run:parallel_runs",
+            "tiny Llama on 2 processes, every parallelism (gallery, XII)",
         ),
         (
             "long-context-llama",
@@ -232,7 +247,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    23
+    26
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 

@@ -154,6 +154,27 @@
   // ports, and tests/test_widgets_registry.py compares it with that function.
   // ===========================================================================
 
+  // fmref.infer.kv.mla_cache_bytes: one latent of kv_lora_rank plus a shared RoPE key per layer
+  function mlaCacheBytes(nLayers, kvLoraRank, ropeDim, seqLen, batch, bytesPerValue) {
+    return nLayers * (kvLoraRank + ropeDim) * seqLen * batch * bytesPerValue;
+  }
+
+  // fmref.models.vit.count_vit_parameters and vit_forward_flops for a ViTConfig-like object
+  function vitCost(c) {
+    var D = c.hidden_size, M = c.mlp_dim, K = c.num_classes, L = c.num_layers;
+    var P2 = c.patch_size * c.patch_size, N = Math.pow(c.image_size / c.patch_size, 2), T = N + 1;
+    var embed = c.num_channels * P2 * D + D + D + (N + 1) * D;
+    var block = 4 * (D * D + D) + (2 * D * M + M + D) + 4 * D;
+    var flops = {
+      patch_embed: 2 * N * (c.num_channels * P2) * D,
+      linear: L * 2 * T * (4 * D * D + 2 * D * M),
+      attention: L * 2 * 2 * T * T * D,
+      head: 2 * D * K
+    };
+    flops.total = flops.patch_embed + flops.linear + flops.attention + flops.head;
+    return { params: embed + L * block + 2 * D + D * K + K, tokens: T, flops: flops };
+  }
+
   // fmref.scaling.flops.training_flops: C = 6 N D
   function trainingFlops(nParams, nTokens) { return 6 * nParams * nTokens; }
 
@@ -462,6 +483,8 @@
     quantBytes: quantBytes,
     formatBytes: formatBytes,
     formatCount: formatCount,
+    mlaCacheBytes: mlaCacheBytes,
+    vitCost: vitCost,
     trainingFlops: trainingFlops,
     flopsPerToken: flopsPerToken,
     chinchillaLoss: chinchillaLoss,

@@ -214,18 +214,21 @@
       var perTok = core.kvCacheBytes(c.n_layers, kv, c.head_dim, 1, 1, 2);
       var total = core.kvCacheBytes(c.n_layers, kv, c.head_dim, T, 1, 2);
       var kind = kv === c.n_heads ? "MHA" : kv === 1 ? "MQA" : "GQA";
+      // MLA with DeepSeek-V3's latent (512) and RoPE key (64) sizes, on this model's layers
+      var mla = core.mlaCacheBytes(c.n_layers, 512, 64, 1, 1, 2);
       return {
         out: [
           ["kv_heads", "Key/value heads used", kv, kv + " of " + c.n_heads + " query heads (" + kind + ")"],
           ["per_token", "KV cache per token (fp16)", perTok, bytes(perTok)],
           ["total", "KV cache of one sequence", total, bytes(total)],
-          ["group", "Query heads per KV head", c.n_heads / kv, String(c.n_heads / kv)]
+          ["group", "Query heads per KV head", c.n_heads / kv, String(c.n_heads / kv)],
+          ["mla", "MLA per token (latent 512 + RoPE key 64)", mla, bytes(mla)]
         ],
         plots: [{ type: "bars", title: "KV cache per token", labelWidth: 110, items: [
           ["MHA", c.n_heads], [kind + " (this)", kv], ["MQA", 1]].map(function (r) {
             var b = core.kvCacheBytes(c.n_layers, r[1], c.head_dim, 1, 1, 2);
             return { label: r[0], value: b, text: bytes(b), highlight: r[1] === kv };
-          }) }]
+          }).concat([{ label: "MLA", value: mla, text: bytes(mla) }]) }]
       };
     }
   };
@@ -635,6 +638,39 @@
         ],
         plots: [{ type: "digits", size: 8, scale: 8, grid: +p.digit_patch, images: [data.digit],
                   cssScale: 4, title: "A test digit cut into patches" }]
+      };
+    }
+  };
+
+  // XVI. What a ViT costs: parameters and FLOPs against size, resolution and patch -----
+  var VIT_SIZES = { base: [768, 12, 12, 3072], large: [1024, 24, 16, 4096],
+                    huge: [1280, 32, 16, 5120] };
+  SPECS["vit-cost"] = {
+    controls: [
+      { key: "size", label: "Model", type: "select", options: [["base", "ViT-Base"],
+        ["large", "ViT-Large"], ["huge", "ViT-Huge"]], value: "base" },
+      { key: "image", label: "Image size (pixels)", type: "select", options: opts([224, 448, 896]),
+        value: "224" },
+      { key: "patch", label: "Patch size", type: "select", options: opts([14, 16, 32]), value: "16" }
+    ],
+    compute: function (p) {
+      var s = VIT_SIZES[p.size];
+      var r = core.vitCost({ image_size: +p.image, patch_size: +p.patch, num_channels: 3,
+                             hidden_size: s[0], num_layers: s[1], num_heads: s[2], mlp_dim: s[3],
+                             num_classes: 1000 });
+      var f = r.flops;
+      return {
+        out: [
+          ["params", "Parameters", r.params, count(r.params) + " (" + r.params.toLocaleString("en-US") + ")"],
+          ["tokens", "Tokens (patches + [CLS])", r.tokens, String(r.tokens)],
+          ["gflops", "Forward GFLOPs per image", f.total / 1e9, fix(f.total / 1e9, 1)],
+          ["attention_share", "Share of attention scores", f.attention / f.total,
+           pct(f.attention / f.total)]
+        ],
+        plots: [{ type: "bars", title: "Forward FLOPs by part", labelWidth: 100,
+                  items: ["patch_embed", "linear", "attention", "head"].map(function (k) {
+                    return { label: k.replace("_", " "), value: f[k], text: sci(f[k], 1) };
+                  }) }]
       };
     }
   };
