@@ -514,6 +514,15 @@ def memory_planner_ref(p, data):
             "fits": float(states + acts <= 80 * 2**30)}
 
 
+def pipeline_ref(p, data):
+    from fmref.train.parallel.formulas import pipeline_bubble
+
+    stages, m, sched, v = int(p["p"]), int(p["m"]), p["schedule"], int(p["v"])
+    need = next((k for k in range(1, 1025) if pipeline_bubble(stages, k, sched, v) < 0.1), 1025)
+    b = pipeline_bubble(stages, m, sched, v)
+    return {"bubble": b, "efficiency": 1 - b, "m_for_10": need}
+
+
 # =============================================================================
 # XIII. Speculative decoding
 # =============================================================================
@@ -1143,6 +1152,21 @@ MORE: dict[str, Widget] = {
                  {"micro_batch": 4.0}, {"seq_len": "8192"}, {"checkpointing": "full"}],
         fallback={"x": "stage", "values": ["0", "1", "2", "3"], "y": ["states", "total"],
                   "xlabel": "ZeRO stage (LLaMA-7B, 8 accelerators)", "ylabel": "bytes"},
+    ),
+    "pipeline-bubble": Widget(
+        page=CH + "12-efficient-llm-training", data=_none,
+        caption="The pipeline bubble: the idle fraction of a step against stages and "
+                "micro-batches, for GPipe/1F1B, the interleaved schedule and zero bubble.",
+        api=("fmref.train.parallel.formulas.pipeline_bubble",),
+        defaults={"p": 4.0, "m": 8.0, "schedule": "1f1b", "v": 2.0},
+        reference=pipeline_ref,
+        grid=[{"p": float(a), "m": float(m), "schedule": s, "v": float(v)}
+              for a in (1, 4, 16) for m in (1, 8, 64)
+              for s in ("gpipe", "1f1b", "interleaved", "zb-h1") for v in (1, 4)],
+        browser=[{"p": 8.0}, {"m": 32.0}, {"schedule": "interleaved"}, {"v": 4.0}],
+        fallback={"x": "m", "values": [float(m) for m in (1, 2, 4, 8, 16, 32, 64)],
+                  "y": ["bubble"], "series": ("schedule", ["1f1b", "interleaved", "zb-h1"]),
+                  "xlabel": "micro-batches (4 stages)", "ylabel": "idle fraction"},
     ),
     "speculative": Widget(
         page=CH + "13-efficient-llm-inference", data=_none,

@@ -175,6 +175,12 @@
     return { params: embed + L * block + 2 * D + D * K + K, tokens: T, flops: flops };
   }
 
+  // fmref.train.parallel.formulas.pipeline_bubble: (p - 1) / (work + p - 1)
+  function pipelineBubble(p, m, schedule, v) {
+    var work = { gpipe: m, "1f1b": m, interleaved: v * m, "zb-h1": 3 * m }[schedule];
+    return (p - 1) / (work + p - 1);
+  }
+
   // fmref.scaling.flops.training_flops: C = 6 N D
   function trainingFlops(nParams, nTokens) { return 6 * nParams * nTokens; }
 
@@ -484,6 +490,7 @@
     formatBytes: formatBytes,
     formatCount: formatCount,
     mlaCacheBytes: mlaCacheBytes,
+    pipelineBubble: pipelineBubble,
     vitCost: vitCost,
     trainingFlops: trainingFlops,
     flopsPerToken: flopsPerToken,

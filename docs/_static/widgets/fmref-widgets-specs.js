@@ -521,6 +521,38 @@
     }
   };
 
+  // XII. The pipeline bubble ----------------------------------------------------------
+  SPECS["pipeline-bubble"] = {
+    controls: [
+      { key: "p", label: "Pipeline stages p", type: "range", min: 1, max: 16, step: 1, value: 4 },
+      { key: "m", label: "Micro-batches m", type: "range", min: 1, max: 64, step: 1, value: 8 },
+      { key: "schedule", label: "Schedule", type: "select", options: [["gpipe", "GPipe"],
+        ["1f1b", "1F1B"], ["interleaved", "interleaved 1F1B"], ["zb-h1", "zero bubble (ZB-H1)"]],
+        value: "1f1b" },
+      { key: "v", label: "Chunks per device v (interleaved)", type: "range", min: 1, max: 4,
+        step: 1, value: 2 }
+    ],
+    compute: function (p) {
+      var b = core.pipelineBubble(p.p, p.m, p.schedule, p.v);
+      var names = [["gpipe", "GPipe / 1F1B"], ["interleaved", "interleaved, v = " + p.v],
+                   ["zb-h1", "zero bubble"]];
+      return {
+        out: [
+          ["bubble", "Idle fraction of a step", b, pct(b)],
+          ["efficiency", "Busy fraction", 1 - b, pct(1 - b)],
+          ["m_for_10", "Micro-batches for a bubble under 10%", (function () {
+            for (var m = 1; m <= 1024; m++) if (core.pipelineBubble(p.p, m, p.schedule, p.v) < 0.1) return m;
+            return 1025; })(), ""]
+        ].map(function (o) { if (o[3] === "") o[3] = o[2] > 1024 ? "> 1024" : String(o[2]); return o; }),
+        plots: [{ type: "line", xlog: true, xlabel: "micro-batches m", ylabel: "idle fraction",
+                  ylim: [0, 1], marker: p.m, series: names.map(function (n) {
+                    return { label: n[1], points: ints(1, 64).map(function (m) {
+                      return [m, core.pipelineBubble(p.p, m, n[0], p.v)]; }) };
+                  }), dots: [[p.m, b, 0]] }]
+      };
+    }
+  };
+
   // XIII. Speculative decoding --------------------------------------------------------
   SPECS["speculative"] = {
     controls: [
