@@ -131,6 +131,43 @@ CASES = {
         (lambda f: f(*[rand(2)] * 4, beta=0), "beta"),
     ],
     "fmref.align.grpo.grpo_advantages": [(lambda f: f(rand(4), 1), "group_size")],
+    "fmref.align.grpo.grpo_loss": [
+        (lambda f: f(rand(2, 3), rand(2, 3), rand(2), torch.zeros(2, 3, dtype=torch.bool),
+                     kl_coef=0), "mask"),
+        (lambda f: f(INT, INT, rand(2), torch.ones(2, 3, dtype=torch.bool)), "logp"),
+    ],
+    "fmref.align.prm.TokenScorer": [(lambda f: f(3), "gpt")],
+    "fmref.align.prm.train_reward_models": [(lambda f: f(stepz=3), "overrides")],
+    "fmref.align.prm.outcome_scores": [(lambda f: f(None, [], []), "responses")],
+    "fmref.align.prm.process_scores": [
+        (lambda f: f(None, [[1]], [[]]), "responses"),
+        (lambda f: f(None, [[1]], [[1]], aggregate="mean"), "aggregate"),
+    ],
+    "fmref.align.rlvr.sample_responses": [
+        (lambda f: f(_gpt(), [], 2), "prompts"),
+        (lambda f: f(_gpt(), [[1]], 0), "n"),  # N < 1
+    ],
+    "fmref.align.rlvr.response_logprobs": [(lambda f: f(_gpt(), [[1]], [[]]), "responses")],
+    "fmref.align.rlvr.accuracy": [
+        (lambda f: f(_gpt(), n=0), "n"),
+        (lambda f: f(_gpt(), samples=0), "samples"),
+    ],
+    "fmref.align.rlvr.train_rlvr": [
+        (lambda f: f(group_size=1), "group_size"),
+        (lambda f: f(base=_gpt()), "use_cache"),
+    ],
+    "fmref.align.verifiable.is_held_out": [(lambda f: f([4]), "digits")],
+    "fmref.align.verifiable.sum_problem": [
+        (lambda f: f(3), "rng"),
+        (lambda f: f(__import__("random").Random(0), min_terms=1), "min_terms"),
+    ],
+    "fmref.align.verifiable.worked_response": [(lambda f: f([4, 7], slip_at=1), "slip_at")],
+    "fmref.align.verifiable.verify": [
+        (lambda f: f([4, 12], [4]), "digits"),
+        (lambda f: f([4, 7], [105]), "response"),
+    ],
+    "fmref.align.verifiable.step_labels": [(lambda f: f([4, 7], "answer 11"), "response")],
+    "fmref.align.verifiable.train_base_model": [(lambda f: f(stepz=3), "overrides")],
     "fmref.align.ppo.gae": [(lambda f: f(rand(3), rand(4), gamma=1.5), "gamma")],
     "fmref.align.ppo.ppo_clip_loss": [
         (lambda f: f(rand(3), rand(3), rand(3), clip_eps=0), "clip_eps")
@@ -335,6 +372,24 @@ CASES = {
     ],
     "fmref.eval.passk.pass_at_k": [(lambda f: f(0, 0, 1), "n"), (lambda f: f(5, 2, 1.5), "k")],
     "fmref.eval.passk.mean_pass_at_k": [(lambda f: f([], 1), "results")],
+    "fmref.eval.testtime.best_of_n": [
+        (lambda f: f([], []), "answers"),  # N < 1: no sample
+        (lambda f: f(["a", "b"], [0.1]), "scores"),
+    ],
+    "fmref.eval.testtime.best_of_n_accuracy": [
+        (lambda f: f([True, False], [1.0, 0.0], 0), "k"),  # N < 1
+        (lambda f: f([], [], 1), "correct"),
+    ],
+    "fmref.eval.testtime.vote_accuracy": [
+        (lambda f: f(["a"], "a", 2), "k"),
+        (lambda f: f(["a", "b"], "a", 1, draws=0), "draws"),
+        (lambda f: f(["a", "b"], "a", 1, weights=[1.0]), "weights"),
+    ],
+    "fmref.eval.testtime.accuracy_against_n": [
+        (lambda f: f([], [], [1]), "samples"),
+        (lambda f: f({"answer": []}, [], [1]), "samples"),
+    ],
+    "fmref.eval.testtime.sample_sums_answers": [(lambda f: f(n=0), "n")],
     "fmref.eval.perplexity.perplexity": [(lambda f: f(_gpt(), ids(20), 0, 4), "context_len")],
     "fmref.eval.long_context.extension_scaling": [
         (lambda f: f("rope", 2, 64), "method"),
@@ -654,7 +709,10 @@ CASES = {
     "fmref.peft.prompts.PrefixTuning": [(lambda f: f(_gpt(), -1), "n_tokens")],
     # prompting
     "fmref.prompting.consistency.extract_answer": [(lambda f: f(3), "text")],
-    "fmref.prompting.consistency.majority_vote": [(lambda f: f([]), "answers")],
+    "fmref.prompting.consistency.majority_vote": [
+        (lambda f: f([]), "answers"),
+        (lambda f: f(["a"], weights=[-1.0]), "weights"),
+    ],
     "fmref.prompting.consistency.self_consistency": [(lambda f: f(str, 0), "n_samples")],
     "fmref.prompting.constrained.RegexFSM": [(lambda f: f("(a"), "pattern")],
     "fmref.prompting.constrained.json_schema_regex": [(lambda f: f({"type": "date"}), "schema")],
@@ -893,6 +951,7 @@ EXEMPT = {
     # no arguments
     "fmref.agents.memory.LongTermMemory": "takes no arguments",
     "fmref.agents.traces.PolicyTokenizer": "takes no arguments",
+    "fmref.align.verifiable.SumsTokenizer": "takes no arguments",
     "fmref.compress.nf4.nf4_codebook": "takes no arguments",
     "fmref.models.llama.llama_7b": "takes no arguments (a published config)",
     "fmref.models.llama.llama_13b": "takes no arguments (a published config)",

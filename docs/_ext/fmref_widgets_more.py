@@ -514,6 +514,15 @@ def memory_planner_ref(p, data):
             "fits": float(states + acts <= 80 * 2**30)}
 
 
+def pipeline_ref(p, data):
+    from fmref.train.parallel.formulas import pipeline_bubble
+
+    stages, m, sched, v = int(p["p"]), int(p["m"]), p["schedule"], int(p["v"])
+    need = next((k for k in range(1, 1025) if pipeline_bubble(stages, k, sched, v) < 0.1), 1025)
+    b = pipeline_bubble(stages, m, sched, v)
+    return {"bubble": b, "efficiency": 1 - b, "m_for_10": need}
+
+
 # =============================================================================
 # XIII. Speculative decoding
 # =============================================================================
@@ -619,6 +628,21 @@ def patchify_ref(p, data):
     n = image_token_count(int(p["size"]), int(p["patch"]), bool(p["cls"]))
     return {"digit_tokens": image_token_count(8, int(p["digit_patch"])),
             "patch_dim": int(p["digit_patch"]) ** 2, "tokens": n, "pairs": n * n}
+
+
+VIT_SIZES = {"base": (768, 12, 12, 3072), "large": (1024, 24, 16, 4096),
+             "huge": (1280, 32, 16, 5120)}  # Dosovitskiy et al. 2021, Table 1
+
+
+def vit_cost_ref(p, data):
+    from fmref.models.vit import ViTConfig, count_vit_parameters, vit_forward_flops
+
+    D, L, H, M = VIT_SIZES[p["size"]]
+    c = ViTConfig(image_size=int(p["image"]), patch_size=int(p["patch"]), hidden_size=D,
+                  num_layers=L, num_heads=H, mlp_dim=M)
+    f = vit_forward_flops(c)
+    return {"params": count_vit_parameters(c), "tokens": c.num_patches + 1,
+            "gflops": f["total"] / 1e9, "attention_share": f["attention"] / f["total"]}
 
 
 # =============================================================================
@@ -1129,6 +1153,21 @@ MORE: dict[str, Widget] = {
         fallback={"x": "stage", "values": ["0", "1", "2", "3"], "y": ["states", "total"],
                   "xlabel": "ZeRO stage (LLaMA-7B, 8 accelerators)", "ylabel": "bytes"},
     ),
+    "pipeline-bubble": Widget(
+        page=CH + "12-efficient-llm-training", data=_none,
+        caption="The pipeline bubble: the idle fraction of a step against stages and "
+                "micro-batches, for GPipe/1F1B, the interleaved schedule and zero bubble.",
+        api=("fmref.train.parallel.formulas.pipeline_bubble",),
+        defaults={"p": 4.0, "m": 8.0, "schedule": "1f1b", "v": 2.0},
+        reference=pipeline_ref,
+        grid=[{"p": float(a), "m": float(m), "schedule": s, "v": float(v)}
+              for a in (1, 4, 16) for m in (1, 8, 64)
+              for s in ("gpipe", "1f1b", "interleaved", "zb-h1") for v in (1, 4)],
+        browser=[{"p": 8.0}, {"m": 32.0}, {"schedule": "interleaved"}, {"v": 4.0}],
+        fallback={"x": "m", "values": [float(m) for m in (1, 2, 4, 8, 16, 32, 64)],
+                  "y": ["bubble"], "series": ("schedule", ["1f1b", "interleaved", "zb-h1"]),
+                  "xlabel": "micro-batches (4 stages)", "ylabel": "idle fraction"},
+    ),
     "speculative": Widget(
         page=CH + "13-efficient-llm-inference", data=_none,
         caption="Speculative decoding's speed-up against the acceptance rate, the number of "
@@ -1181,6 +1220,20 @@ MORE: dict[str, Widget] = {
         fallback={"x": "patch", "values": ["14", "16", "28", "32"], "y": ["tokens"],
                   "series": ("size", ["224", "448"]), "logy": True, "xlabel": "patch size",
                   "ylabel": "tokens"},
+    ),
+    "vit-cost": Widget(
+        page=CH + "16-vision-transformers", data=_none,
+        caption="What a Vision Transformer costs: parameters, tokens and forward FLOPs for "
+                "ViT-Base, -Large and -Huge at a resolution and patch size.",
+        api=("fmref.models.vit.count_vit_parameters", "fmref.models.vit.vit_forward_flops"),
+        defaults={"size": "base", "image": "224", "patch": "16"},
+        reference=vit_cost_ref,
+        grid=[{"size": m, "image": i, "patch": q} for m in ("base", "large", "huge")
+              for i in ("224", "448", "896") for q in ("14", "16", "32")],
+        browser=[{"size": "large"}, {"image": "448"}, {"patch": "32"}],
+        fallback={"x": "image", "values": ["224", "448", "896"], "y": ["gflops"],
+                  "series": ("size", ["base", "large", "huge"]), "logy": True,
+                  "xlabel": "image size (patch 16)", "ylabel": "forward GFLOPs"},
     ),
     "guidance": Widget(
         page=CH + "18-image-generation", data=guidance_data, test_data=guidance_test_data,

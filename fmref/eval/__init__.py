@@ -13,7 +13,9 @@ or from this package (``from fmref.eval import pass_at_k``):
 - :mod:`fmref.eval.calibration`: reliability diagrams and the expected calibration error;
 - :mod:`fmref.eval.bootstrap`: bootstrap intervals, paired tests and sample sizes;
 - :mod:`fmref.eval.seeds`: run-to-run variance of a tiny GPT over random seeds;
-- :mod:`fmref.eval.judge`: LLM-as-a-judge pairwise comparisons and their biases.
+- :mod:`fmref.eval.judge`: LLM-as-a-judge pairwise comparisons and their biases;
+- :mod:`fmref.eval.testtime`: best-of-N and (weighted) majority voting, and their
+  accuracy against the number of samples (Chapters XI and XV).
 """
 
 from fmref._lazy import attach as _attach

@@ -277,7 +277,7 @@ class RadixCache:
 
         Every non-root node owns exactly the blocks its key needs, no block
         belongs to two nodes, children are keyed by their first block, the
-        pool's reference counts match (:meth:`PagedKVAllocator.check`), and
+        pool's reference counts match (``PagedKVAllocator.check``), and
         every locked node's ancestors are locked too.
         """
         self.pool.check()

@@ -9,7 +9,6 @@ than one sample is.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from fmref._validate import check_instance, check_positive_int
 
@@ -45,38 +44,57 @@ def extract_answer(text, pattern=_DEFAULT_PATTERN):
     return found[-1].replace(",", "") if found else None
 
 
-def majority_vote(answers):
-    """Most frequent answer (``None`` answers ignored; ties go to the first seen).
+def majority_vote(answers, weights=None):
+    """Most frequent answer, or the one of largest total weight (``None`` answers ignored;
+    ties go to the first seen).
 
     Parameters
     ----------
     answers : iterable
         Hashable answers.
+    weights : iterable of float, optional
+        One weight per answer (e.g. a reward model's score of each sample): the
+        winner is the answer whose samples weigh most in total (weighted
+        voting). Default: one vote each.
 
     Returns
     -------
     answer : object
     share : float
-        Its fraction of the non-``None`` answers.
+        Its fraction of the non-``None`` answers' votes (or weight).
 
     Raises
     ------
     ValueError
-        If there is no non-``None`` answer.
+        If there is no non-``None`` answer, or ``weights`` does not hold one
+        non-negative number per answer.
 
     Examples
     --------
     >>> from fmref.prompting.consistency import majority_vote
     >>> majority_vote(["14", "12", "14", None, "14", "13"])
     ('14', 0.6)
+    >>> majority_vote(["14", "12", "14"], weights=[0.1, 0.8, 0.1])
+    ('12', 0.8)
     """
-    votes = [a for a in answers if a is not None]
+    answers = list(answers)
+    if weights is None:
+        weights = [1.0] * len(answers)
+    else:
+        weights = [float(w) for w in weights]
+        if len(weights) != len(answers) or any(not w >= 0 for w in weights):
+            raise ValueError(f"weights must hold one number >= 0 per answer ({len(answers)}), "
+                             f"got {weights}")
+    votes = [(a, w) for a, w in zip(answers, weights) if a is not None]
     if not votes:
         raise ValueError("answers must contain at least one answer that is not None")
-    counts = Counter(votes)
-    best = max(counts.values())
-    winner = next(a for a in votes if counts[a] == best)  # first seen among the ties
-    return winner, best / len(votes)
+    totals: dict = {}
+    for a, w in votes:
+        totals[a] = totals.get(a, 0.0) + w
+    best = max(totals.values())
+    winner = next(a for a, _ in votes if totals[a] == best)  # first seen among the ties
+    whole = sum(totals.values())
+    return winner, (best / whole if whole > 0 else 1 / len(totals))
 
 
 def self_consistency(sample, n_samples, extract=extract_answer):

@@ -182,6 +182,18 @@ _RECIPES = {
         ),
         ("icl-gpt", "fmref.prompting.icl:train_icl_model", "GPT that learns in context (XV)"),
         ("react-policy", "fmref.agents.policy:train_react_policy", "ReAct tool-call GPT (XXI)"),
+        ("sums-base", "fmref.align.verifiable:train_base_model", "base GPT of the sums task (XI)"),
+        ("sums-rlvr", "fmref.align.rlvr:train_rlvr", "GRPO with a rule-based reward (XI)"),
+        (
+            "sums-reward-models",
+            "fmref.align.prm:train_reward_models",
+            "outcome and process reward models on the sums task (XI, XV)",
+        ),
+        (
+            "sums-test-time",
+            "fmref.eval.testtime:sample_sums_answers",
+            "scored samples for best-of-N and voting curves (XI, XV)",
+        ),
         (
             "filtered-gpt",
             "fmref.data.quality:filtering_effect",
@@ -247,7 +259,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    26
+    30
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 

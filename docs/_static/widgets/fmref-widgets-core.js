@@ -159,6 +159,28 @@
     return nLayers * (kvLoraRank + ropeDim) * seqLen * batch * bytesPerValue;
   }
 
+  // fmref.models.vit.count_vit_parameters and vit_forward_flops for a ViTConfig-like object
+  function vitCost(c) {
+    var D = c.hidden_size, M = c.mlp_dim, K = c.num_classes, L = c.num_layers;
+    var P2 = c.patch_size * c.patch_size, N = Math.pow(c.image_size / c.patch_size, 2), T = N + 1;
+    var embed = c.num_channels * P2 * D + D + D + (N + 1) * D;
+    var block = 4 * (D * D + D) + (2 * D * M + M + D) + 4 * D;
+    var flops = {
+      patch_embed: 2 * N * (c.num_channels * P2) * D,
+      linear: L * 2 * T * (4 * D * D + 2 * D * M),
+      attention: L * 2 * 2 * T * T * D,
+      head: 2 * D * K
+    };
+    flops.total = flops.patch_embed + flops.linear + flops.attention + flops.head;
+    return { params: embed + L * block + 2 * D + D * K + K, tokens: T, flops: flops };
+  }
+
+  // fmref.train.parallel.formulas.pipeline_bubble: (p - 1) / (work + p - 1)
+  function pipelineBubble(p, m, schedule, v) {
+    var work = { gpipe: m, "1f1b": m, interleaved: v * m, "zb-h1": 3 * m }[schedule];
+    return (p - 1) / (work + p - 1);
+  }
+
   // fmref.scaling.flops.training_flops: C = 6 N D
   function trainingFlops(nParams, nTokens) { return 6 * nParams * nTokens; }
 
@@ -468,6 +490,8 @@
     formatBytes: formatBytes,
     formatCount: formatCount,
     mlaCacheBytes: mlaCacheBytes,
+    pipelineBubble: pipelineBubble,
+    vitCost: vitCost,
     trainingFlops: trainingFlops,
     flopsPerToken: flopsPerToken,
     chinchillaLoss: chinchillaLoss,

@@ -521,6 +521,38 @@
     }
   };
 
+  // XII. The pipeline bubble ----------------------------------------------------------
+  SPECS["pipeline-bubble"] = {
+    controls: [
+      { key: "p", label: "Pipeline stages p", type: "range", min: 1, max: 16, step: 1, value: 4 },
+      { key: "m", label: "Micro-batches m", type: "range", min: 1, max: 64, step: 1, value: 8 },
+      { key: "schedule", label: "Schedule", type: "select", options: [["gpipe", "GPipe"],
+        ["1f1b", "1F1B"], ["interleaved", "interleaved 1F1B"], ["zb-h1", "zero bubble (ZB-H1)"]],
+        value: "1f1b" },
+      { key: "v", label: "Chunks per device v (interleaved)", type: "range", min: 1, max: 4,
+        step: 1, value: 2 }
+    ],
+    compute: function (p) {
+      var b = core.pipelineBubble(p.p, p.m, p.schedule, p.v);
+      var names = [["gpipe", "GPipe / 1F1B"], ["interleaved", "interleaved, v = " + p.v],
+                   ["zb-h1", "zero bubble"]];
+      return {
+        out: [
+          ["bubble", "Idle fraction of a step", b, pct(b)],
+          ["efficiency", "Busy fraction", 1 - b, pct(1 - b)],
+          ["m_for_10", "Micro-batches for a bubble under 10%", (function () {
+            for (var m = 1; m <= 1024; m++) if (core.pipelineBubble(p.p, m, p.schedule, p.v) < 0.1) return m;
+            return 1025; })(), ""]
+        ].map(function (o) { if (o[3] === "") o[3] = o[2] > 1024 ? "> 1024" : String(o[2]); return o; }),
+        plots: [{ type: "line", xlog: true, xlabel: "micro-batches m", ylabel: "idle fraction",
+                  ylim: [0, 1], marker: p.m, series: names.map(function (n) {
+                    return { label: n[1], points: ints(1, 64).map(function (m) {
+                      return [m, core.pipelineBubble(p.p, m, n[0], p.v)]; }) };
+                  }), dots: [[p.m, b, 0]] }]
+      };
+    }
+  };
+
   // XIII. Speculative decoding --------------------------------------------------------
   SPECS["speculative"] = {
     controls: [
@@ -638,6 +670,39 @@
         ],
         plots: [{ type: "digits", size: 8, scale: 8, grid: +p.digit_patch, images: [data.digit],
                   cssScale: 4, title: "A test digit cut into patches" }]
+      };
+    }
+  };
+
+  // XVI. What a ViT costs: parameters and FLOPs against size, resolution and patch -----
+  var VIT_SIZES = { base: [768, 12, 12, 3072], large: [1024, 24, 16, 4096],
+                    huge: [1280, 32, 16, 5120] };
+  SPECS["vit-cost"] = {
+    controls: [
+      { key: "size", label: "Model", type: "select", options: [["base", "ViT-Base"],
+        ["large", "ViT-Large"], ["huge", "ViT-Huge"]], value: "base" },
+      { key: "image", label: "Image size (pixels)", type: "select", options: opts([224, 448, 896]),
+        value: "224" },
+      { key: "patch", label: "Patch size", type: "select", options: opts([14, 16, 32]), value: "16" }
+    ],
+    compute: function (p) {
+      var s = VIT_SIZES[p.size];
+      var r = core.vitCost({ image_size: +p.image, patch_size: +p.patch, num_channels: 3,
+                             hidden_size: s[0], num_layers: s[1], num_heads: s[2], mlp_dim: s[3],
+                             num_classes: 1000 });
+      var f = r.flops;
+      return {
+        out: [
+          ["params", "Parameters", r.params, count(r.params) + " (" + r.params.toLocaleString("en-US") + ")"],
+          ["tokens", "Tokens (patches + [CLS])", r.tokens, String(r.tokens)],
+          ["gflops", "Forward GFLOPs per image", f.total / 1e9, fix(f.total / 1e9, 1)],
+          ["attention_share", "Share of attention scores", f.attention / f.total,
+           pct(f.attention / f.total)]
+        ],
+        plots: [{ type: "bars", title: "Forward FLOPs by part", labelWidth: 100,
+                  items: ["patch_embed", "linear", "attention", "head"].map(function (k) {
+                    return { label: k.replace("_", " "), value: f[k], text: sci(f[k], 1) };
+                  }) }]
       };
     }
   };
