@@ -101,6 +101,23 @@ def test_fp8_linear_is_the_float_product_of_its_dequantised_operands():
     assert rel["e4m3"] < rel["e5m2"] < 0.1, rel  # one more mantissa bit, half the error
 
 
+@pytest.mark.skipif(not hasattr(torch, "_scaled_mm"), reason="torch without _scaled_mm")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fp8_linear_w8a8_equals_torchs_scaled_mm(fmt):
+    # torch._scaled_mm is the FP8 GEMM that torchao and vLLM call (fp32 accumulation, one scale
+    # per row of each operand); on the CPU it runs in torch 2.13
+    g = torch.Generator().manual_seed(4)
+    linear = torch.nn.Linear(64, 32)
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(32, 64, generator=g))
+    x = torch.randn(6, 64, generator=g) * torch.logspace(-1, 1, 6)[:, None]  # tokens of any size
+    layer = FP8Linear.from_linear(linear, fmt=fmt, group_size=(1, 64), quantize_input=True)
+    x8, x_scale = quantize_fp8(x, fmt, group_size=64)  # (6, 64), (6, 1): one scale per token
+    reference = torch._scaled_mm(x8, layer.values.t(), scale_a=x_scale, scale_b=layer.scale.t(),
+                                 out_dtype=torch.float32) + linear.bias  # fmt: skip
+    assert torch.allclose(layer(x), reference, rtol=1e-5, atol=1e-5)
+
+
 def test_fp8_refuses_bad_input():
     x = torch.randn(4, 8)
     with pytest.raises(ValueError, match="fmt must be one of"):

@@ -200,8 +200,11 @@ def long_context_llama(**overrides):
     (64, 16, 131904)
     >>> history["val_loss"][-1] < history["val_loss"][0]
     True
-    >>> history["extension"]["lengths"]
+    >>> table = history["extension"]
+    >>> table["lengths"]
     [64, 128, 256, 512]
+    >>> {method: round(table[method][-1], 2) for method in ("none", "pi", "ntk", "yarn")}  # at 8x
+    {'none': 12.8, 'pi': 22.62, 'ntk': 9.36, 'yarn': 9.58}
     """
     from fmref.models.llama import Llama, LlamaConfig
     from fmref.train.loop import TrainConfig, train

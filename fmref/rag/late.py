@@ -103,7 +103,7 @@ class LateInteractionIndex:
     vectors : torch.Tensor
         ``(sum T_i, d)`` float32: the documents' token vectors, one after the other.
     doc_of_token : torch.Tensor
-        ``(sum T_i,)`` long: the document of every row of :attr:`vectors`.
+        ``(sum T_i,)`` long: the document of every row of ``vectors``.
 
     Raises
     ------
