@@ -32,7 +32,7 @@ torch.set_num_threads(1)
 
 samples = get("sums-test-time").load()
 ns = [1, 2, 4, 8, 16]
-curves = {name: accuracy_against_n(samples[name], samples["answers"], ns, draws=50)
+curves = {name: accuracy_against_n(samples[name], samples["answers"], ns, draws=30)
           for name in ("base", "rlvr")}
 for name, c in curves.items():
     print(name)

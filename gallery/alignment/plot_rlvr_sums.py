@@ -15,7 +15,7 @@ the right ones with 1, normalises the rewards within each group, and takes a
 policy-gradient step with a KL penalty to the base model. No reward model, no
 supervised data.
 
-The left panel shows the greedy accuracy on held-out questions (whose last
+The left panel shows pass@1 on held-out questions (whose last
 digit is 5, never trained on) and the mean reward of the training samples;
 the right panel shows the mean length of the sampled answers and the share of
 them that work through the sum.
@@ -33,7 +33,7 @@ torch.set_num_threads(1)  # tiny models: one thread is fastest and never oversub
 
 policy, history = get("sums-rlvr").load()
 acc = history["heldout_accuracy"]
-print(f"held-out accuracy (greedy): {acc[0]:.0%} before GRPO, {acc[-1]:.0%} after "
+print(f"held-out pass@1: {acc[0]:.0%} before GRPO, {acc[-1]:.0%} after "
       f"{history['step'][-1]} steps")
 print(f"mean sampled answer length: {history['length'][0]:.1f} tokens at step 1, "
       f"{history['length'][-1]:.1f} at the last step")
@@ -56,7 +56,7 @@ for name, model in (("base", base), ("GRPO", policy)):
 # The curves
 # ----------
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-ax1.plot(history["eval_step"], acc, "o-", label="held-out accuracy (greedy)")
+ax1.plot(history["eval_step"], acc, "o-", label="held-out pass@1 (4 samples per question)")
 ax1.plot(history["step"], history["reward"], alpha=0.6, label="mean reward of the samples")
 ax1.set(xlabel="GRPO step", ylabel="accuracy / reward", ylim=(0, 1))
 ax1.legend(loc="lower right")
@@ -68,7 +68,7 @@ twin.plot(history["step"], history["worked"], color="tab:purple", alpha=0.6,
 twin.set(ylabel="share of samples that write steps", ylim=(0, 1))
 ax2.legend(loc="upper left")
 twin.legend(loc="lower right")
-fig.suptitle(f"A rule-based reward alone: held-out accuracy {acc[0]:.0%} -> {acc[-1]:.0%}, "
+fig.suptitle(f"A rule-based reward alone: held-out pass@1 {acc[0]:.0%} -> {acc[-1]:.0%}, "
              f"answers {history['length'][0]:.1f} -> {history['length'][-1]:.1f} tokens")
 fig.tight_layout()
 plt.show()
