@@ -14,9 +14,10 @@ expert parallelism) for the same steps, and records for each:
   (:func:`fmref.train.efficient.zero_memory_per_gpu` for data parallelism);
 * the largest weight difference from the same training in one process.
 
-A second launch runs the pipeline with 2, 4 and 8 micro-batches under both
-schedules and records the idle fraction of each stage against
-``(p - 1)/(m + p - 1)``; a third part trains the model in float32, bfloat16
+A second launch runs the pipeline (width 128, sequences of 64 tokens, so
+that a micro-batch's compute is not lost in the cost of a message) with 2,
+4 and 8 micro-batches under both schedules and records the idle fraction of
+each stage against ``(p - 1)/(m + p - 1)``; a third part trains the model in float32, bfloat16
 autocast and simulated FP8 on the same batches (one process).
 
 Where a CUDA device is present (``torch.cuda.device_count() >= 2``) the first
@@ -75,14 +76,16 @@ def run(quick: bool = False) -> dict:
     )  # fmt: skip
     results = {_key(r): _row(r) for r in main}
     pipeline = {}
+    wider = [] if quick else ["--dim", "128", "--seq-len", "64"]  # more compute per message
     for r in launch(2, "--strategy", "pp", "--steps", str(steps), "--schedule", "gpipe,1f1b",
-                    "--micro-batches", counts, "--no-check", timeout=900):  # fmt: skip
+                    "--micro-batches", counts, "--no-check", *wider, timeout=900):  # fmt: skip
         pipeline[f"{r['schedule']}, m={r['micro_batches']}"] = {
             "micro_batches": r["micro_batches"],
             "idle_fraction": sum(r["idle_fraction"]) / len(r["idle_fraction"]),
             "predicted_idle_fraction": r["predicted_idle_fraction"],
             "seconds_per_step": r["seconds_per_step"],
         }
+    report_pipeline_model = "width 128, sequences of 64 tokens" if not quick else "default"
     losses = precision_losses(steps=8 if quick else 200)
     report = {
         "model": "tiny byte-level Llama: 2 layers, width 32, 4 heads (2 KV), SwiGLU 64",
@@ -91,6 +94,7 @@ def run(quick: bool = False) -> dict:
         "backend": "gloo",
         "results": results,
         "pipeline": pipeline,
+        "pipeline_model": report_pipeline_model,
         "precision_final_loss": {k: v[-1] for k, v in losses.items()},
         "precision_max_gap_to_fp32": {
             k: max(abs(a - b) for a, b in zip(v, losses["fp32"])) for k, v in losses.items()
