@@ -85,7 +85,6 @@ def run(quick: bool = False) -> dict:
             "predicted_idle_fraction": r["predicted_idle_fraction"],
             "seconds_per_step": r["seconds_per_step"],
         }
-    report_pipeline_model = "width 128, sequences of 64 tokens" if not quick else "default"
     losses = precision_losses(steps=8 if quick else 200)
     report = {
         "model": "tiny byte-level Llama: 2 layers, width 32, 4 heads (2 KV), SwiGLU 64",
@@ -94,7 +93,7 @@ def run(quick: bool = False) -> dict:
         "backend": "gloo",
         "results": results,
         "pipeline": pipeline,
-        "pipeline_model": report_pipeline_model,
+        "pipeline_model": "default" if quick else "width 128, sequences of 64 tokens",
         "precision_final_loss": {k: v[-1] for k, v in losses.items()},
         "precision_max_gap_to_fp32": {
             k: max(abs(a - b) for a, b in zip(v, losses["fp32"])) for k, v in losses.items()
