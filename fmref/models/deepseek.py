@@ -589,7 +589,7 @@ class DeepSeekV3(nn.Module):
             SiLU, no attention biases; default or YaRN RoPE.
         mtp_model : transformers.modeling_layers.MtpModel, optional
             transformers' multi-token prediction layers built on ``hf_model``
-            (``MtpModel(hf_model, n)``); copied into :attr:`mtp`.
+            (``MtpModel(hf_model, n)``); copied into ``mtp``.
 
         Returns
         -------
