@@ -210,10 +210,10 @@ SPECS: dict[str, Spec] = {
         columns=_columns(
             ("time per step (ms)", "seconds_per_step", "{:.1f}", 1e3),
             ("sent per rank per step (KiB)", "bytes_sent_per_step", "{:.1f}", 1 / 1024),
-            ("formula (KiB)", "predicted_bytes_sent_per_step", "{:.1f}", 1 / 1024),
+            ("sent, formula (KiB)", "predicted_bytes_sent_per_step", "{:.1f}", 1 / 1024),
             ("sent / formula", "sent_over_predicted", "{:.2f}"),
             ("states on rank 0 (KiB)", "state_bytes_rank0", "{:.0f}", 1 / 1024),
-            ("formula (KiB)", "predicted_state_bytes", "{:.0f}", 1 / 1024),
+            ("states, formula (KiB)", "predicted_state_bytes", "{:.0f}", 1 / 1024),
             ("max |Δ weight| vs 1 process", "max_abs_diff", "{:.1e}"),
         ),
         more_tables=[],

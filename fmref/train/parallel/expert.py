@@ -135,7 +135,9 @@ class ExpertParallelMoE(nn.Module):
         rows = _exchange(flat[token], send_l, recv_l)  # (R, C) tokens for my experts
         which = expert.new_empty(sum(recv_l))
         dist.all_to_all_single(which, expert[order].contiguous(), recv_l, send_l)  # their experts
-        out = torch.zeros_like(rows)
+        # rows * 0, not zeros_like: a rank whose experts get no token must still join the
+        # backward all-to-all of ``rows``, so ``out`` always depends on it
+        out = rows * 0.0
         for name, module in self.experts.items():
             mine = (which == int(name)).nonzero(as_tuple=True)[0]
             if mine.numel():
