@@ -58,7 +58,7 @@ def names() -> list[str]:
     --------
     >>> from fmref.results import names
     >>> names()
-    ['attention_memory', 'bpe_training', 'kv_cache', 'quantization',
+    ['attention_memory', 'bpe_training', 'kv_cache', 'parallelism', 'quantization',
      'speculative', 'training_memory']
     """
     folder = resources.files(__name__)
