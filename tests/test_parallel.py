@@ -161,3 +161,53 @@ def test_every_strategy_runs_in_this_process_on_one_rank():
         psi = 72096 if run["strategy"] == "ep" else 34976  # parameters
         per_param = 20 if run["strategy"] == "zero2" else 16  # ZeRO-2's float32 master shard
         assert run["state_bytes"][0] == per_param * psi
+
+
+def _ep_rank_without_tokens(rank, store_path, world):
+    """One rank of the regression below (module level: spawned processes import it)."""
+    import datetime
+
+    import torch
+
+    from fmref.models.llama import SparseMoE
+    from fmref.train.parallel.expert import ExpertParallelMoE
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store_path}", rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=30))
+    try:
+        torch.manual_seed(0)
+        moe = SparseMoE(dim=8, hidden_dim=16, n_experts=4, top_k=2)
+        with torch.no_grad():  # feature 0 is always 10: experts 0, 1 (rank 0's) win every token
+            moe.gate.weight[:2, 0], moe.gate.weight[2:, 0] = 5.0, -5.0
+        xs = [torch.randn(2, 3, 8) for _ in range(world)]  # every rank's input, on every rank
+        for x in xs:
+            x[..., 0] = 10.0
+        targets = [torch.randn(2, 3, 8) for _ in range(world)]
+        ep = ExpertParallelMoE(moe)
+        x = xs[rank].clone().requires_grad_()
+        (ep(x) * targets[rank]).sum().backward()
+        # rank 1 sends its 2 x 3 tokens x 2 slots out, rank 0 sends the 12 results back
+        assert ep.sent == ([12, 0] if rank == 1 else [0, 12])
+        # the same layer in one process, over both ranks' tokens
+        ref_x = torch.cat(xs).requires_grad_()
+        (moe(ref_x) * torch.cat(targets)).sum().backward()
+        rows = slice(2 * rank, 2 * rank + 2)
+        torch.testing.assert_close(x.grad, ref_x.grad[rows], atol=1e-6, rtol=0)
+        for name, expert in ep.experts.items():  # rank 1's experts: no token, zero gradient
+            for p, q in zip(expert.parameters(), moe.experts[int(name)].parameters()):
+                want = q.grad if q.grad is not None else torch.zeros_like(q)
+                got = p.grad if p.grad is not None else torch.zeros_like(p)
+                torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_expert_parallel_backward_with_a_rank_whose_experts_get_no_token(tmp_path):
+    # Regression (2026-12-05): with out = zeros_like(rows), a rank whose experts received no
+    # token left its output out of the graph and skipped the backward all-to-all, so gloo
+    # aborted ("Received data size doesn't match expected size") or waited for ever.
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ep_rank_without_tokens, args=(str(tmp_path / "store"), 2), nprocs=2)
