@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 STRATEGIES = "ddp,zero1,zero2,fsdp,tp,sp,pp,cp,ep"
+FOUR = ["--layers", "4", "--heads", "4", "--kv-heads", "4", "--experts", "8"]  # 4 ranks split it
 MACHINE = {"torch_threads": 1, "processes": 2}
 
 
@@ -85,6 +86,11 @@ def run(quick: bool = False) -> dict:
             "predicted_idle_fraction": r["predicted_idle_fraction"],
             "seconds_per_step": r["seconds_per_step"],
         }
+    four = {} if quick else {  # the quick check leaves out the 4-process launch
+        _key(r): _row(r) for r in launch(
+            4, "--strategy", STRATEGIES, "--steps", str(steps), "--schedule", "gpipe,1f1b",
+            "--layout", "zigzag,contiguous", *FOUR, timeout=900)
+    }  # fmt: skip
     losses = precision_losses(steps=8 if quick else 200)
     report = {
         "model": "tiny byte-level Llama: 2 layers, width 32, 4 heads (2 KV), SwiGLU 64",
@@ -94,6 +100,8 @@ def run(quick: bool = False) -> dict:
         "results": results,
         "pipeline": pipeline,
         "pipeline_model": "default" if quick else "width 128, sequences of 64 tokens",
+        "four_processes": four,
+        "four_processes_model": "4 layers, width 32, 4 heads (4 KV), 8 experts for ep",
         "precision_final_loss": {k: v[-1] for k, v in losses.items()},
         "precision_max_gap_to_fp32": {
             k: max(abs(a - b) for a, b in zip(v, losses["fp32"])) for k, v in losses.items()

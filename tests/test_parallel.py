@@ -112,6 +112,9 @@ def test_bad_layouts_fail_before_any_process_group(monkeypatch):
         (["--strategy", "cp"], "seq_len must be a multiple of 2 \\* cp = 6"),
         (["--strategy", "ddp"], "batch_size must be divisible"),
         (["--strategy", "nope"], "strategy must be one of"),
+        (["--strategy", "ddp", "--heads", "3"], "dim must be a multiple of 2 \\* heads = 6"),
+        (["--strategy", "ddp", "--kv-heads", "3"], "kv_heads must divide heads=4"),
+        (["--strategy", "tp", "--heads", "2", "--kv-heads", "1"], "tp must divide n_heads=2"),
     ]
     for argv, message in cases:
         with pytest.raises(ValueError, match=message):

@@ -94,6 +94,16 @@ def _columns(*specs) -> list[Column]:
     ]
 
 
+def _four(name: str, scale: float = 1.0):
+    """A column of the parallelism benchmark's four-process run, for the same strategy."""
+
+    def value(setting, row, data):
+        got = data.get("four_processes", {}).get(setting, {}).get(name)
+        return got * scale if got is not None and scale != 1.0 else got
+
+    return value
+
+
 def _at(*path: str, scale: float = 1.0):
     """A single figure: the value at ``path`` in the result, times ``scale``."""
 
@@ -216,7 +226,23 @@ SPECS: dict[str, Spec] = {
             ("states, formula (KiB)", "predicted_state_bytes", "{:.0f}", 1 / 1024),
             ("max |Δ weight| vs 1 process", "max_abs_diff", "{:.1e}"),
         ),
-        more_tables=[],
+        more_tables=[
+            (
+                "The same strategies on four processes (a model four ranks can split: "
+                "4 layers, 4 key/value heads, 8 experts; four processes share two cores, "
+                "so the times are not speed-ups)",
+                _columns(
+                    ("time per step (ms)", _four("seconds_per_step", 1e3), "{:.1f}"),
+                    ("sent per rank per step (KiB)", _four("bytes_sent_per_step", 1 / 1024),
+                     "{:.1f}"),
+                    ("sent / formula", _four("sent_over_predicted"), "{:.2f}"),
+                    ("states on rank 0 (KiB)", _four("state_bytes_rank0", 1 / 1024), "{:.0f}"),
+                    ("states, formula (KiB)", _four("predicted_state_bytes", 1 / 1024),
+                     "{:.0f}"),
+                    ("max |Δ weight| vs 1 process", _four("max_abs_diff"), "{:.1e}"),
+                ),
+            )
+        ],
         scalars=[
             ("model", _at("model"), "{}"),
             ("processes × steps", lambda d: f"{d['world_size']} × {d['steps']}", "{}"),

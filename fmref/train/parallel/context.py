@@ -360,7 +360,7 @@ def _run_context_parallel(settings):
     w, r, device = dist.get_world_size(), dist.get_rank(), _device()
     T, layout = settings.seq_len, settings.layout
     positions = sequence_positions(T, w, r, layout).to(device)
-    model = tiny_llama(n_layers=settings.n_layers, dim=settings.dim, seq_len=T).to(device)
+    model = tiny_llama(n_layers=settings.n_layers, seq_len=T, **settings.shape()).to(device)
     params = list(model.parameters())
 
     def sync():  # every rank's loss is a part of one sum: add the ranks' gradients

@@ -152,7 +152,7 @@ def _local_batches(settings, rank, world):
 def _run_data_parallel(settings, stage=0):
     """DDP (``stage=0``), ZeRO-1 or ZeRO-2 on the world group; returns the run's parts."""
     world, rank = dist.get_world_size(), dist.get_rank()
-    model = tiny_llama(settings.n_layers, 0, settings.seq_len, dim=settings.dim).to(_device())
+    model = tiny_llama(settings.n_layers, 0, settings.seq_len, **settings.shape()).to(_device())
     net = model
     if stage == 0:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -179,7 +179,7 @@ def _run_fsdp(settings):
 
     world, rank = dist.get_world_size(), dist.get_rank()
     mesh = init_device_mesh(_device().type, (world,))
-    model = tiny_llama(settings.n_layers, 0, settings.seq_len, dim=settings.dim).to(_device())
+    model = tiny_llama(settings.n_layers, 0, settings.seq_len, **settings.shape()).to(_device())
     for block in model.layers:
         fully_shard(block, mesh=mesh)  # one all-gather per block, freed after use
     fully_shard(model, mesh=mesh)  # the embedding, final norm and output head

@@ -163,7 +163,7 @@ def _run_expert_parallel(settings):
 
     w, r, device = dist.get_world_size(), dist.get_rank(), _device()
     model = tiny_llama(settings.n_layers, settings.n_experts, settings.seq_len,
-                       dim=settings.dim).to(device)  # fmt: skip
+                       **settings.shape()).to(device)  # fmt: skip
     for block in model.layers:
         block.feed_forward = ExpertParallelMoE(block.feed_forward)
     expert_ids = {id(p) for b in model.layers for p in b.feed_forward.experts.parameters()}

@@ -215,7 +215,7 @@ def _run_pipeline(settings):
 
     check_in("schedule", settings.schedule, SCHEDULES)
     p, r, device = dist.get_world_size(), dist.get_rank(), _device()
-    model = tiny_llama(settings.n_layers, 0, settings.seq_len, dim=settings.dim).to(device)
+    model = tiny_llama(settings.n_layers, 0, settings.seq_len, **settings.shape()).to(device)
     module = LlamaStage(model, r, p)
     # static shapes: each stage is told what it receives and sends, so the schedule does
     # not infer them by exchanging objects at its first step

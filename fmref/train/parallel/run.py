@@ -43,10 +43,16 @@ class _Settings:
     lr: float = 1e-3  # AdamW, no weight decay
     n_layers: int = 2  # blocks of the tiny Llama
     dim: int = 32  # its width (SwiGLU 2 * dim)
+    heads: int = 4  # attention heads
+    kv_heads: int = 2  # key/value heads (grouped-query attention)
     n_experts: int = 4  # experts per block (ep)
     micro_batches: int = 4  # pipeline micro-batches (pp)
     schedule: str = "1f1b"  # pipeline schedule (pp)
     layout: str = "zigzag"  # sequence split (cp)
+
+    def shape(self):
+        """The width and heads, as :func:`~fmref.train.parallel.common.tiny_llama` takes them."""
+        return dict(dim=self.dim, n_heads=self.heads, n_kv_heads=self.kv_heads)
 
 
 def check_layout(
@@ -154,6 +160,9 @@ def _parser():
     p.add_argument("--lr", type=float, default=d.lr, help=f"AdamW learning rate ({d.lr})")
     p.add_argument("--layers", type=int, default=d.n_layers, help=f"blocks ({d.n_layers})")
     p.add_argument("--dim", type=int, default=d.dim, help=f"model width ({d.dim})")
+    p.add_argument("--heads", type=int, default=d.heads, help=f"attention heads ({d.heads})")
+    p.add_argument("--kv-heads", type=int, default=d.kv_heads,
+                   help=f"key/value heads ({d.kv_heads}); tp must divide both")  # fmt: skip
     p.add_argument("--experts", type=int, default=d.n_experts,
                    help=f"experts per block, ep ({d.n_experts})")  # fmt: skip
     p.add_argument("--micro-batches", default=str(d.micro_batches),
@@ -319,10 +328,13 @@ def main(argv=None):
     schedules = _split(args.schedule, ("gpipe", "1f1b"), "schedule")
     layouts = _split(args.layout, ("zigzag", "contiguous"), "layout")
     counts = [check_positive_int("micro_batches", _int(c)) for c in args.micro_batches.split(",")]
-    for name in ("steps", "batch_size", "seq_len", "layers", "dim"):
+    for name in ("steps", "batch_size", "seq_len", "layers", "dim", "heads", "kv_heads"):
         check_positive_int(name, getattr(args, name))
-    if args.dim % 8:
-        raise ValueError(f"dim must be a multiple of 8 (4 heads of even size), got {args.dim}")
+    if args.dim % (2 * args.heads):
+        raise ValueError(f"dim must be a multiple of 2 * heads = {2 * args.heads} (heads of even "
+                         f"size, for RoPE), got {args.dim}")  # fmt: skip
+    if args.heads % args.kv_heads:
+        raise ValueError(f"kv_heads must divide heads={args.heads}, got {args.kv_heads}")
     check_int("experts", args.experts, low=1)
     check_positive("lr", args.lr)
     check_positive_int("threads", args.threads)
@@ -338,7 +350,8 @@ def main(argv=None):
         for schedule, m, layout in variants:
             settings = _Settings(
                 steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
-                lr=args.lr, n_layers=args.layers, dim=args.dim,
+                lr=args.lr, n_layers=args.layers, dim=args.dim, heads=args.heads,
+                kv_heads=args.kv_heads,
                 n_experts=args.experts if strategy == "ep" else 0,
                 micro_batches=m, schedule=schedule, layout=layout,
             )  # fmt: skip
@@ -346,6 +359,7 @@ def main(argv=None):
                 world, **_degrees(strategy, world), micro_batches=settings.micro_batches,
                 n_experts=settings.n_experts, n_layers=settings.n_layers,
                 batch_size=settings.batch_size, seq_len=settings.seq_len,
+                n_heads=settings.heads, n_kv_heads=settings.kv_heads,
             )  # fmt: skip
             runs.append((strategy, settings))
     torch.set_num_threads(args.threads)
@@ -398,7 +412,7 @@ def _run(strategy, args, settings):
     if rank:
         return None
     model_config = common.tiny_llama(
-        settings.n_layers, settings.n_experts, settings.seq_len, dim=settings.dim
+        settings.n_layers, settings.n_experts, settings.seq_len, **settings.shape()
     ).config
     rows = extra.pop("_rows", None)
     sent, memory = _predicted(strategy, settings, world, model_config, rows)
@@ -420,7 +434,7 @@ def _run(strategy, args, settings):
     if not args.no_check:
         reference, ref_losses = common.reference_run(
             settings.steps, settings.batch_size, settings.seq_len, settings.lr,
-            dict(n_layers=settings.n_layers, n_experts=settings.n_experts, dim=settings.dim),
+            dict(n_layers=settings.n_layers, n_experts=settings.n_experts, **settings.shape()),
         )  # fmt: skip
         summary["max_abs_diff"] = common.max_abs_diff(state, reference)
         summary["max_loss_diff"] = max(abs(a - b) for a, b in zip(summary["losses"], ref_losses))

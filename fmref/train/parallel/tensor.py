@@ -169,7 +169,7 @@ def _run_tensor_parallel(settings, sequence_parallel=False):
     world = check_positive_int("world_size", dist.get_world_size())
     device = _device()
     mesh = init_device_mesh(device.type, (world,))
-    model = tiny_llama(settings.n_layers, 0, settings.seq_len, dim=settings.dim).to(device)
+    model = tiny_llama(settings.n_layers, 0, settings.seq_len, **settings.shape()).to(device)
     _parallelize_llama(model, mesh, sequence_parallel)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
 
