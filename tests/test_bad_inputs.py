@@ -558,6 +558,12 @@ CASES = {
     "fmref.models.vit.ViTBlock": [(lambda f: f(3), "config")],
     "fmref.models.vit.ViT": [(lambda f: f(3), "config")],
     "fmref.models.vit.digits_split": [(lambda f: f(test_size=1.5), "test_size")],
+    "fmref.models.vit.interpolate_pos_embed": [
+        (lambda f: f(nan(1, 17, 4), 8), "pos_embed"),
+        (lambda f: f(rand(2, 17, 4), 8), "pos_embed"),
+        (lambda f: f(rand(1, 17, 4), 0), "grid"),
+        (lambda f: f(rand(1, 17, 4), 8, n_prefix=-1), "n_prefix"),
+    ],
     "fmref.models.vit.train_image_classifier": [
         (lambda f: f(torch.nn.Linear(2, 2), (None,) * 4, epochs=0), "epochs")
     ],

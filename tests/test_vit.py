@@ -11,6 +11,7 @@ from fmref.models.vit import (
     ViTConfig,
     count_vit_parameters,
     digits_split,
+    interpolate_pos_embed,
     train_image_classifier,
 )
 from fmref.vision import patchify
@@ -232,3 +233,66 @@ def test_forward_flops_linear_part_is_twice_tokens_times_block_weights():
     assert flops["linear"] == 2 * (config.num_patches + 1) * weights
     assert flops["total"] == sum(v for k, v in flops.items() if k != "total")
 
+
+
+# -- position-embedding interpolation ---------------------------------------------------------
+def test_interpolated_positions_equal_transformers_at_a_new_resolution():
+    transformers = pytest.importorskip("transformers")
+    # transformers' ViTEmbeddings.interpolate_pos_encoding (bicubic, align_corners=False)
+    cfg = transformers.ViTConfig(image_size=8, patch_size=2, num_channels=1, hidden_size=32,
+                                 num_hidden_layers=2, num_attention_heads=4,
+                                 intermediate_size=64, num_labels=10)  # fmt: skip
+    torch.manual_seed(0)
+    hf = transformers.ViTForImageClassification(cfg).eval()
+    with torch.no_grad():
+        hf.vit.embeddings.position_embeddings.normal_()  # not all zeros: a real test
+    model = ViT.from_hf(hf).eval()
+    for size in [(12, 12), (16, 16), (8, 12), (6, 6)]:
+        x = torch.randn(3, 1, *size)
+        with torch.no_grad():
+            want = hf(pixel_values=x, interpolate_pos_encoding=True).logits
+            got = model(x, interpolate_pos_encoding=True)
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+        grid = (size[0] // 2, size[1] // 2)
+        emb = torch.zeros(1, 1 + grid[0] * grid[1], 32)
+        hf_pos = hf.vit.embeddings.interpolate_pos_encoding(emb, *size)
+        torch.testing.assert_close(interpolate_pos_embed(model.pos_embed, grid), hf_pos,
+                                   atol=1e-6, rtol=0)  # fmt: skip
+    x = torch.randn(2, 1, 8, 8)  # the trained size: interpolation changes nothing
+    assert torch.equal(model(x, interpolate_pos_encoding=True), model(x))
+
+
+def test_interpolation_keeps_the_class_token_and_the_grid_s_layout():
+    g, D = 4, 3
+    ys, xs = torch.meshgrid(torch.arange(g), torch.arange(g), indexing="ij")
+    pos = torch.cat([torch.full((1, 1, D), 7.0),  # class token
+                     torch.stack([ys, xs, ys + xs], -1).float().reshape(1, g * g, D)], 1)
+    out = interpolate_pos_embed(pos, (8, 6))
+    assert out.shape == (1, 1 + 8 * 6, D) and torch.equal(out[:, 0], pos[:, 0])
+    grid = out[0, 1:].reshape(8, 6, D)
+    # a linear ramp stays monotone along its axis and constant across the other
+    assert (grid[1:, :, 0] >= grid[:-1, :, 0]).all() and (grid[:, 1:, 1] >= grid[:, :-1, 1]).all()
+    assert torch.allclose(grid[:, 0, 0], grid[:, -1, 0])
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((torch.zeros(1, 1 + 15, 4), 4), "square grid, got 16 positions"),
+        ((torch.zeros(2, 17, 4), 4), "pos_embed must be a \\(1, n_prefix"),
+        ((torch.zeros(1, 17, 4), 0), "grid must be a positive"),
+        ((torch.zeros(1, 17, 4), (2, 3, 4)), "grid must be an int or a pair"),
+    ],
+)
+def test_interpolate_pos_embed_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        interpolate_pos_embed(*args)
+
+
+def test_vit_refuses_partial_patches_with_interpolation():
+    model = ViT(ViTConfig(image_size=8, patch_size=2, num_channels=1, hidden_size=8,
+                          num_layers=1, num_heads=2, mlp_dim=16, num_classes=3))  # fmt: skip
+    with pytest.raises(ValueError, match="positive multiples of patch_size=2"):
+        model(torch.zeros(1, 1, 9, 8), interpolate_pos_encoding=True)
+    with pytest.raises(ValueError, match="interpolate_pos_encoding=True accepts other sizes"):
+        model(torch.zeros(1, 1, 12, 12))

@@ -21,7 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_instance, check_number, check_positive_int
+from fmref._validate import (
+    check_instance,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 from fmref.train.loop import chunk_means, cosine_schedule, epoch_batches, fit
@@ -32,6 +38,7 @@ __all__ = [
     "vit_forward_flops",
     "ViTBlock",
     "ViT",
+    "interpolate_pos_embed",
     "digits_split",
     "train_image_classifier",
     "train_digits_vit",
@@ -206,6 +213,77 @@ def vit_forward_flops(config: ViTConfig) -> dict:
     return parts
 
 
+def interpolate_pos_embed(pos_embed: torch.Tensor, grid, n_prefix: int = 1) -> torch.Tensor:
+    """Resize learned 2-D position embeddings to a new patch grid (bicubic).
+
+    A ViT trained on ``g x g`` patches has one learned embedding per grid cell.
+    At a higher resolution the image has more patches; the ViT paper
+    (Dosovitskiy et al., section 3.2) fine-tunes there after a 2-D interpolation of the
+    pre-trained embeddings according to their location in the original image.
+    The patch embeddings are laid out as a ``(D, g, g)`` image and resized with
+    bicubic interpolation (``align_corners=False``, as DeiT, DINO and transformers'
+    ``interpolate_pos_encoding`` do); the class token's embedding is kept.
+
+    Parameters
+    ----------
+    pos_embed : torch.Tensor
+        ``(1, n_prefix + g * g, D)``: prefix tokens first, then the grid in raster order.
+    grid : int or tuple of int
+        The new grid ``(h, w)`` in patches (an int means square).
+    n_prefix : int, default 1
+        Tokens before the grid that have no position in the image (the class token).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(1, n_prefix + h * w, D)``.
+
+    Raises
+    ------
+    ValueError
+        If ``pos_embed`` is not ``(1, n_prefix + g * g, D)`` for a whole ``g``, or a
+        grid side is not a positive int.
+
+    Examples
+    --------
+    The digits ViT's 4 x 4 grid of positions, stretched for 16 x 16 images:
+
+    >>> import torch
+    >>> from fmref.models.vit import interpolate_pos_embed
+    >>> pos = torch.randn(1, 1 + 4 * 4, 32)
+    >>> interpolate_pos_embed(pos, 8).shape
+    torch.Size([1, 65, 32])
+    >>> torch.equal(interpolate_pos_embed(pos, 4), pos)  # the same grid: unchanged
+    True
+    """
+    check_tensor("pos_embed", pos_embed, dtype="float", ndim=3, finite=True)
+    if pos_embed.shape[0] != 1:
+        raise ValueError(
+            f"pos_embed must be a (1, n_prefix + g * g, D) tensor, got {tuple(pos_embed.shape)}"
+        )
+    check_int("n_prefix", n_prefix, low=0)
+    sides = (grid, grid) if isinstance(grid, int) else grid
+    if not isinstance(sides, (tuple, list)) or len(sides) != 2:
+        raise ValueError(f"grid must be an int or a pair (h, w), got {grid!r}")
+    h, w = sides
+    check_positive_int("grid", h)
+    check_positive_int("grid", w)
+    n = pos_embed.shape[1] - n_prefix
+    g = math.isqrt(max(n, 0))
+    if n < 1 or g * g != n:
+        raise ValueError(
+            f"pos_embed must hold n_prefix={n_prefix} tokens then a square grid, "
+            f"got {pos_embed.shape[1]} positions"
+        )
+    if (h, w) == (g, g):
+        return pos_embed
+    prefix, patches = pos_embed[:, :n_prefix], pos_embed[:, n_prefix:]
+    D = pos_embed.shape[-1]
+    patches = patches.reshape(1, g, g, D).permute(0, 3, 1, 2)  # (1, D, g, g)
+    patches = F.interpolate(patches, size=(h, w), mode="bicubic", align_corners=False)
+    return torch.cat([prefix, patches.permute(0, 2, 3, 1).reshape(1, h * w, D)], dim=1)
+
+
 class ViTBlock(nn.Module):
     """Pre-norm encoder block: ``x + MHA(LN(x))``, then ``x + MLP(LN(x))``.
 
@@ -302,46 +380,70 @@ class ViT(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
 
-    def _check(self, pixel_values: torch.Tensor) -> None:
+    def _check(self, pixel_values: torch.Tensor, interpolate: bool = False) -> None:
         c = self.config
+        if interpolate:  # any size made of whole patches
+            P = c.patch_size
+            if (pixel_values.dim() != 4 or pixel_values.shape[1] != c.num_channels
+                    or pixel_values.shape[2] % P or pixel_values.shape[3] % P
+                    or 0 in pixel_values.shape[2:]):  # fmt: skip
+                raise ValueError(
+                    f"pixel_values must have shape (B, {c.num_channels}, H, W) with H and W "
+                    f"positive multiples of patch_size={P}, got {tuple(pixel_values.shape)}"
+                )
+            return
         expected = (c.num_channels, c.image_size, c.image_size)
         if pixel_values.dim() != 4 or tuple(pixel_values.shape[1:]) != expected:
             raise ValueError(
                 f"pixel_values must have shape "
                 f"(B, {c.num_channels}, {c.image_size}, {c.image_size}), "
-                f"got {tuple(pixel_values.shape)}"
+                f"got {tuple(pixel_values.shape)} (interpolate_pos_encoding=True "
+                f"accepts other sizes)"
             )
 
-    def embed(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Tokens entering the first block: ``[cls; patches] + positions``, ``(B, N + 1, D)``."""
-        self._check(pixel_values)
+    def embed(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False):
+        """Tokens entering the first block: ``[cls; patches] + positions``, ``(B, N + 1, D)``.
+
+        With ``interpolate_pos_encoding=True`` the image may have any size made
+        of whole patches, and the positions are :func:`interpolate_pos_embed`'s.
+        """
+        self._check(pixel_values, interpolate_pos_encoding)
         x = self.patch_embed(pixel_values)  # (B, D, H/P, W/P)
+        grid = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)  # (B, N, D), raster order
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
-        x = torch.cat([cls, x], dim=1) + self.pos_embed  # (B, N + 1, D)
+        pos = self.pos_embed
+        if interpolate_pos_encoding:
+            pos = interpolate_pos_embed(pos, grid)
+        x = torch.cat([cls, x], dim=1) + pos  # (B, N + 1, D)
         return self.dropout(x)
 
-    def _encode(self, pixel_values: torch.Tensor, need_weights: bool):
-        x = self.embed(pixel_values)
+    def _encode(self, pixel_values: torch.Tensor, need_weights: bool, interpolate=False):
+        x = self.embed(pixel_values, interpolate)
         maps = []
         for block in self.blocks:
             x, w = block(x, need_weights=True)
             maps.append(w)
         return self.norm(x), maps  # (B, N + 1, D), L x (B, H, N + 1, N + 1)
 
-    def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def features(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False):
         """The class token's final (normalised) state, ``(B, D)``: the image's embedding."""
-        return self._encode(pixel_values, False)[0][:, 0]
+        return self._encode(pixel_values, False, interpolate_pos_encoding)[0][:, 0]
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def forward(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False):
         """Class logits ``(B, num_classes)`` of ``(B, C, H, W)`` images.
+
+        ``interpolate_pos_encoding=True`` (transformers' name) runs the model on
+        images of another size, with the position embeddings resized by
+        :func:`interpolate_pos_embed`.
 
         Raises
         ------
         ValueError
-            If ``pixel_values`` does not have shape ``(B, num_channels, image_size, image_size)``.
+            If ``pixel_values`` does not have shape ``(B, num_channels, image_size, image_size)``
+            (with ``interpolate_pos_encoding``: ``(B, num_channels, H, W)`` in whole patches).
         """
-        return self.head(self.features(pixel_values))
+        return self.head(self.features(pixel_values, interpolate_pos_encoding))
 
     @torch.no_grad()
     def attention_maps(self, pixel_values: torch.Tensor) -> torch.Tensor:
