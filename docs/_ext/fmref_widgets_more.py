@@ -630,6 +630,52 @@ def patchify_ref(p, data):
             "patch_dim": int(p["digit_patch"]) ** 2, "tokens": n, "pairs": n * n}
 
 
+POS_SIZES = (8, 10, 12, 14, 16)  # digit sizes (pixels): grids of 4 to 8 patches a side
+
+
+def pos_interp_data():
+    """The digits ViT at larger sizes: interpolated positions, their similarities, accuracy."""
+    import torch
+    from torch.nn import functional as F
+
+    from fmref.models.vit import digits_split, interpolate_pos_embed
+    from fmref.zoo import digits_vit
+
+    model, _ = digits_vit()
+    P = model.config.patch_size
+    x_test, y_test = digits_split()[2:]
+    i = int((y_test == 3).nonzero()[0])
+    accuracy = {"bilinear": [], "nearest": []}
+    digits = {"bilinear": [], "nearest": []}
+    similarity = []
+    with torch.no_grad():
+        for size in POS_SIZES:
+            pos = F.normalize(interpolate_pos_embed(model.pos_embed, size // P)[0, 1:], dim=-1)
+            similarity.append([[round(v, 3) for v in row] for row in (pos @ pos.T).tolist()])
+            for mode in accuracy:
+                x = x_test if size == 8 else F.interpolate(x_test, size=(size, size), mode=mode)
+                pred = model(x, interpolate_pos_encoding=True).argmax(-1)
+                accuracy[mode].append(round((pred == y_test).float().mean().item(), 4))
+                px = ((x[i, 0] + 1) * 127.5).round().clamp(0, 255).to(int).flatten().tolist()
+                digits[mode].append(px)
+    return {"sizes": list(POS_SIZES), "patch": P, "accuracy": accuracy, "digits": digits,
+            "similarity": similarity}
+
+
+def pos_interp_ref(p, data):
+    k = data["sizes"].index(int(p["size"]))
+    g = data["sizes"][k] // data["patch"]
+    r, c = min(int(p["row"]), g - 1), min(int(p["col"]), g - 1)
+    row = data["similarity"][k][r * g + c]
+    near = [row[a * g + b] for a, b in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1))
+            if 0 <= a < g and 0 <= b < g]  # fmt: skip
+    total = 0.0
+    for v in near:  # the JavaScript's order of summation
+        total += v
+    return {"tokens": g * g + 1, "accuracy": data["accuracy"][p["mode"]][k],
+            "neighbours": total / len(near)}
+
+
 VIT_SIZES = {"base": (768, 12, 12, 3072), "large": (1024, 24, 16, 4096),
              "huge": (1280, 32, 16, 5120)}  # Dosovitskiy et al. 2021, Table 1
 
@@ -1220,6 +1266,21 @@ MORE: dict[str, Widget] = {
         fallback={"x": "patch", "values": ["14", "16", "28", "32"], "y": ["tokens"],
                   "series": ("size", ["224", "448"]), "logy": True, "xlabel": "patch size",
                   "ylabel": "tokens"},
+    ),
+    "pos-interp": Widget(
+        page=CH + "16-vision-transformers", data=pos_interp_data,
+        caption="The digit ViT at a larger size: its 4x4 position table interpolated to the new "
+                "grid, how alike the interpolated positions are, and the test accuracy "
+                "without fine-tuning.",
+        api=("fmref.models.vit.interpolate_pos_embed", "fmref.models.vit.ViT"),
+        defaults={"size": "16", "mode": "bilinear", "row": 3.0, "col": 3.0},
+        reference=pos_interp_ref,
+        grid=[{"size": s, "mode": m, "row": r, "col": c} for s in ("8", "10", "16")
+              for m in ("bilinear", "nearest") for r, c in ((0.0, 0.0), (7.0, 2.0), (3.0, 5.0))],
+        browser=[{"size": "12"}, {"mode": "nearest"}, {"row": 0.0}, {"col": 6.0}],
+        fallback={"x": "size", "values": [str(s) for s in POS_SIZES], "y": ["accuracy"],
+                  "series": ("mode", ["bilinear", "nearest"]), "xlabel": "image size (pixels)",
+                  "ylabel": "test accuracy, no fine-tuning"},
     ),
     "vit-cost": Widget(
         page=CH + "16-vision-transformers", data=_none,

@@ -674,6 +674,50 @@
     }
   };
 
+  // XVI. A new resolution: interpolated positions and what they do to accuracy ------
+  SPECS["pos-interp"] = {
+    controls: function (data) {
+      return [
+        { key: "size", label: "Image size (pixels)", type: "select", options: opts(data.sizes),
+          value: "16" },
+        { key: "mode", label: "Upsampling", type: "select",
+          options: [["bilinear", "bilinear"], ["nearest", "nearest neighbour"]], value: "bilinear" },
+        { key: "row", label: "Position: row", type: "range", min: 0, max: 7, step: 1, value: 3 },
+        { key: "col", label: "Position: column", type: "range", min: 0, max: 7, step: 1, value: 3 }
+      ];
+    },
+    compute: function (p, data) {
+      var k = data.sizes.indexOf(+p.size), g = data.sizes[k] / data.patch;
+      var r = Math.min(+p.row, g - 1), c = Math.min(+p.col, g - 1);
+      var row = data.similarity[k][r * g + c], rows = [], near = [];
+      for (var i = 0; i < g; i++) rows.push(row.slice(i * g, (i + 1) * g));
+      [[r - 1, c], [r + 1, c], [r, c - 1], [r, c + 1]].forEach(function (q) {
+        if (q[0] >= 0 && q[0] < g && q[1] >= 0 && q[1] < g) near.push(row[q[0] * g + q[1]]);
+      });
+      var total = 0;
+      near.forEach(function (v) { total += v; });
+      var mean = total / near.length, acc = data.accuracy[p.mode][k];
+      return {
+        out: [
+          ["tokens", "Tokens (patches + [CLS])", g * g + 1, String(g * g + 1)],
+          ["accuracy", "Test accuracy, no fine-tuning", acc, pct(acc)],
+          ["neighbours", "Mean similarity to its 4 neighbours", mean, fix(mean, 3)]
+        ],
+        plots: [
+          { type: "digits", size: +p.size, scale: Math.round(64 / +p.size), grid: data.patch,
+            images: [data.digits[p.mode][k]], cssScale: 3,
+            title: "A test digit at " + p.size + "\u00d7" + p.size + " in " + data.patch +
+                   "\u00d7" + data.patch + " patches" },
+          { type: "heatmap", rows: rows, vmin: -1, vmax: 1, highlight: [r, c], labelWidth: 4,
+            title: "Cosine similarity of each interpolated position to row " + r +
+                   ", column " + c }
+        ],
+        note: "The class token's position is kept; the " + g * g + " patch positions are the " +
+              "trained 4\u00d74 table resized bicubically."
+      };
+    }
+  };
+
   // XVI. What a ViT costs: parameters and FLOPs against size, resolution and patch -----
   var VIT_SIZES = { base: [768, 12, 12, 3072], large: [1024, 24, 16, 4096],
                     huge: [1280, 32, 16, 5120] };
