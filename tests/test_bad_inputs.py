@@ -879,6 +879,11 @@ CASES = {
         (lambda f: f(0, 4), "p"),
         (lambda f: f(2, 4, "dualpipe"), "schedule"),
     ],
+    "fmref.train.parallel.formulas.pipeline_schedule": [
+        (lambda f: f(0, 4), "p"),
+        (lambda f: f(2, 4, "zb-h1"), "schedule"),
+        (lambda f: f(2, 4, "1f1b", float("nan")), "backward_ratio"),
+    ],
     "fmref.train.parallel.formulas.parallel_memory": [
         (lambda f: f(1e9, dp=0), "dp"),
         (lambda f: f("70B"), "model"),

@@ -16,6 +16,7 @@ from fmref.train.parallel.formulas import (
     fitting_layouts,
     parallel_memory,
     pipeline_bubble,
+    pipeline_schedule,
 )
 from fmref.train.parallel.precision import DelayedScaling, Float8Linear, precision_losses
 
@@ -195,3 +196,54 @@ def test_bf16_and_fp8_follow_the_float32_loss():
     assert (bf16 - fp32).abs().max().item() < 0.02
     assert (fp8 - fp32).abs().max().item() < 0.1
     assert (fp8 - fp32).abs().max().item() > (bf16 - fp32).abs().max().item()
+
+
+# -- the simulated pipeline timeline ----------------------------------------------------------
+@pytest.mark.parametrize("schedule", ["gpipe", "1f1b"])
+@pytest.mark.parametrize("backward_ratio", [0.5, 1.0, 2.0, 3.0])
+def test_simulated_idle_fraction_is_the_bubble_formula(schedule, backward_ratio):
+    # GPipe (Huang et al. 2019) and 1F1B (Narayanan et al. 2021): (p - 1)/(m + p - 1),
+    # whatever the ratio of backward to forward time
+    for p in range(1, 9):
+        for m in range(1, 17):
+            r = pipeline_schedule(p, m, schedule, backward_ratio)
+            assert r["idle_fraction"] == pytest.approx(pipeline_bubble(p, m, schedule), abs=1e-12)
+            assert r["step_time"] == pytest.approx((m + p - 1) * (1 + backward_ratio))
+
+
+def test_simulated_order_is_the_order_the_real_pipeline_recorded():
+    # the orders recorded from torch.distributed.pipelining on 2 processes (test_parallel.py)
+    want = {"gpipe": ["F0 F1 F2 F3 B0 B1 B2 B3"] * 2,
+            "1f1b": ["F0 F1 B0 F2 B1 F3 B2 B3", "F0 B0 F1 B1 F2 B2 F3 B3"]}  # fmt: skip
+    for schedule, orders in want.items():
+        events = pipeline_schedule(2, 4, schedule)["events"]
+        assert [" ".join(f"{k}{i}" for k, i, _, _ in stage) for stage in events] == orders
+
+
+def test_simulated_passes_respect_their_dependencies_and_1f1b_bounds_memory():
+    p, m = 4, 6
+    for schedule in ("gpipe", "1f1b"):
+        r = pipeline_schedule(p, m, schedule, 2.0)
+        end = {(s, k, i): e for s, stage in enumerate(r["events"]) for k, i, _, e in stage}
+        for s, stage in enumerate(r["events"]):
+            assert sorted((k, i) for k, i, _, _ in stage) == sorted(
+                [("F", i) for i in range(m)] + [("B", i) for i in range(m)])
+            for (k, i, a, b), nxt in zip(stage, stage[1:] + [None]):
+                assert b - a == (1.0 if k == "F" else 2.0)
+                assert nxt is None or nxt[2] >= b  # one pass at a time
+                dep = (s - 1, "F", i) if k == "F" else (s + 1, "B", i)
+                if k == "B" and s == p - 1:
+                    dep = (s, "F", i)
+                assert dep not in end or a >= end[dep]
+        # activations kept: all m micro-batches under GPipe, p - s under 1F1B (Narayanan et al.)
+        want = [m] * p if schedule == "gpipe" else [min(p - s, m) for s in range(p)]
+        assert r["peak_in_flight"] == want
+
+
+def test_pipeline_schedule_rejects_bad_input():
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        pipeline_schedule(2, 4, "interleaved")
+    with pytest.raises(ValueError, match="backward_ratio"):
+        pipeline_schedule(2, 4, "1f1b", 0.0)
+    with pytest.raises(ValueError, match="m must be a positive"):
+        pipeline_schedule(2, 0)

@@ -514,6 +514,14 @@ def memory_planner_ref(p, data):
             "fits": float(states + acts <= 80 * 2**30)}
 
 
+def pipeline_timeline_ref(p, data):
+    from fmref.train.parallel.formulas import pipeline_bubble, pipeline_schedule
+
+    r = pipeline_schedule(int(p["p"]), int(p["m"]), p["schedule"], float(p["ratio"]))
+    return {"idle": r["idle_fraction"], "formula": pipeline_bubble(int(p["p"]), int(p["m"])),
+            "step": r["step_time"], "peak": r["peak_in_flight"][0]}
+
+
 def pipeline_ref(p, data):
     from fmref.train.parallel.formulas import pipeline_bubble
 
@@ -1198,6 +1206,21 @@ MORE: dict[str, Widget] = {
                  {"micro_batch": 4.0}, {"seq_len": "8192"}, {"checkpointing": "full"}],
         fallback={"x": "stage", "values": ["0", "1", "2", "3"], "y": ["states", "total"],
                   "xlabel": "ZeRO stage (LLaMA-7B, 8 accelerators)", "ylabel": "bytes"},
+    ),
+    "pipeline-timeline": Widget(
+        page=CH + "12-efficient-llm-training", data=_none,
+        caption="One pipeline step drawn: which stage runs which micro-batch's forward and "
+                "backward pass, and when, under GPipe and 1F1B; the idle time is the bubble.",
+        api=("fmref.train.parallel.formulas.pipeline_schedule",
+             "fmref.train.parallel.formulas.pipeline_bubble"),
+        defaults={"p": 4.0, "m": 6.0, "schedule": "1f1b", "ratio": "2"},
+        reference=pipeline_timeline_ref,
+        grid=[{"p": p, "m": m, "schedule": s, "ratio": r} for p in (1.0, 2.0, 5.0, 8.0)
+              for m in (1.0, 4.0, 12.0) for s in ("gpipe", "1f1b") for r in ("1", "3")],
+        browser=[{"p": 2.0}, {"m": 12.0}, {"schedule": "gpipe"}, {"ratio": "1"}],
+        fallback={"x": "m", "values": [float(m) for m in range(1, 13)], "y": ["peak"],
+                  "series": ("schedule", ["gpipe", "1f1b"]), "xlabel": "micro-batches",
+                  "ylabel": "micro-batches kept by stage 0"},
     ),
     "pipeline-bubble": Widget(
         page=CH + "12-efficient-llm-training", data=_none,

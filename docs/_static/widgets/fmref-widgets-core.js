@@ -175,6 +175,56 @@
     return { params: embed + L * block + 2 * D + D * K + K, tokens: T, flops: flops };
   }
 
+  // fmref.train.parallel.formulas.pipeline_schedule: each stage runs its passes in the
+  // schedule's order as soon as it is free and the pass's input is ready
+  function stageOrder(p, m, s, schedule) {
+    var order = [], i;
+    if (schedule === "gpipe") {
+      for (i = 0; i < m; i++) order.push(["F", i]);
+      for (i = 0; i < m; i++) order.push(["B", i]);
+      return order;
+    }
+    var warmup = Math.min(p - s - 1, m);
+    for (i = 0; i < warmup; i++) order.push(["F", i]);
+    for (i = 0; i < m - warmup; i++) { order.push(["F", warmup + i]); order.push(["B", i]); }
+    for (i = m - warmup; i < m; i++) order.push(["B", i]);
+    return order;
+  }
+
+  function pipelineSchedule(p, m, schedule, backwardRatio) {
+    var cost = { F: 1, B: backwardRatio }, orders = [], events = [], free = [], nxt = [];
+    var done = {}, s;
+    for (s = 0; s < p; s++) {
+      orders.push(stageOrder(p, m, s, schedule)); events.push([]); free.push(0); nxt.push(0);
+    }
+    var left = function () {
+      for (var t = 0; t < p; t++) if (nxt[t] < orders[t].length) return true;
+      return false;
+    };
+    while (left()) {
+      for (s = 0; s < p; s++) {
+        while (nxt[s] < orders[s].length) {
+          var kind = orders[s][nxt[s]][0], i = orders[s][nxt[s]][1], dep = null;
+          if (kind === "F") dep = s > 0 ? (s - 1) + "F" + i : null;
+          else dep = s < p - 1 ? (s + 1) + "B" + i : s + "F" + i;
+          if (dep !== null && !(dep in done)) break;
+          var start = Math.max(free[s], dep !== null ? done[dep] : 0);
+          free[s] = done[s + kind + i] = start + cost[kind];
+          events[s].push([kind, i, start, free[s]]);
+          nxt[s] += 1;
+        }
+      }
+    }
+    var step = Math.max.apply(null, free), busy = p * m * (cost.F + cost.B);
+    var peaks = events.map(function (stage) {
+      var live = 0, peak = 0;
+      stage.forEach(function (e) { live += e[0] === "F" ? 1 : -1; peak = Math.max(peak, live); });
+      return peak;
+    });
+    return { events: events, step_time: step, idle_fraction: (p * step - busy) / (p * step),
+             peak_in_flight: peaks };
+  }
+
   // fmref.train.parallel.formulas.pipeline_bubble: (p - 1) / (work + p - 1)
   function pipelineBubble(p, m, schedule, v) {
     var work = { gpipe: m, "1f1b": m, interleaved: v * m, "zb-h1": 3 * m }[schedule];
@@ -491,6 +541,7 @@
     formatCount: formatCount,
     mlaCacheBytes: mlaCacheBytes,
     pipelineBubble: pipelineBubble,
+    pipelineSchedule: pipelineSchedule,
     vitCost: vitCost,
     trainingFlops: trainingFlops,
     flopsPerToken: flopsPerToken,

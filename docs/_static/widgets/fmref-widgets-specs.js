@@ -553,6 +553,37 @@
     }
   };
 
+  // XII. A pipeline step drawn: which stage runs which pass, and when ------------------
+  SPECS["pipeline-timeline"] = {
+    controls: [
+      { key: "p", label: "Pipeline stages p", type: "range", min: 1, max: 8, step: 1, value: 4 },
+      { key: "m", label: "Micro-batches m", type: "range", min: 1, max: 12, step: 1, value: 6 },
+      { key: "schedule", label: "Schedule", type: "select", options: [["gpipe", "GPipe"],
+        ["1f1b", "1F1B"]], value: "1f1b" },
+      { key: "ratio", label: "Backward time / forward time", type: "select",
+        options: opts([1, 2, 3]), value: "2" }
+    ],
+    compute: function (p) {
+      var r = core.pipelineSchedule(p.p, p.m, p.schedule, +p.ratio);
+      var formula = core.pipelineBubble(p.p, p.m, p.schedule, 1);
+      return {
+        out: [
+          ["idle", "Idle fraction (simulated)", r.idle_fraction, pct(r.idle_fraction)],
+          ["formula", "(p \u2212 1)/(m + p \u2212 1)", formula, pct(formula)],
+          ["step", "Step time (forward passes)", r.step_time, fix(r.step_time, 1)],
+          ["peak", "Micro-batches kept by stage 0", r.peak_in_flight[0],
+           String(r.peak_in_flight[0])]
+        ],
+        plots: [{ type: "gantt", end: r.step_time, xlabel: "time (forward passes)",
+                  title: "Each stage's passes in one step (light: forward, dark: backward)",
+                  rows: r.events.map(function (stage, s) {
+                    return { label: "stage " + s, bars: stage.map(function (e) {
+                      return [e[2], e[3], e[0], e[0] + e[1]]; }) };
+                  }) }]
+      };
+    }
+  };
+
   // XIII. Speculative decoding --------------------------------------------------------
   SPECS["speculative"] = {
     controls: [

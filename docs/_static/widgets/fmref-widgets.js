@@ -725,6 +725,34 @@
     }
   }
 
+  // rows of [label, start, end, text, kind] bars on a shared time axis (a pipeline's passes)
+  function gantt(svgNode, p) {
+    clear(svgNode);
+    var lab = 56, W = 380, rowH = 20, H = 16 + p.rows.length * rowH + 18;
+    var end = p.end || 1, sx = function (t) { return lab + (W - lab - 4) * t / end; };
+    svgNode.setAttribute("viewBox", "0 0 " + W + " " + H);
+    p.rows.forEach(function (row, r) {
+      var y = 8 + r * rowH;
+      svgNode.appendChild(svg("text", { x: lab - 4, y: y + rowH * 0.65, "text-anchor": "end",
+                                        class: "fmref-w-tick" }, row.label));
+      row.bars.forEach(function (b) {
+        var g = svg("g", { "data-kind": b[2] });
+        g.appendChild(svg("rect", { x: sx(b[0]), y: y + 2, width: Math.max(1, sx(b[1]) - sx(b[0]) - 1),
+                                    height: rowH - 4, class: "fmref-w-cell",
+                                    "fill-opacity": b[2] === "F" ? "0.35" : "0.85" }));
+        if (sx(b[1]) - sx(b[0]) >= 14) {
+          g.appendChild(svg("text", { x: (sx(b[0]) + sx(b[1])) / 2, y: y + rowH * 0.65,
+                                      "text-anchor": "middle",
+                                      class: "fmref-w-tick fmref-w-cellnum" +
+                                        (b[2] === "B" ? " fmref-w-on-dark" : "") }, b[3]));
+        }
+        svgNode.appendChild(g);
+      });
+    });
+    svgNode.appendChild(svg("text", { x: W - 4, y: H - 4, "text-anchor": "end",
+                                      class: "fmref-w-tick" }, p.xlabel || "time"));
+  }
+
   function drawDigitGrid(canvas, p) {
     var n = p.size, scale = p.scale || 1, ctx = canvas.getContext("2d");
     canvas.width = n * p.images.length * scale + (p.images.length - 1) * scale;
@@ -781,6 +809,11 @@
           el("span", { class: "fmref-w-tag" }, [it.tag]), " " + it.text]));
       });
       box.appendChild(node);
+    } else if (p.type === "gantt") {
+      node = svg("svg", { class: "fmref-w-chart", role: "img",
+                          "aria-label": p.title || "timeline" });
+      box.appendChild(node);
+      gantt(node, p);
     } else if (p.type === "digits") {
       node = el("canvas", { class: "fmref-w-pixels", role: "img",
                             "aria-label": p.title || "images" });

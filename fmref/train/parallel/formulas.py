@@ -24,6 +24,7 @@ __all__ = [
     "allreduce_bytes",
     "collective_bytes",
     "pipeline_bubble",
+    "pipeline_schedule",
     "parallel_memory",
     "fitting_layouts",
 ]
@@ -208,6 +209,105 @@ def pipeline_bubble(p, m, schedule="1f1b", v=1):
     check_in("schedule", schedule, SCHEDULES)
     work = {"gpipe": m, "1f1b": m, "interleaved": v * m, "zb-h1": 3 * m}[schedule]
     return (p - 1) / (work + p - 1)
+
+
+def _stage_order(p, m, s, schedule):
+    """The passes stage ``s`` runs, in order: ``("F", mb)`` and ``("B", mb)``."""
+    if schedule == "gpipe":
+        return [("F", i) for i in range(m)] + [("B", i) for i in range(m)]
+    warmup = min(p - s - 1, m)  # 1F1B: forwards that fill the pipeline below this stage
+    order = [("F", i) for i in range(warmup)]
+    for i in range(m - warmup):  # steady state: one forward, then the oldest backward
+        order += [("F", warmup + i), ("B", i)]
+    return order + [("B", i) for i in range(m - warmup, m)]
+
+
+def pipeline_schedule(p, m, schedule="1f1b", backward_ratio=2.0):
+    """Simulate one pipeline step: when each stage runs each pass, and what it costs.
+
+    Every stage runs its passes in the schedule's order (GPipe: all forwards,
+    then all backwards; 1F1B: ``p - s - 1`` warm-up forwards on stage ``s``,
+    then one forward and one backward in turn, then the remaining backwards),
+    each as soon as the stage is free and its input is ready: the forward of
+    micro-batch ``i`` on stage ``s`` needs it on stage ``s - 1``, the backward
+    needs it on stage ``s + 1`` (on the last stage, its own forward). A forward
+    takes 1 time unit and a backward ``backward_ratio``; messages are free.
+    This is the idealised timeline whose idle fraction is
+    :func:`pipeline_bubble` for both schedules; the recorded order of fmref's
+    real pipeline runs (Chapter XII) is the one simulated here.
+
+    Parameters
+    ----------
+    p : int
+        Stages.
+    m : int
+        Micro-batches per step.
+    schedule : {"gpipe", "1f1b"}, default "1f1b"
+        The schedule.
+    backward_ratio : float, default 2.0
+        Time of a backward pass over a forward pass (about 2: two matrix
+        products per forward one).
+
+    Returns
+    -------
+    dict
+        ``events``: per stage, ``(kind, micro_batch, start, end)`` in run order;
+        ``step_time``: when the last pass ends; ``idle_fraction``: the share of
+        ``p × step_time`` no stage computes; ``peak_in_flight``: per stage, the
+        most micro-batches whose forward has run and whose backward has not
+        (the activations it must keep).
+
+    Raises
+    ------
+    ValueError
+        If ``p`` or ``m`` is not a positive int, ``schedule`` is not one of the
+        two, or ``backward_ratio`` is not positive.
+
+    Examples
+    --------
+    >>> from fmref.train.parallel.formulas import pipeline_bubble, pipeline_schedule
+    >>> r = pipeline_schedule(2, 4, "1f1b")
+    >>> [" ".join(f"{k}{i}" for k, i, _, _ in stage) for stage in r["events"]]
+    ['F0 F1 B0 F2 B1 F3 B2 B3', 'F0 B0 F1 B1 F2 B2 F3 B3']
+    >>> r["step_time"], r["idle_fraction"], pipeline_bubble(2, 4)
+    (15.0, 0.2, 0.2)
+    >>> [pipeline_schedule(4, 8, s)["peak_in_flight"] for s in ("gpipe", "1f1b")]
+    [[8, 8, 8, 8], [4, 3, 2, 1]]
+    """
+    p, m = check_positive_int("p", p), check_positive_int("m", m)
+    check_in("schedule", schedule, ("gpipe", "1f1b"))
+    check_positive("backward_ratio", backward_ratio)
+    cost = {"F": 1.0, "B": float(backward_ratio)}
+    orders = [_stage_order(p, m, s, schedule) for s in range(p)]
+    done, events = {}, [[] for _ in range(p)]
+    free, nxt = [0.0] * p, [0] * p
+    while any(nxt[s] < len(orders[s]) for s in range(p)):
+        progressed = False
+        for s in range(p):
+            while nxt[s] < len(orders[s]):
+                kind, i = orders[s][nxt[s]]
+                dep = ((s - 1, "F", i) if s > 0 else None) if kind == "F" else (
+                    (s + 1, "B", i) if s < p - 1 else (s, "F", i))
+                if dep is not None and dep not in done:
+                    break
+                start = max(free[s], done[dep] if dep is not None else 0.0)
+                free[s] = done[(s, kind, i)] = start + cost[kind]
+                events[s].append((kind, i, start, free[s]))
+                nxt[s] += 1
+                progressed = True
+        if not progressed:  # pragma: no cover - both orders are deadlock-free
+            raise RuntimeError("pipeline schedule deadlocked")
+    step = max(free)
+    busy = p * m * (cost["F"] + cost["B"])
+    peaks = []
+    for stage in events:
+        live = peak = 0
+        for kind, _, _, _ in stage:
+            live += 1 if kind == "F" else -1
+            peak = max(peak, live)
+        peaks.append(peak)
+    return {"events": events, "step_time": step, "idle_fraction": (p * step - busy) / (p * step),
+            "peak_in_flight": peaks}
 
 
 def _parameter_parts(model):
