@@ -45,7 +45,7 @@ def html_dir(request) -> Path:
 @pytest.fixture(scope="module")
 def server(html_dir):
     handler = functools.partial(_QuietHandler, directory=str(html_dir))
-    with socketserver.TCPServer(("127.0.0.1", 0), handler) as httpd:
+    with _Server(("127.0.0.1", 0), handler) as httpd:
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -53,8 +53,18 @@ def server(html_dir):
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    timeout = 10  # seconds a connection may sit idle (chromium opens sockets it never uses)
+
     def log_message(self, *args):
         pass
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """One thread per connection: a socket chromium keeps open (a preconnect it never
+    uses) then blocks neither the other requests nor shutdown(), which on a
+    single-threaded server waited for it (70-110 s per test module, measured)."""
+
+    daemon_threads = True
 
 
 @pytest.fixture(scope="module")
