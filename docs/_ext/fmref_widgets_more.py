@@ -677,11 +677,8 @@ def pos_interp_ref(p, data):
     row = data["similarity"][k][r * g + c]
     near = [row[a * g + b] for a, b in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1))
             if 0 <= a < g and 0 <= b < g]  # fmt: skip
-    total = 0.0
-    for v in near:  # the JavaScript's order of summation
-        total += v
     return {"tokens": g * g + 1, "accuracy": data["accuracy"][p["mode"]][k],
-            "neighbours": total / len(near)}
+            "neighbours": sum(near) / len(near)}  # sum() adds in the JavaScript's order
 
 
 VIT_SIZES = {"base": (768, 12, 12, 3072), "large": (1024, 24, 16, 4096),
