@@ -391,6 +391,11 @@ CASES = {
     ],
     "fmref.eval.testtime.sample_sums_answers": [(lambda f: f(n=0), "n")],
     "fmref.eval.perplexity.perplexity": [(lambda f: f(_gpt(), ids(20), 0, 4), "context_len")],
+    "fmref.eval.perplexity.window_nll": [
+        (lambda f: f(_gpt(), ids(20), 8, 4), "rows"),  # 1-D: one row needs shape (1, N)
+        (lambda f: f(_gpt(), ids(20)[None].float(), 8, 4), "rows"),
+        (lambda f: f(_gpt(), ids(20)[None], 8, 8), "stride"),
+    ],
     "fmref.eval.long_context.extension_scaling": [
         (lambda f: f("rope", 2, 64), "method"),
         (lambda f: f("pi", 0.5, 64), "factor"),

@@ -517,21 +517,30 @@ def perplexity_scores(docs: Sequence[str], model: Any, tokenizer: Any,
     """
     import torch
 
-    from fmref.eval.perplexity import perplexity
+    from fmref.eval.perplexity import window_nll
 
     if isinstance(docs, str):
         raise TypeError("docs must be a sequence of str, got one str")
     context_len = context_len or model.config.block_size
-    out = []
+    by_length: dict[int, list[int]] = {}  # documents of one length share their windows
+    encoded = []
     for i, doc in enumerate(docs):
         check_instance(f"docs[{i}]", doc, str)
-        ids = torch.tensor(tokenizer.encode(doc))
-        if ids.numel() < 2:
-            raise ValueError(f"docs[{i}] must have at least two tokens, got {ids.numel()}")
-        with torch.no_grad():
-            out.append(perplexity(model, ids, context_len=min(context_len, ids.numel()),
-                                  stride=min(context_len, ids.numel()) - 1))
-    return np.array(out)
+        ids = tokenizer.encode(doc)
+        if len(ids) < 2:
+            raise ValueError(f"docs[{i}] must have at least two tokens, got {len(ids)}")
+        encoded.append(ids)
+        by_length.setdefault(len(ids), []).append(i)
+    out = np.empty(len(docs))
+    was_training = model.training
+    model.eval()
+    for n, which in by_length.items():
+        rows = torch.tensor([encoded[i] for i in which])
+        t = min(context_len, n)  # windows that overlap by one token
+        nll = window_nll(model, rows, context_len=t, stride=t - 1, batch_size=64)
+        out[which] = np.exp(np.array(nll) / (n - 1))
+    model.train(was_training)
+    return out
 
 
 # -- what filtering buys ------------------------------------------------------------------------

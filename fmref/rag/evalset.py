@@ -248,13 +248,30 @@ def corpus_embeddings():
     >>> corpus_embeddings().shape == (len(corpus_chunks()[0]), 384)
     True
     """
+    return _corpus_encoding()["embeddings"]
+
+
+def _corpus_encoding():
+    """One MiniLM pass over the chunks: pooled vectors and token vectors, cached together."""
     from fmref.zoo import cached, one_thread
 
-    def embed():
+    def encode():
+        import torch
+
+        from fmref.rag.late import _drop_punctuation
         from fmref.rag.minilm import load_minilm
 
+        texts = corpus_chunks()[0]
+        encoder = load_minilm()
         with one_thread():  # the same numbers on any machine setting
-            return load_minilm().embed(corpus_chunks()[0])
+            pooled, tokens = encoder.embed_and_tokens(texts)
+        tokens = _drop_punctuation(encoder, texts, tokens)  # ColBERT keeps no punctuation
+        return {
+            "embeddings": pooled,  # (n_chunks, 384)
+            "vectors": torch.cat(tokens).half(),  # (sum T_i, 384)
+            "lengths": torch.tensor([len(v) for v in tokens]),
+        }
 
-    settings = {"model": "all-MiniLM-L6-v2", "max_seq_length": 256, **CHUNK_SETTINGS}
-    return cached("minilm-python-docs", settings, embed)
+    settings = {"model": "all-MiniLM-L6-v2", "max_seq_length": 256, "skip_punctuation": True,
+                **CHUNK_SETTINGS}
+    return cached("minilm-python-docs", settings, encode)

@@ -240,8 +240,11 @@ def document_token_vectors(encoder, texts, skip_punctuation=True):
         if not isinstance(t, str) or not t.strip():
             raise ValueError(f"texts[{i}] must be a non-empty str")
     vectors = encoder.token_embeddings(list(texts))
-    if not skip_punctuation:
-        return vectors
+    return _drop_punctuation(encoder, texts, vectors) if skip_punctuation else vectors
+
+
+def _drop_punctuation(encoder, texts, vectors):
+    """Each text's token vectors without the rows of single punctuation tokens."""
     tok = encoder.tokenizer
     punctuation = {i for t, i in tok.vocab.items() if len(t) == 1 and _is_punctuation(t)}
     out = []
@@ -256,7 +259,9 @@ def corpus_token_vectors():
 
     The first call runs all-MiniLM-L6-v2 over every chunk (tens of seconds on
     one CPU thread) and stores the unit token vectors in float16 through
-    :func:`fmref.zoo.cached`; later calls read them.
+    :func:`fmref.zoo.cached`, in one entry with the pooled vectors of
+    :func:`fmref.rag.evalset.corpus_embeddings` (one pass of the encoder gives
+    both); later calls read them.
 
     Returns
     -------
@@ -277,21 +282,9 @@ def corpus_token_vectors():
     >>> len(vectors) == len(corpus_chunks()[0]), vectors[0].shape[1]
     (True, 384)
     """
-    from fmref.rag.evalset import CHUNK_SETTINGS, corpus_chunks
-    from fmref.zoo import cached, one_thread
+    from fmref.rag.evalset import _corpus_encoding
 
-    def encode():
-        from fmref.rag.minilm import load_minilm
-
-        with one_thread():
-            vectors = document_token_vectors(load_minilm(), corpus_chunks()[0])
-        return {
-            "vectors": torch.cat(vectors).half(),  # (sum T_i, 384)
-            "lengths": torch.tensor([len(v) for v in vectors]),
-        }
-
-    settings = {"model": "all-MiniLM-L6-v2", "skip_punctuation": True, **CHUNK_SETTINGS}
-    stored = cached("minilm-python-docs-tokens", settings, encode)
+    stored = _corpus_encoding()
     return list(torch.split(stored["vectors"].float(), stored["lengths"].tolist()))
 
 

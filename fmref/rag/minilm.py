@@ -187,11 +187,7 @@ class SentenceEncoder:
         ValueError
             If ``batch_size`` is not a positive int.
         """
-        out = torch.empty(len(texts), self.dim)
-        for batch, hidden, mask in self._batches(texts, batch_size):
-            pooled = mean_pool(hidden, mask)  # (B, C)
-            out[batch] = torch.nn.functional.normalize(pooled, dim=-1, eps=1e-12)
-        return out
+        return self.embed_and_tokens(texts, batch_size)[0]
 
     @torch.no_grad()
     def token_embeddings(self, texts, batch_size=32):
@@ -233,12 +229,59 @@ class SentenceEncoder:
         >>> [tuple(v.shape) for v in vectors]  # [CLS] ... [SEP]
         [(3, 8), (5, 8)]
         """
-        out = [None] * len(texts)
+        return self.embed_and_tokens(texts, batch_size)[1]
+
+    @torch.no_grad()
+    def embed_and_tokens(self, texts, batch_size=32):
+        """:meth:`embed` and :meth:`token_embeddings` from one pass over the texts.
+
+        An index that keeps both (a dense retriever and a late-interaction one
+        over one corpus) runs the encoder once instead of twice.
+
+        Parameters
+        ----------
+        texts : list of str
+            The texts (a single str is refused: wrap it in a list).
+        batch_size : int, default 32
+            Texts per forward pass.
+
+        Returns
+        -------
+        embeddings : torch.Tensor
+            What :meth:`embed` returns.
+        token_vectors : list of torch.Tensor
+            What :meth:`token_embeddings` returns.
+
+        Raises
+        ------
+        TypeError
+            If ``texts`` is a str or holds a non-str.
+        ValueError
+            If ``batch_size`` is not a positive int.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from fmref.models.bert import Bert, BertConfig
+        >>> from fmref.rag.minilm import SentenceEncoder
+        >>> from fmref.text.wordpiece import WordPieceTokenizer
+        >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "list", "tuple"])
+        >>> bert = Bert(BertConfig(vocab_size=6, hidden_size=8, num_hidden_layers=1,
+        ...                        num_attention_heads=2, intermediate_size=16))
+        >>> enc = SentenceEncoder(bert, tok)
+        >>> pooled, tokens = enc.embed_and_tokens(["list", "tuple list tuple"])
+        >>> tuple(pooled.shape), [len(v) for v in tokens]
+        ((2, 8), [3, 5])
+        """
+        pooled = torch.empty(len(texts), self.dim)
+        tokens = [None] * len(texts)
         for batch, hidden, mask in self._batches(texts, batch_size):
+            mean = mean_pool(hidden, mask)  # (B, C)
+            pooled[batch] = torch.nn.functional.normalize(mean, dim=-1, eps=1e-12)
             unit = torch.nn.functional.normalize(hidden, dim=-1, eps=1e-12)  # (B, T, C)
             for row, i in enumerate(batch):
-                out[i] = unit[row, : int(mask[row].sum())].clone()
-        return out
+                tokens[i] = unit[row, : int(mask[row].sum())].clone()
+        return pooled, tokens
 
     def _batches(self, texts, batch_size):
         """Yield ``(indices, hidden (B, T, C), mask (B, T))`` over length-sorted batches."""

@@ -164,11 +164,10 @@ _RECIPES = {
         ("digits-clip", "fmref.multimodal.digits:digits_clip", "tiny CLIP on digits (XIX)"),
         ("digits-lmm", "fmref.multimodal.digits:digits_lmm", "LLaVA-style LMM on digits (XX)"),
         ("digits-denoiser", "fmref.diffusion.denoisers:digits_denoiser", "DDPM U-Net (XVII)"),
-        ("minilm-python-docs", "fmref.rag.evalset:corpus_embeddings", "RAG chunk vectors (XXII)"),
         (
-            "minilm-python-docs-tokens",
-            "fmref.rag.late:corpus_token_vectors",
-            "MiniLM token vectors of the RAG chunks, for late interaction (XXII)",
+            "minilm-python-docs",
+            "fmref.rag.evalset:corpus_embeddings",
+            "RAG chunk vectors, pooled and per token (late interaction), one pass (XXII)",
         ),
         (
             "minilm-reranker",
@@ -259,7 +258,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    30
+    29
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 

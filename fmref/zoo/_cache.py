@@ -481,6 +481,7 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
                         "retrained it, kept in memory for this process"
                     )
                 _warn(f"fmref.zoo: bad cache entry {path}: {err}; {where}")
+        start = time.perf_counter()
         result = train()
         entry = {
             "format": FORMAT,
@@ -490,6 +491,7 @@ def cached(name: str, settings: dict[str, Any], train: Callable[[], Any]) -> Any
             "module": module,
             "source": source_hash(module),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.perf_counter() - start, 2),
             "result": result,
         }
         try:
