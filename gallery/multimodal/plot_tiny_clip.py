@@ -86,11 +86,11 @@ axes[0].set_ylim(0, 1)
 axes[0].legend()
 axes[0].set_title("New templates transfer; a new class does not")
 axes[1].plot(range(1, len(info["loss"]) + 1), info["loss"], label="CLIP loss")
-axes[1].axhline(torch.log(torch.tensor(128 / 9)).item(), color="gray", ls="--",
-                label="ln(128 / 9): same-digit captions in a batch")  # fmt: skip
+axes[1].axhline(torch.log(torch.tensor(64 / 9)).item(), color="gray", ls="--",
+                label="ln(64 / 9): same-digit captions in a batch")  # fmt: skip
 axes[1].set_xlabel("epoch")
 axes[1].set_ylabel("training loss")
 axes[1].legend()
-axes[1].set_title("The loss stops near the floor set by same-class pairs")
+axes[1].set_title("The loss falls toward the floor set by same-class pairs")
 fig.tight_layout()
 plt.show()
