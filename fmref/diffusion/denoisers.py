@@ -246,9 +246,9 @@ class DigitsDiffusionConfig:
     channels: tuple = (16, 32)  # U-Net widths at 8x8 and 4x4
     emb_dim: int = 32  # timestep / class embedding width
     p_uncond: float = 0.15  # condition dropout for classifier-free guidance
-    steps: int = 1000  # optimiser steps (about 40 s on one CPU core)
-    batch_size: int = 128  # images per step
-    lr: float = 2e-3  # AdamW peak learning rate (cosine decay)
+    steps: int = 600  # optimiser steps (about 11 CPU-seconds on one thread)
+    batch_size: int = 64  # images per step
+    lr: float = 8e-3  # AdamW peak learning rate (cosine decay)
     seed: int = 0  # initialisation, batches, noise
 
     def __post_init__(self):
@@ -329,7 +329,8 @@ def digits_denoiser(
             loss_fn,
             c.steps,
             lr=lambda step: cosine_schedule(step, 0, c.steps, c.lr, 0.0),
-            weight_decay=0.0,
+            # one fused kernel per step instead of a Python loop over the parameters
+            optimizer=torch.optim.AdamW(model.parameters(), c.lr, weight_decay=0.0, fused=True),
         )
         losses = chunk_means(history["loss"], 100)
         return {"state_dict": model.state_dict(), "history": {"loss": losses}}
