@@ -329,8 +329,7 @@ def digits_denoiser(
             loss_fn,
             c.steps,
             lr=lambda step: cosine_schedule(step, 0, c.steps, c.lr, 0.0),
-            # one fused kernel per step instead of a Python loop over the parameters
-            optimizer=torch.optim.AdamW(model.parameters(), c.lr, weight_decay=0.0, fused=True),
+            fused=True,  # one kernel per step instead of a Python loop over the parameters
         )
         losses = chunk_means(history["loss"], 100)
         return {"state_dict": model.state_dict(), "history": {"loss": losses}}
