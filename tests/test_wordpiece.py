@@ -113,3 +113,12 @@ def test_bad_input_is_refused(tmp_path):
     path = tmp_path / "vocab.txt"
     path.write_text("[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n", encoding="utf-8")
     assert WordPieceTokenizer.from_file(path).vocab_size == 4
+
+
+def test_remembered_pieces_are_bounded(monkeypatch):
+    from fmref.text import wordpiece
+
+    tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "##b", "b"])
+    monkeypatch.setattr(wordpiece, "_MAX_CACHED_WORDS", 2)
+    assert tok.tokenize("ab b ab a abb") == ["a", "##b", "b", "a", "##b", "a", "a", "##b", "##b"]
+    assert len(tok._pieces) == 2  # cleared when full (at "a"), then refilled

@@ -31,6 +31,7 @@ from fmref._validate import check_int
 __all__ = ["basic_tokenize", "WordPieceTokenizer"]
 
 _MAX_WORD_CHARS = 100  # longer words become [UNK] (BERT's max_input_chars_per_word)
+_MAX_CACHED_WORDS = 1 << 16  # a tokenizer remembers the pieces of at most this many words
 _SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -98,34 +99,41 @@ def basic_tokenize(text, lower_case=True):
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    chars = []
-    for ch in text:
-        cp = ord(ch)
-        if cp == 0 or cp == 0xFFFD or _is_control(ch):
-            continue  # dropped
-        if _is_whitespace(ch):
-            chars.append(" ")
-        elif _is_cjk(cp):
-            chars.append(f" {ch} ")
-        else:
-            chars.append(ch)
-    words = []
-    for word in "".join(chars).split():
-        if lower_case:
-            word = unicodedata.normalize("NFD", word.lower())
-            word = "".join(c for c in word if unicodedata.category(c) != "Mn")
-        current = []
-        for ch in word:
-            if _is_punctuation(ch):
-                if current:
-                    words.append("".join(current))
-                    current = []
-                words.append(ch)
-            else:
-                current.append(ch)
-        if current:
-            words.append("".join(current))
-    return words
+    text = _CLEAN.apply(text)  # drop controls, mark spaces and CJK ideographs
+    if lower_case:
+        text = _ACCENTS.apply(unicodedata.normalize("NFD", text.lower()))  # strip accents
+    return _PUNCT.apply(text).split()  # punctuation on its own
+
+
+class _CharRule:
+    """A ``str.translate`` table filled as characters turn up: ``rule(ch)`` is decided once
+    per character, then applied at C speed (the same words as a loop over the characters)."""
+
+    def __init__(self, rule):
+        self.rule, self.table, self.seen = rule, {}, set()
+
+    def apply(self, text):
+        new = set(text).difference(self.seen)
+        for ch in new:
+            out = self.rule(ch)
+            if out != ch:
+                self.table[ord(ch)] = out
+        self.seen |= new  # after the table: a character seen always has its entry
+        return text.translate(self.table)
+
+
+def _clean(ch):
+    cp = ord(ch)
+    if cp == 0 or cp == 0xFFFD or _is_control(ch):
+        return ""  # dropped
+    if _is_whitespace(ch):
+        return " "
+    return f" {ch} " if _is_cjk(cp) else ch
+
+
+_CLEAN = _CharRule(_clean)
+_ACCENTS = _CharRule(lambda ch: "" if unicodedata.category(ch) == "Mn" else ch)
+_PUNCT = _CharRule(lambda ch: f" {ch} " if _is_punctuation(ch) else ch)
 
 
 class WordPieceTokenizer:
@@ -142,7 +150,7 @@ class WordPieceTokenizer:
     Attributes
     ----------
     vocab : dict of str to int
-        Token to id.
+        Token to id (read-only: the pieces of each word are remembered).
     unk_id, cls_id, sep_id, pad_id : int
         Ids of the special tokens.
 
@@ -184,6 +192,7 @@ class WordPieceTokenizer:
         self.sep_id = self.vocab["[SEP]"]
         self.pad_id = self.vocab["[PAD]"]
         self._tokens = vocab
+        self._pieces = {}  # word -> its pieces: words recur, and the vocabulary is fixed
         specials = [re.escape(t) for t in _SPECIALS if t in self.vocab]
         self._special_split = re.compile("(" + "|".join(specials) + ")")
 
@@ -223,6 +232,14 @@ class WordPieceTokenizer:
         return len(self._tokens)
 
     def _wordpiece(self, word):
+        pieces = self._pieces.get(word)
+        if pieces is None:
+            if len(self._pieces) >= _MAX_CACHED_WORDS:
+                self._pieces.clear()
+            pieces = self._pieces[word] = self._split_word(word)
+        return pieces
+
+    def _split_word(self, word):
         if len(word) > _MAX_WORD_CHARS:
             return ["[UNK]"]
         pieces, start = [], 0
