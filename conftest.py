@@ -26,3 +26,41 @@ def pytest_addoption(parser):
     parser.addoption(
         "--axe", default=None, help="path of axe-core's axe.min.js (tox -e browser installs it)"
     )
+
+
+
+# Tests that share an expensive cached model run on one worker: each group below is one unit
+# of pytest-xdist's scheduling, and the groups (largest first) are handed out before the
+# single tests. So two workers never wait on each other's training of the same model (measured
+# cold: one worker waited 34 s for the other's MiniLM pass over the corpus) and no long training
+# is left for the end of the run. (xdist's own --dist loadgroup marks tests by rewriting their
+# node ids, which pytest 9 no longer allows: a scheduler is the supported hook.)
+_GROUPS = {
+    "minilm": ("fmref/rag/", "tests/test_rag_"),
+    "sums": (
+        "tests/test_align_reasoning.py",
+        "fmref/align/prm.py",
+        "fmref/align/rlvr.py",
+        "fmref/align/verifiable.py",
+        "fmref/eval/testtime.py",
+    ),
+    "filtering": ("tests/test_data_quality.py", "fmref/data/quality.py"),
+    "react": ("tests/test_agents_policy.py", "fmref/agents/policy.py"),
+}
+
+
+def _scheduling_unit(nodeid):
+    """The scheduling unit of a test: its group in ``_GROUPS``, else the test alone."""
+    path = nodeid.split("::", 1)[0]
+    return next((g for g, prefixes in _GROUPS.items() if path.startswith(prefixes)), nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _scheduling_unit(nodeid)
+
+    return GroupScheduling(config, log)
