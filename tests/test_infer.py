@@ -165,6 +165,25 @@ def test_generate_is_reproducible_and_restores_training_mode():
     assert torch.equal(generate(model, idx, 0), idx)
 
 
+@pytest.mark.parametrize("use_cache", [True, False], ids=["kv-cache", "recompute"])
+def test_generate_with_eos_stops_once_every_row_ended_and_keeps_the_same_tokens(use_cache):
+    model = small_gpt(vocab=5)  # five tokens: each row soon samples the end token
+    idx = torch.randint(0, 5, (6, 3), generator=torch.Generator().manual_seed(1))
+    full = generate(model, idx, 40, use_cache=use_cache,
+                    generator=torch.Generator().manual_seed(2))[:, 3:]  # (6, 40)
+    short = generate(model, idx, 40, use_cache=use_cache, eos_id=4,
+                     generator=torch.Generator().manual_seed(2))
+    assert torch.equal(short[:, :3], idx)
+    short = short[:, 3:]
+    ends = [row.index(4) for row in full.tolist()]  # every row ends within 40 tokens
+    assert short.shape == (6, max(ends) + 1) and max(ends) + 1 < 40
+    for row, end in enumerate(ends):  # the same tokens up to the end, then padding
+        assert torch.equal(short[row, : end + 1], full[row, : end + 1])
+        assert (short[row, end + 1 :] == 4).all()
+    assert torch.equal(generate(model, idx, 40, temperature=0, eos_id=0),  # 0 never comes
+                       generate(model, idx, 40, temperature=0))
+
+
 def test_generate_rejects_bad_input():
     model = small_gpt()
     with pytest.raises(TypeError, match="idx"):
@@ -175,6 +194,10 @@ def test_generate_rejects_bad_input():
         generate(model, torch.zeros(1, 3, dtype=torch.long), -1)
     with pytest.raises(ValueError, match="temperature"):
         generate(model, torch.zeros(1, 3, dtype=torch.long), 2, temperature=-1)
+    with pytest.raises(ValueError, match="eos_id"):
+        generate(model, torch.zeros(1, 3, dtype=torch.long), 2, eos_id=37)
+    with pytest.raises(TypeError, match="eos_id"):
+        generate(model, torch.zeros(1, 3, dtype=torch.long), 2, eos_id=1.0)
     with pytest.raises(TypeError, match="config"):
         context_length(torch.nn.Linear(2, 2))
     assert context_length(small_llama()) == 48

@@ -25,8 +25,8 @@ from fmref.agents.calculator import calculator
 from fmref.agents.parse import CALL_CLOSE
 from fmref.agents.react import run_agent
 from fmref.agents.traces import TEST_NAMES, PolicyTokenizer, react_transcript, word_problem
-from fmref.models.gpt import GPT, GPTConfig
-from fmref.train.loop import cosine_schedule, fit
+from fmref.align._recipe import fit_gpt, load_gpt
+from fmref.models.gpt import GPTConfig
 
 __all__ = ["POLICY_SETTINGS", "train_react_policy", "ModelPolicy", "success_rate"]
 
@@ -87,16 +87,17 @@ def train_react_policy(use_cache=True, **overrides):
     Parameters
     ----------
     use_cache : bool, default True
-        Load the weights from the cache if present; train and store them otherwise.
+        Load the policy from the cache if present; train and store it otherwise.
     **overrides
-        Settings to change from :data:`POLICY_SETTINGS`.
+        Settings to change from :data:`POLICY_SETTINGS` (e.g. ``steps=2`` for a
+        quick test); other settings are another entry of the cache.
 
     Returns
     -------
     model : fmref.models.gpt.GPT
-        In eval mode.
+        The policy, over :class:`~fmref.agents.traces.PolicyTokenizer`, in eval mode.
     history : list of float
-        Training loss at every step.
+        The loss on the policy's own tokens (thoughts, calls, answers) at every step.
 
     Raises
     ------
@@ -117,35 +118,13 @@ def train_react_policy(use_cache=True, **overrides):
     """
     s = check_overrides("overrides", overrides, POLICY_SETTINGS)
 
-    def train():
-        from fmref.zoo import one_thread
+    def train():  # defined here: this module's code enters the cache key
+        return fit_gpt(_config(s), lambda rng: _batch(rng, s["batch_size"], s["block_size"]),
+                       lambda model, batch: F.cross_entropy(*_policy_logits(model, *batch)), s)
 
-        torch.manual_seed(s["seed"])
-        rng = random.Random(s["seed"])
-        model = GPT(_config(s))
-        with one_thread():  # the same weights bit for bit whatever the caller's thread count
-            history = fit(
-                model,
-                lambda step: _batch(rng, s["batch_size"], s["block_size"]),
-                lambda model, batch: F.cross_entropy(*_policy_logits(model, *batch)),
-                s["steps"],
-                lr=lambda step: cosine_schedule(
-                    step, min(s["warmup"], s["steps"]), s["steps"], s["lr"], s["lr"] / 10
-                ),
-                weight_decay=0.01,
-                grad_clip=1.0,
-            )["loss"]
-        return {"state_dict": model.state_dict(), "history": history}
+    from fmref.zoo import cached
 
-    if use_cache:
-        from fmref.zoo import cached
-
-        stored = cached("react-policy", s, train)
-    else:
-        stored = train()
-    model = GPT(_config(s))
-    model.load_state_dict(stored["state_dict"])
-    return model.eval(), stored["history"]
+    return load_gpt(_config(s), cached("react-policy", s, train) if use_cache else train())
 
 
 class ModelPolicy:

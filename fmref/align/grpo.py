@@ -133,12 +133,13 @@ def grpo_loss(logp, logp_old, advantages, mask, logp_ref=None, clip_eps=0.2, kl_
     Returns
     -------
     torch.Tensor
-        Scalar loss.
+        Scalar loss, differentiable with respect to ``logp``.
 
     Raises
     ------
     TypeError
-        If a tensor has the wrong dtype.
+        If ``logp``, ``logp_old``, ``logp_ref`` or ``advantages`` is not a floating-point
+        tensor, or ``mask`` not a boolean one.
     ValueError
         If the shapes disagree, a row of ``mask`` is empty, ``kl_coef < 0``, or
         ``logp_ref`` is missing while ``kl_coef > 0``.

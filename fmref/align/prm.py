@@ -32,13 +32,7 @@ from torch import nn
 
 from fmref._validate import check_in, check_instance, check_overrides
 from fmref.align.rlvr import sample_responses
-from fmref.align.verifiable import (
-    _step_ends,
-    step_labels,
-    sum_problem,
-    train_base_model,
-    verify,
-)
+from fmref.align.verifiable import _start_from, _step_ends, step_labels, sum_problem, verify
 from fmref.models.gpt import GPT
 from fmref.train.loop import cosine_schedule, fit
 
@@ -47,9 +41,9 @@ __all__ = ["TokenScorer", "REWARD_MODEL_SETTINGS", "train_reward_models", "outco
 
 #: Settings of :func:`train_reward_models`.
 REWARD_MODEL_SETTINGS = {
-    "samples": 3072,  # base-model responses to training questions (one each), labelled by rule
-    "steps": 300,  # AdamW steps per model
-    "batch_size": 64,  # responses per step
+    "samples": 1536,  # base-model responses to training questions (one each), labelled by rule
+    "steps": 120,  # AdamW steps per model
+    "batch_size": 32,  # responses per step
     "lr": 1e-3,  # peak learning rate, cosine decay to a tenth
     "warmup": 20,
     "validation": 512,  # responses to held-out questions, to measure the models
@@ -291,13 +285,7 @@ def train_reward_models(use_cache=True, base=None, **overrides):
     (2, 2)
     """
     s = check_overrides("overrides", overrides, REWARD_MODEL_SETTINGS)
-    if base is None:
-        base, _ = train_base_model(use_cache=use_cache)
-    elif use_cache:
-        raise ValueError("use_cache must be False when a base model is given (its models "
-                         "are not a recipe)")
-    else:
-        check_instance("base", base, GPT)
+    base = _start_from(base, use_cache)
 
     def train():
         from fmref.zoo import one_thread

@@ -29,9 +29,10 @@ from fmref._validate import (
     check_overrides,
     check_positive_int,
 )
+from fmref.align._recipe import load_gpt
 from fmref.align.grpo import grpo_advantages, grpo_loss
 from fmref.align.ppo import kl_penalty
-from fmref.align.verifiable import TOKENIZER, sum_problem, train_base_model, verify
+from fmref.align.verifiable import TOKENIZER, _start_from, sum_problem, verify
 from fmref.infer.generate import generate
 from fmref.models.gpt import GPT
 from fmref.train.loop import cosine_schedule, fit
@@ -40,7 +41,7 @@ __all__ = ["RLVR_SETTINGS", "sample_responses", "response_logprobs", "accuracy",
 
 #: Settings of :func:`train_rlvr`.
 RLVR_SETTINGS = {
-    "steps": 60,  # GRPO steps (one optimiser step each)
+    "steps": 30,  # GRPO steps (one optimiser step each)
     "prompts": 8,  # questions per step
     "group_size": 8,  # G: responses per question
     "kl_coef": 0.04,  # beta of the k3 KL penalty to the base model (DeepSeekMath: 0.04)
@@ -50,7 +51,7 @@ RLVR_SETTINGS = {
     "max_new_tokens": 24,  # response budget: 3 steps of 6 tokens, the answer and <eos> fit
     "eval_every": 5,  # steps between held-out evaluations
     "eval_questions": 100,  # held-out questions per evaluation
-    "eval_samples": 4,  # responses per question at the training temperature: pass@1
+    "eval_samples": 2,  # responses per question at the training temperature: pass@1
     "seed": 0,
 }
 
@@ -68,8 +69,8 @@ def sample_responses(model, prompts, n, max_new_tokens=24, temperature=1.0, gene
     """Sample ``n`` responses to each prompt (greedy when ``temperature == 0``).
 
     Prompts of equal length are decoded together by
-    :func:`fmref.infer.generate.generate`; each response is cut after its first
-    ``<eos>``.
+    :func:`fmref.infer.generate.generate`, which stops once every response of
+    the batch has written ``<eos>``; each response is cut after its first ``<eos>``.
 
     Parameters
     ----------
@@ -119,8 +120,8 @@ def sample_responses(model, prompts, n, max_new_tokens=24, temperature=1.0, gene
     for length, which in sorted(by_length.items()):
         idx = torch.tensor([prompts[i] for i in which for _ in range(n)])  # (len(which) n, T)
         room = min(max_new_tokens, model.config.block_size - length)
-        rows = _rows(generate(model, idx, room, temperature=temperature,
-                              generator=generator)[:, length:])
+        rows = _rows(generate(model, idx, room, temperature=temperature, generator=generator,
+                              eos_id=TOKENIZER.EOS)[:, length:])
         for j, i in enumerate(which):
             out[i] = rows[j * n:(j + 1) * n]
     return out
@@ -266,7 +267,8 @@ def train_rlvr(use_cache=True, base=None, **overrides):
     Raises
     ------
     ValueError
-        If an override names an unknown setting, or ``base`` is given with ``use_cache``.
+        If an override names an unknown setting, ``group_size`` is below 2 (a group
+        of one has no advantage), or ``base`` is given with ``use_cache``.
 
     References
     ----------
@@ -287,13 +289,7 @@ def train_rlvr(use_cache=True, base=None, **overrides):
     """
     s = check_overrides("overrides", overrides, RLVR_SETTINGS)
     check_int("group_size", s["group_size"], low=2)
-    if base is None:
-        base, _ = train_base_model(use_cache=use_cache)
-    elif use_cache:
-        raise ValueError("use_cache must be False when a base model is given (its run "
-                         "is not a recipe)")
-    else:
-        check_instance("base", base, GPT)
+    base = _start_from(base, use_cache)
 
     def train():
         from fmref.zoo import one_thread
@@ -356,12 +352,6 @@ def train_rlvr(use_cache=True, base=None, **overrides):
                             "heldout_length": [n for _, n in evals],
                             "seconds": history["seconds"]}}
 
-    if use_cache:
-        from fmref.zoo import cached
+    from fmref.zoo import cached
 
-        stored = cached("sums-rlvr", s, train)
-    else:
-        stored = train()
-    model = GPT(base.config)
-    model.load_state_dict(stored["state_dict"])
-    return model.eval(), stored["history"]
+    return load_gpt(base.config, cached("sums-rlvr", s, train) if use_cache else train())

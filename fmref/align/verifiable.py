@@ -34,8 +34,8 @@ import random
 import torch
 
 from fmref._validate import check_instance, check_int, check_overrides
+from fmref.align._recipe import fit_gpt, load_gpt
 from fmref.models.gpt import GPT, GPTConfig
-from fmref.train.loop import cosine_schedule, fit
 from fmref.train.objectives import causal_lm_loss
 
 __all__ = [
@@ -422,9 +422,9 @@ def train_base_model(use_cache=True, **overrides):
     Returns
     -------
     model : fmref.models.gpt.GPT
-        In eval mode.
+        The base model, over :data:`TOKENIZER`, in eval mode.
     history : list of float
-        Training loss at every step.
+        The causal language-model loss on the responses at every step.
 
     Raises
     ------
@@ -435,37 +435,24 @@ def train_base_model(use_cache=True, **overrides):
     --------
     >>> from fmref.align.verifiable import train_base_model
     >>> model, history = train_base_model(use_cache=False, steps=2, n_layer=1, n_embd=16)
-    >>> len(history), model.config.vocab_size
-    (2, 105)
+    >>> len(history), model.config.vocab_size, model.config.block_size
+    (2, 105, 40)
     """
     s = check_overrides("overrides", overrides, BASE_SETTINGS)
 
-    def train():
-        from fmref.zoo import one_thread
+    def train():  # defined here: this module's code enters the cache key
+        return fit_gpt(_config(s), lambda rng: _batch(rng, s), _loss, s)
 
-        torch.manual_seed(s["seed"])
-        rng = random.Random(s["seed"])
-        model = GPT(_config(s))
-        with one_thread():
-            history = fit(
-                model,
-                lambda step: _batch(rng, s),
-                _loss,
-                s["steps"],
-                lr=lambda step: cosine_schedule(
-                    step, min(s["warmup"], s["steps"]), s["steps"], s["lr"], s["lr"] / 10
-                ),
-                weight_decay=0.01,
-                grad_clip=1.0,
-            )["loss"]
-        return {"state_dict": model.state_dict(), "history": history}
+    from fmref.zoo import cached
 
+    return load_gpt(_config(s), cached("sums-base", s, train) if use_cache else train())
+
+
+def _start_from(base, use_cache):
+    """The model a sums recipe starts from: ``base``, or the cached base model if None."""
+    if base is None:
+        return train_base_model(use_cache=use_cache)[0]
     if use_cache:
-        from fmref.zoo import cached
-
-        stored = cached("sums-base", s, train)
-    else:
-        stored = train()
-    model = GPT(_config(s))
-    model.load_state_dict(stored["state_dict"])
-    return model.eval(), stored["history"]
+        raise ValueError("use_cache must be False when a base model is given (a run from "
+                         "another model is not a recipe)")
+    return check_instance("base", base, GPT)

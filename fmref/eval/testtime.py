@@ -100,6 +100,7 @@ def best_of_n_accuracy(correct, scores, k):
     Returns
     -------
     float
+        The probability that the chosen sample is right, in ``[0, 1]``.
 
     Raises
     ------
@@ -159,6 +160,7 @@ def vote_accuracy(answers, target, k, weights=None, draws=200, seed=0):
     Returns
     -------
     float
+        The share of the votes that ``target`` wins, in ``[0, 1]``.
 
     Raises
     ------
@@ -270,7 +272,7 @@ def accuracy_against_n(samples, targets, ns, scorers=("orm", "prm"), draws=100, 
     return curves
 
 
-def sample_sums_answers(use_cache=True, questions=200, n=16, seed=0):
+def sample_sums_answers(use_cache=True, questions=120, n=16, seed=0):
     """N answers per held-out sums question from the base and the RL-trained model, scored.
 
     For each model (the base model of
@@ -284,7 +286,7 @@ def sample_sums_answers(use_cache=True, questions=200, n=16, seed=0):
     ----------
     use_cache : bool, default True
         Load the samples (and the models) from the cache if present.
-    questions : int, default 200
+    questions : int, default 120
         Held-out questions.
     n : int, default 16
         Samples per question.
@@ -309,7 +311,7 @@ def sample_sums_answers(use_cache=True, questions=200, n=16, seed=0):
     >>> from fmref.eval.testtime import sample_sums_answers
     >>> samples = sample_sums_answers()
     >>> len(samples["base"]["correct"]), len(samples["base"]["correct"][0])
-    (200, 16)
+    (120, 16)
     """
     check_positive_int("questions", questions)
     check_positive_int("n", n)

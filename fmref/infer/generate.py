@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from fmref._validate import check_int
 from fmref.infer.sampling import sample_next
 
 __all__ = ["context_length", "generate"]
@@ -61,8 +62,9 @@ def generate(
     generator=None,
     sliding_window=False,
     kv_cache=None,
+    eos_id=None,
 ):
-    """Extend each prompt of ``idx`` by ``max_new_tokens`` sampled tokens.
+    """Extend each prompt of ``idx`` by ``max_new_tokens`` sampled tokens, or until ``eos_id``.
 
     Parameters
     ----------
@@ -91,20 +93,30 @@ def generate(
     kv_cache : fmref.nn.attention.KVCache, optional
         Empty cache to use instead of ``model.make_kv_cache()`` (e.g. a
         :class:`fmref.infer.kv.QuantizedKVCache`).
+    eos_id : int, optional
+        End-of-sequence token: stop as soon as every row has produced it. A row
+        that has is padded with ``eos_id`` while the others go on. Each step
+        still samples every row, so the tokens up to each row's first
+        ``eos_id`` are those of the same call without ``eos_id`` (same
+        ``generator`` state); only the steps after the last row ends are
+        skipped.
 
     Returns
     -------
     torch.Tensor
-        Tokens ``(B, T + max_new_tokens)``: the prompts followed by the new tokens.
+        Tokens ``(B, T + N)``: the prompts followed by the new tokens, with
+        ``N = max_new_tokens``, or fewer when every row produced ``eos_id``
+        sooner (then ``N`` is the step at which the last row did).
 
     Raises
     ------
     ValueError
         If ``idx`` is not ``(B, T)`` with ``T >= 1``, ``max_new_tokens < 0``, the
         sequence would exceed the model's context without ``sliding_window``,
-        or a sampling argument is out of range.
+        ``eos_id`` is not a token of the vocabulary, or a sampling argument is
+        out of range.
     TypeError
-        If ``idx`` is not an integer tensor.
+        If ``idx`` is not an integer tensor or ``eos_id`` not an int.
 
     Examples
     --------
@@ -122,6 +134,20 @@ def generate(
     Traceback (most recent call last):
     ...
     ValueError: max_new_tokens=30 after a prompt of 3 exceeds the context length 32...
+
+    With ``eos_id`` the call stops once every row has produced it, the rows
+    that finished first padded with it; up to there the tokens are those of
+    the full-length call with the same seed:
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = GPT(GPTConfig(vocab_size=11, block_size=32, n_layer=2, n_head=2, n_embd=16))
+    >>> idx = torch.tensor([[1, 2, 3], [3, 2, 1]])
+    >>> full = generate(model, idx, 8, generator=torch.Generator().manual_seed(0))
+    >>> short = generate(model, idx, 8, generator=torch.Generator().manual_seed(0), eos_id=8)
+    >>> full[:, 3:].tolist()
+    [[6, 0, 3, 8, 5, 5, 3, 9], [0, 8, 3, 2, 1, 7, 7, 3]]
+    >>> short[:, 3:].tolist()
+    [[6, 0, 3, 8], [0, 8, 8, 8]]
     """
     if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex():
         kind = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
@@ -140,6 +166,10 @@ def generate(
             f"max_new_tokens={max_new_tokens} after a prompt of {idx.shape[1]} exceeds the "
             f"context length {ctx}; shorten them or pass sliding_window=True"
         )
+    if eos_id is not None:
+        vocab = getattr(model.config, "vocab_size", None)
+        check_int("eos_id", eos_id, low=0, high=None if vocab is None else vocab - 1)
+        done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)  # (B,)
     was_training = model.training
     model.eval()
     cache = None
@@ -157,7 +187,12 @@ def generate(
                 fresh = out[:, start + cache.length :]  # (B, T_new): not yet in the cache
                 logits = model(fresh, kv_cache=cache)  # (B, T_new, V)
             nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B,)
+            if eos_id is not None:
+                nxt = nxt.masked_fill(done, eos_id)  # finished rows: padding
+                done |= nxt == eos_id
             out = torch.cat([out, nxt.unsqueeze(-1)], dim=1)  # (B, T + 1)
+            if eos_id is not None and bool(done.all()):
+                break
     finally:
         model.train(was_training)
     return out

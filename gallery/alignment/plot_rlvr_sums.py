@@ -56,7 +56,10 @@ for name, model in (("base", base), ("GRPO", policy)):
 # The curves
 # ----------
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-ax1.plot(history["eval_step"], acc, "o-", label="held-out pass@1 (4 samples per question)")
+from fmref.align.rlvr import RLVR_SETTINGS
+
+ax1.plot(history["eval_step"], acc, "o-",
+         label=f"held-out pass@1 ({RLVR_SETTINGS['eval_samples']} samples per question)")
 ax1.plot(history["step"], history["reward"], alpha=0.6, label="mean reward of the samples")
 ax1.set(xlabel="GRPO step", ylabel="accuracy / reward", ylim=(0, 1))
 ax1.legend(loc="lower right")
