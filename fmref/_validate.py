@@ -357,6 +357,26 @@ def check_instance(name, value, kind):
     return value
 
 
+def check_hf_model(name, value, *classes):
+    """``value`` if it is a transformers model of one of ``classes``, named as strings.
+
+    The check reads the class's name, so fmref needs no import of transformers.
+
+    Examples
+    --------
+    >>> from fmref._validate import check_hf_model
+    >>> check_hf_model("m", object(), "BertModel", "GPT2Model")
+    Traceback (most recent call last):
+        ...
+    fmref._validate.ArgumentTypeError: m must be a transformers BertModel or GPT2Model, got object
+    """
+    got = type(value).__name__
+    if got not in classes:
+        want = " or ".join(filter(None, (", ".join(classes[:-1]), classes[-1])))
+        raise ArgumentTypeError(f"{name} must be a transformers {want}, got {got}")
+    return value
+
+
 def _classes(kind):
     return kind if isinstance(kind, tuple) else (kind,)
 

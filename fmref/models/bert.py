@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fmref._validate import check_instance, check_positive_int
+from fmref._validate import check_hf_model, check_instance, check_positive_int
 from fmref.nn.attention import MultiHeadAttention
 from fmref.nn.norm import LayerNorm
 
@@ -369,9 +369,7 @@ class Bert(nn.Module):
         >>> torch.allclose(model(ids, attention_mask=mask), ref, atol=1e-4)
         True
         """
-        name = type(hf_model).__name__
-        if name != "BertModel":
-            raise TypeError(f"hf_model must be a transformers BertModel, got {name}")
+        check_hf_model("hf_model", hf_model, "BertModel")
         c = hf_model.config
         if c.hidden_act != "gelu":
             raise ValueError(f"hf_model.config.hidden_act must be 'gelu', got {c.hidden_act!r}")

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fmref._validate import (
+    check_hf_model,
     check_instance,
     check_int,
     check_positive,
@@ -622,9 +623,7 @@ class DeepSeekV3(nn.Module):
         >>> torch.allclose(model(idx), hf(idx).logits, atol=1e-5)
         True
         """
-        name = type(hf_model).__name__
-        if name != "DeepseekV3ForCausalLM":
-            raise TypeError(f"hf_model must be a transformers DeepseekV3ForCausalLM, got {name}")
+        check_hf_model("hf_model", hf_model, "DeepseekV3ForCausalLM")
         c = hf_model.config
         if c.hidden_act != "silu":
             raise ValueError(f"hf_model.config.hidden_act must be 'silu', got {c.hidden_act!r}")

@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fmref._validate import (
+    check_hf_model,
     check_in,
     check_instance,
     check_int,
@@ -763,12 +764,9 @@ class Llama(nn.Module):
         >>> torch.allclose(model(idx), hf(idx).logits, atol=1e-4)
         True
         """
-        name = type(hf_model).__name__
-        if name not in ("LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"):
-            raise TypeError(
-                "hf_model must be a transformers LlamaForCausalLM, MistralForCausalLM or "
-                f"Qwen3ForCausalLM, got {name}"
-            )
+        check_hf_model(
+            "hf_model", hf_model, "LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"
+        )
         c = hf_model.config
         rope = dict(getattr(c, "rope_parameters", None) or {})
         theta = rope.pop("rope_theta", getattr(c, "rope_theta", 10000.0))
@@ -804,7 +802,7 @@ class Llama(nn.Module):
             sliding_window=window,
             head_dim=getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads,
             rope_scaling=scaling,
-            qk_norm=name == "Qwen3ForCausalLM",
+            qk_norm=type(hf_model).__name__ == "Qwen3ForCausalLM",
             layer_types=layer_types,
             tie_embeddings=bool(getattr(c, "tie_word_embeddings", False)),
         )

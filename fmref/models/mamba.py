@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fmref._validate import (
+    check_hf_model,
     check_instance,
     check_int,
     check_positive,
@@ -731,9 +732,7 @@ class Mamba(nn.Module):
         >>> torch.allclose(model(idx), hf(idx).logits, atol=1e-5)
         True
         """
-        name = type(hf_model).__name__
-        if name != "MambaForCausalLM":
-            raise TypeError(f"hf_model must be a transformers MambaForCausalLM, got {name}")
+        check_hf_model("hf_model", hf_model, "MambaForCausalLM")
         c = hf_model.config
         if c.hidden_act != "silu":
             raise ValueError(f"hf_model.config.hidden_act must be 'silu', got {c.hidden_act!r}")
