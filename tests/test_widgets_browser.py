@@ -5,7 +5,10 @@ For each widget (docs/_ext/fmref_widgets.py), on its chapter page served from
 console error; every control is a labelled, focusable <input>/<select> and Tab
 walks through them in order; keyboard input changes what is displayed, to the
 number fmref computes for the same input; the figure fits a 390 px wide phone
-screen. Screenshots of every widget at desktop and phone width are saved as
+screen; in dark mode (the theme's ``data-theme="dark"`` and an emulated
+``prefers-color-scheme: dark``) every text has a WCAG contrast of 4.5:1 with
+what is drawn behind it, every line and axis 3:1, and no shape vanishes into
+the background. Screenshots of every widget at desktop and phone width are saved as
 ``<html>/_screenshots/widget-NAME[-phone].png``. Each chapter page is loaded
 once. Skipped unless ``--html`` names a built manual.
 """
@@ -148,6 +151,140 @@ def _screenshots(drv, root, name, html_dir):  # noqa: F811
         drv.set_window_size(1280, 900)
         time.sleep(0.2)
     assert (out / f"widget-{name}.png").stat().st_size > 5000
+
+
+# -----------------------------------------------------------------------------
+# Dark mode: WCAG contrast of every text, line and shape of a widget
+# -----------------------------------------------------------------------------
+#: The audit, run in the page on a widget's figure. Colours are the computed ones; the
+#: background of an element is its ancestors' backgrounds composited from <html> down
+#: (with its own, for form controls), plus, inside an SVG, the filled rects drawn before
+#: it that cover its centre (heatmap cells, bars). Contrast is WCAG 2.1's ratio of
+#: relative luminances (https://www.w3.org/TR/WCAG21/#dfn-contrast-ratio): 4.5:1 for
+#: text (3:1 for large text, SC 1.4.3), 3:1 for lines and axes (SC 1.4.11), and 1.5:1
+#: for any shape drawn at an opacity of 0.3 or more (not the colour of the background).
+CONTRAST_AUDIT = r"""
+const fig = arguments[0].closest('figure') || arguments[0];
+function parse(c) {
+  const m = /rgba?\(([^)]*)\)/.exec(c || '');
+  if (!m) return null;
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(parseFloat);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+}
+function over(fg, a, bg) { return [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a)); }
+function lum(c) {
+  const l = c.map(v => {
+    v /= 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+}
+function ratio(a, b) {
+  const x = lum(a), y = lum(b);
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+}
+function opacity(el) {
+  let o = 1;
+  for (let e = el; e && e.nodeType === 1; e = e.parentNode) {
+    o *= parseFloat(getComputedStyle(e).opacity);
+  }
+  return o;
+}
+function shown(el) {
+  const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
+  return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && opacity(el) > 0;
+}
+function backdrop(el, self) {
+  const chain = [];
+  for (let e = self ? el : el.parentElement; e; e = e.parentElement) chain.unshift(e);
+  let bg = [255, 255, 255];
+  for (const e of chain) {
+    if (e instanceof SVGElement) continue;
+    const b = parse(getComputedStyle(e).backgroundColor);
+    if (b && b[3] > 0) bg = over(b, b[3], bg);
+  }
+  const svg = el instanceof SVGElement ? el.ownerSVGElement : null;
+  if (svg) {
+    const r = el.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+    for (const s of svg.querySelectorAll('rect')) {
+      if (s === el || !(s.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
+      const q = s.getBoundingClientRect();
+      if (x < q.left || x > q.right || y < q.top || y > q.bottom || !shown(s)) continue;
+      const cs = getComputedStyle(s), f = parse(cs.fill);
+      if (f) bg = over(f, f[3] * parseFloat(cs.fillOpacity) * opacity(s), bg);
+    }
+  }
+  return bg;
+}
+function describe(el) {
+  const t = (el.textContent || el.value || '').trim().slice(0, 30);
+  const cls = el.getAttribute('class');
+  return el.tagName.toLowerCase() + (cls ? '.' + cls.split(' ').join('.') : '') +
+    (t ? ' "' + t + '"' : '');
+}
+const bad = [], n = {text: 0, line: 0, shape: 0};
+for (const el of fig.querySelectorAll('*')) {
+  if (el.closest('noscript, script, option') || !shown(el)) continue;
+  const cs = getComputedStyle(el), svgEl = el instanceof SVGElement;
+  const control = /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(el.tagName) &&
+    el.type !== 'range' && el.type !== 'checkbox';
+  const hasText = Array.from(el.childNodes).some(c => c.nodeType === 3 && c.textContent.trim());
+  if (hasText || control) {
+    const bg = backdrop(el, control), c = parse(svgEl ? cs.fill : cs.color);
+    if (c) {
+      const a = c[3] * (svgEl ? parseFloat(cs.fillOpacity) : 1) * opacity(el);
+      const size = parseFloat(cs.fontSize), bold = parseInt(cs.fontWeight) >= 700;
+      const need = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+      const r = ratio(over(c, a, bg), bg);
+      n.text += 1;
+      if (r < need) bad.push(['text', describe(el), +r.toFixed(2), need]);
+    }
+  }
+  if (!svgEl || /^(svg|g|text|tspan)$/.test(el.tagName)) continue;
+  const bg = backdrop(el, false), stroke = parse(cs.stroke), fill = parse(cs.fill);
+  const so = stroke ? stroke[3] * parseFloat(cs.strokeOpacity) * opacity(el) : 0;
+  const cls = el.getAttribute('class') || '';
+  if (so > 0 && parseFloat(cs.strokeWidth) > 0 &&
+      (!fill || /^(line|polyline)$/.test(el.tagName) || /axis|frame|marker|outline/.test(cls))) {
+    const r = ratio(over(stroke, so, bg), bg);
+    n.line += 1;
+    if (r < 3) bad.push(['line', describe(el), +r.toFixed(2), 3]);
+  }
+  const fa = fill ? fill[3] * parseFloat(cs.fillOpacity) * opacity(el) : 0;
+  if (fa >= 0.3 && el.tagName !== 'line') {
+    const r = ratio(over(fill, fa, bg), bg);
+    n.shape += 1;
+    if (r < 1.5) bad.push(['shape', describe(el), +r.toFixed(2), 1.5]);
+  }
+}
+return {bad: bad, counts: n, background: backdrop(fig, true)};
+"""
+
+
+def _theme(drv, mode):
+    """Switch the page to ``mode`` ("dark" or "light") as the theme's switch does."""
+    drv.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": mode}]})
+    drv.execute_script(
+        "document.documentElement.dataset.theme = arguments[0];"
+        "document.documentElement.dataset.mode = arguments[0];", mode)
+    time.sleep(0.05)
+
+
+def _contrast_audit(drv, root, mode):
+    _theme(drv, mode)
+    try:
+        return drv.execute_script(CONTRAST_AUDIT, root)
+    finally:
+        _theme(drv, "light")
+
+
+def _check_dark_mode(drv, root, name):
+    """In dark mode: text 4.5:1, lines 3:1, no shape the colour of the background."""
+    audit = _contrast_audit(drv, root, "dark")
+    assert sum(audit["background"]) < 3 * 80, f"{name}: dark mode did not darken the page"
+    assert audit["counts"]["text"] > 0, f"{name}: the audit found no text"
+    assert audit["bad"] == [], f"{name} in dark mode: {audit['bad'][:8]}"
 
 
 # -----------------------------------------------------------------------------
@@ -363,6 +500,7 @@ def test_widget_works_offline_by_keyboard_and_fits_a_phone(
     errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], f"{name}: console errors while operating it: {errors}"
     _screenshots(drv, root, name, html_dir)
+    _check_dark_mode(drv, root, name)
 
 
 # -----------------------------------------------------------------------------
@@ -486,6 +624,7 @@ def test_registry_widget_shows_fmref_values_for_every_control(
     errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], f"{name}: console errors while operating it: {errors}"
     _screenshots(drv, root, name, html_dir)
+    _check_dark_mode(drv, root, name)
 
 
 def test_registry_widgets_work_over_file_urls(driver, html_dir):  # noqa: F811

@@ -10,7 +10,7 @@ against its previous state ``s_{i-1}`` with a one-hidden-layer network,
     \\alpha_{ij} = \\mathrm{softmax}_j(e_{ij}), \\quad c_i = \\sum_j \\alpha_{ij} h_j,
 
 and feeds the context ``c_i`` into its GRU. The alignment ``alpha`` is the
-ancestor of the Transformer's attention weights. Luong et al. [3]_ replaced the
+ancestor of the Transformer's attention weights. Luong et al. (2015) replaced the
 scoring network by a product, ``e_ij = s^T h_j`` ("dot") or ``s^T W_a h_j``
 ("general", for a state and annotations of different widths):
 :class:`MultiplicativeAttention`, chosen by ``Seq2SeqConfig(score="general")``.
@@ -114,7 +114,10 @@ class AdditiveAttention(nn.Module):
 
 
 class MultiplicativeAttention(nn.Module):
-    r"""Luong's multiplicative attention: :math:`e_j = q^\top k_j` or :math:`q^\top W_a k_j`.
+    r"""Luong's multiplicative (dot-product) attention score.
+
+    The score is :math:`e_j = q^\top k_j` ("dot") or :math:`e_j = q^\top W_a k_j`
+    ("general"); the weights and the context are those of :class:`AdditiveAttention`.
 
     Parameters
     ----------
@@ -314,7 +317,7 @@ class Seq2Seq(nn.Module):
 # The toy task of Chapter IV's alignment figure: reverse a sequence.
 # ---------------------------------------------------------------------------
 def reversal_batch(batch, seq_len, vocab, generator=None):
-    """Random sources of symbols ``1 .. vocab - 1`` and their reversals (id 0 is BOS).
+    """Random sources of the symbols 1 to ``vocab - 1`` and their reversals (id 0 is BOS).
 
     Parameters
     ----------
