@@ -234,7 +234,7 @@
                   text: function (v) { return v.toFixed(2); },
                   title: "alignment \u03b1 (rows: output steps, columns: source tokens)" }],
         note: "Reversal puts the mass on the anti-diagonal: output step i reads source " +
-          "position " + S + " \u2212 i."
+          "position " + (S + 1) + " \u2212 i."
       };
     }
   };
