@@ -265,22 +265,26 @@ return {bad: bad, counts: n, background: backdrop(fig, true, false)};
 """
 
 
-def _theme(drv, mode):
-    """Switch the page to ``mode`` ("dark" or "light") as the theme's switch does."""
-    drv.execute_cdp_cmd("Emulation.setEmulatedMedia", {
-        "features": [{"name": "prefers-color-scheme", "value": mode}]})
-    drv.execute_script(
-        "document.documentElement.dataset.theme = arguments[0];"
-        "document.documentElement.dataset.mode = arguments[0];", mode)
-    time.sleep(0.05)
-
-
 def _contrast_audit(drv, root, mode):
-    _theme(drv, mode)
+    """Switch the page to ``mode`` as the theme's switch does, audit ``root``, switch back.
+
+    One round trip for the audit and both switches: the computed styles it reads are
+    recalculated synchronously, so no wait is needed.
+    """
+    def emulate(value):
+        drv.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": value}]})
+
+    emulate(mode)
     try:
-        return drv.execute_script(CONTRAST_AUDIT, root)
+        return drv.execute_script(
+            "const html = document.documentElement, before = [html.dataset.theme,"
+            " html.dataset.mode]; html.dataset.theme = html.dataset.mode = arguments[1];"
+            "try { return (function () {" + CONTRAST_AUDIT + "}).apply(null, arguments); }"
+            " finally { html.dataset.theme = before[0]; html.dataset.mode = before[1]; }",
+            root, mode)
     finally:
-        _theme(drv, "light")
+        emulate("light")
 
 
 def _check_dark_mode(drv, root, name):
