@@ -548,6 +548,14 @@ CASES = {
     "fmref.models.seq2seq.AdditiveAttention": [(lambda f: f(0, 4, 4), "query_dim")],
     "fmref.models.seq2seq.Seq2SeqConfig": [(lambda f: f(0, 4), "src_vocab")],
     "fmref.models.seq2seq.Seq2Seq": [(lambda f: f(3), "config")],
+    "fmref.models.seq2seq.MultiplicativeAttention": [
+        (lambda f: f(4, 0), "key_dim"),
+        (lambda f: f(4, 4, score="concat"), "score"),
+        (lambda f: f(3, 4, score="dot"), "query_dim == key_dim"),
+    ],
+    "fmref.models.seq2seq.reversal_batch": [(lambda f: f(2, 3, 2), "vocab"),
+                                            (lambda f: f(0, 3, 5), "batch")],
+    "fmref.models.seq2seq.train_reversal": [(lambda f: f(torch.nn.Linear(2, 2)), "model")],
     "fmref.models.transformer.EncoderLayer": [(lambda f: f(8, 3, 16), "n_heads")],
     "fmref.models.transformer.DecoderLayer": [(lambda f: f(8, 2, 0), "d_ff")],
     "fmref.models.transformer.TransformerConfig": [(lambda f: f(0, 5), "src_vocab")],
@@ -960,6 +968,7 @@ CASES = {
     "fmref.zoo.get": [(lambda f: f("no-such-model"), "name")],
     "fmref.zoo.tiny_gpt": [(lambda f: f(stepz=10), "overrides")],
     "fmref.zoo.selective_copy": [(lambda f: f(stepz=10), "overrides")],
+    "fmref.zoo.seq2seq_reversal": [(lambda f: f(stepz=10), "overrides")],
 }
 
 # Callables with no row, each with the reason.

@@ -5,7 +5,10 @@ For each widget (docs/_ext/fmref_widgets.py), on its chapter page served from
 console error; every control is a labelled, focusable <input>/<select> and Tab
 walks through them in order; keyboard input changes what is displayed, to the
 number fmref computes for the same input; the figure fits a 390 px wide phone
-screen. Screenshots of every widget at desktop and phone width are saved as
+screen; in dark mode (the theme's ``data-theme="dark"`` and an emulated
+``prefers-color-scheme: dark``) every text has a WCAG contrast of 4.5:1 with
+what is drawn behind it, every line and axis 3:1, and no shape vanishes into
+the background. Screenshots of every widget at desktop and phone width are saved as
 ``<html>/_screenshots/widget-NAME[-phone].png``. Each chapter page is loaded
 once. Skipped unless ``--html`` names a built manual.
 """
@@ -148,6 +151,148 @@ def _screenshots(drv, root, name, html_dir):  # noqa: F811
         drv.set_window_size(1280, 900)
         time.sleep(0.2)
     assert (out / f"widget-{name}.png").stat().st_size > 5000
+
+
+# -----------------------------------------------------------------------------
+# Dark mode: WCAG contrast of every text, line and shape of a widget
+# -----------------------------------------------------------------------------
+#: The audit, run in the page on a widget's figure. Colours are the computed ones, with
+#: their opacities; the background is the ancestors' backgrounds composited from <html>
+#: down (with its own, for a form control) and, behind a text inside an SVG, the filled
+#: rects drawn before it that cover its centre (a heatmap's cells, bars). Contrast is
+#: WCAG 2.1's ratio of relative luminances
+#: (https://www.w3.org/TR/WCAG21/#dfn-contrast-ratio): 4.5:1 for text (3:1 for large
+#: text, SC 1.4.3), 3:1 for lines, axes and outlines (SC 1.4.11), and 1.25:1 for any
+#: shape drawn at an opacity of 0.3 or more: not the colour of the background (a
+#: heatmap's palest cells stand for small values and are meant to be faint; light
+#: mode's measure 1.5:1).
+CONTRAST_AUDIT = r"""
+const fig = arguments[0].closest('figure') || arguments[0];
+function parse(c) {
+  const m = /rgba?\(([^)]*)\)/.exec(c || '');
+  if (!m) return null;
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(parseFloat);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+}
+function over(fg, a, bg) { return [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a)); }
+function lum(c) {
+  const l = c.map(v => {
+    v /= 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+}
+function ratio(a, b) {
+  const x = lum(a), y = lum(b);
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+}
+function opacity(el) {
+  let o = 1;
+  for (let e = el; e && e.nodeType === 1; e = e.parentNode) {
+    o *= parseFloat(getComputedStyle(e).opacity);
+  }
+  return o;
+}
+function shown(el) {
+  const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
+  const area = el instanceof SVGElement ? r.width + r.height > 0 : r.width > 0 && r.height > 0;
+  return area && cs.visibility !== 'hidden' && cs.display !== 'none' && opacity(el) > 0;
+}
+function backdrop(el, self, rects) {
+  const chain = [];
+  for (let e = self ? el : el.parentElement; e; e = e.parentElement) chain.unshift(e);
+  let bg = [255, 255, 255];
+  for (const e of chain) {
+    if (e instanceof SVGElement) continue;
+    const b = parse(getComputedStyle(e).backgroundColor);
+    if (b && b[3] > 0) bg = over(b, b[3], bg);
+  }
+  const svg = el instanceof SVGElement ? el.ownerSVGElement : null;
+  if (svg && rects) {
+    const r = el.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+    for (const s of svg.querySelectorAll('rect')) {
+      if (s === el || !(s.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
+      const q = s.getBoundingClientRect();
+      if (x < q.left || x > q.right || y < q.top || y > q.bottom || !shown(s)) continue;
+      const cs = getComputedStyle(s), f = parse(cs.fill);
+      if (f) bg = over(f, f[3] * parseFloat(cs.fillOpacity) * opacity(s), bg);
+    }
+  }
+  return bg;
+}
+function describe(el) {
+  const t = (el.textContent || el.value || '').trim().slice(0, 30);
+  const cls = el.getAttribute('class');
+  return el.tagName.toLowerCase() + (cls ? '.' + cls.split(' ').join('.') : '') +
+    (t ? ' "' + t + '"' : '');
+}
+const bad = [], n = {text: 0, line: 0, shape: 0};
+for (const el of fig.querySelectorAll('*')) {
+  if (el.closest('noscript, script, option') || !shown(el)) continue;
+  const cs = getComputedStyle(el), svgEl = el instanceof SVGElement;
+  const control = /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(el.tagName) &&
+    el.type !== 'range' && el.type !== 'checkbox';
+  const hasText = Array.from(el.childNodes).some(c => c.nodeType === 3 && c.textContent.trim());
+  if (hasText || control) {
+    const bg = backdrop(el, control, true), c = parse(svgEl ? cs.fill : cs.color);
+    if (c) {
+      const a = c[3] * (svgEl ? parseFloat(cs.fillOpacity) : 1) * opacity(el);
+      const size = parseFloat(cs.fontSize), bold = parseInt(cs.fontWeight) >= 700;
+      const need = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+      const r = ratio(over(c, a, bg), bg);
+      n.text += 1;
+      if (r < need) bad.push(['text', describe(el), +r.toFixed(2), need]);
+    }
+  }
+  if (!svgEl || /^(svg|g|text|tspan)$/.test(el.tagName)) continue;
+  const bg = backdrop(el, false, false), stroke = parse(cs.stroke), fill = parse(cs.fill);
+  const so = stroke ? stroke[3] * parseFloat(cs.strokeOpacity) * opacity(el) : 0;
+  const cls = el.getAttribute('class') || '';
+  if (so > 0 && parseFloat(cs.strokeWidth) > 0 &&
+      (!fill || /^(line|polyline)$/.test(el.tagName) || /axis|frame|marker|outline/.test(cls))) {
+    const r = ratio(over(stroke, so, bg), bg);
+    n.line += 1;
+    if (r < 3) bad.push(['line', describe(el), +r.toFixed(2), 3]);
+  }
+  const fa = fill ? fill[3] * parseFloat(cs.fillOpacity) * opacity(el) : 0;
+  if (fa >= 0.3 && el.tagName !== 'line') {
+    const r = ratio(over(fill, fa, bg), bg);
+    n.shape += 1;
+    if (r < 1.25) bad.push(['shape', describe(el), +r.toFixed(2), 1.25]);
+  }
+}
+return {bad: bad, counts: n, background: backdrop(fig, true, false)};
+"""
+
+
+def _contrast_audit(drv, root, mode):
+    """Switch the page to ``mode`` as the theme's switch does, audit ``root``, switch back.
+
+    One round trip for the audit and both switches: the computed styles it reads are
+    recalculated synchronously, so no wait is needed.
+    """
+    def emulate(value):
+        drv.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": value}]})
+
+    emulate(mode)
+    try:
+        return drv.execute_script(
+            "const html = document.documentElement, before = [html.dataset.theme,"
+            " html.dataset.mode]; html.dataset.theme = html.dataset.mode = arguments[1];"
+            "try { return (function () {" + CONTRAST_AUDIT + "}).apply(null, arguments); }"
+            " finally { html.dataset.theme = before[0]; html.dataset.mode = before[1]; }",
+            root, mode)
+    finally:
+        emulate("light")
+
+
+def _check_dark_mode(drv, root, name):
+    """In dark mode: text 4.5:1, lines 3:1, no shape the colour of the background."""
+    audit = _contrast_audit(drv, root, "dark")
+    assert sum(audit["background"]) < 3 * 80, f"{name}: dark mode did not darken the page"
+    assert audit["counts"]["text"] > 0, f"{name}: the audit found no text"
+    assert audit["bad"] == [], f"{name} in dark mode: {audit['bad'][:8]}"
 
 
 # -----------------------------------------------------------------------------
@@ -363,6 +508,7 @@ def test_widget_works_offline_by_keyboard_and_fits_a_phone(
     errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], f"{name}: console errors while operating it: {errors}"
     _screenshots(drv, root, name, html_dir)
+    _check_dark_mode(drv, root, name)
 
 
 # -----------------------------------------------------------------------------
@@ -486,12 +632,13 @@ def test_registry_widget_shows_fmref_values_for_every_control(
     errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], f"{name}: console errors while operating it: {errors}"
     _screenshots(drv, root, name, html_dir)
+    _check_dark_mode(drv, root, name)
 
 
 def test_registry_widgets_work_over_file_urls(driver, html_dir):  # noqa: F811
     """Every page with a registry widget, opened from disk: all its widgets ready, no error."""
     drv = driver
-    for page in sorted({w.page for w in MORE.values()}):
+    for page in sorted({page for w in MORE.values() for page in (w.page, *w.also)}):
         drv.get_log("browser")
         drv.get((html_dir / f"{page}.html").as_uri())
         ready = False
@@ -506,3 +653,46 @@ def test_registry_widgets_work_over_file_urls(driver, html_dir):  # noqa: F811
         assert ready, f"{page}: a widget did not start from file://"
         errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], f"{page} over file://: {errors}"
+
+
+SECOND = [(name, page) for name in MORE_ORDER for page in MORE[name].also]
+
+
+@pytest.mark.parametrize(("name", "page"), SECOND)
+def test_a_second_instance_shows_the_same_fmref_values(name, page, driver, server):  # noqa: F811
+    """A widget shown on a second page works there too: defaults, each control, dark mode."""
+    drv, w = driver, MORE[name]
+    _goto(drv, server, page + ".html")
+    root = _root(drv, name)
+    assert root.get_attribute("data-ready") == "true"
+    data = json.loads(drv.execute_script(
+        "return arguments[0].querySelector('script.fmref-widget-data').textContent", root))
+    assert _matches_reference(drv, root, w, data, name) == w.settings({})
+    for changes in w.browser:
+        _set(drv, root, changes)
+        _matches_reference(drv, root, w, data, name)
+    _check_dark_mode(drv, root, name)
+
+
+def test_the_dark_mode_audit_sees_what_vanishes(driver, server):  # noqa: F811
+    """Text and a line drawn in the background's colour fail the audit; the rest passes."""
+    drv, name = driver, "alignment"
+    _goto(drv, server, MORE[name].page + ".html")
+    root = _root(drv, name)
+    drv.execute_script(
+        "const ns = 'http://www.w3.org/2000/svg', svg = arguments[0].querySelector('svg');"
+        "const s = document.createElement('span'); s.className = 'planted';"
+        "s.textContent = 'hidden'; s.style.color = 'var(--pst-color-background)';"
+        "arguments[0].appendChild(s);"
+        "const l = document.createElementNS(ns, 'line'); l.setAttribute('class', 'planted');"
+        "for (const [k, v] of [['x1', 0], ['y1', 5], ['x2', 50], ['y2', 5]]) l.setAttribute(k, v);"
+        "l.style.stroke = 'var(--pst-color-background)'; svg.appendChild(l);", root)
+    try:
+        audit = _contrast_audit(drv, root, "dark")
+    finally:
+        drv.execute_script(
+            "arguments[0].querySelectorAll('.planted').forEach(e => e.remove())", root)
+    assert sorted((kind, what) for kind, what, _, _ in audit["bad"]) == [
+        ("line", "line.planted"), ("text", 'span.planted "hidden"')]
+    assert all(r < 1.01 for _, _, r, _ in audit["bad"])
+    assert audit["counts"]["shape"] >= 1 and audit["counts"]["text"] >= 25  # 5 x 5 cell values

@@ -39,6 +39,7 @@ class Widget:
     fallback: dict | None = None  # {"x": key, "values": [...], "y": [keys], "series": ...}
     test_data: Callable[[], dict] | None = None  # cheap stand-in data for the node test
     rel: float = 1e-9  # relative tolerance of numeric readouts
+    also: tuple[str, ...] = ()  # further pages that show the same widget (a second instance)
 
     def settings(self, changes: dict) -> dict:
         return {**self.defaults, **changes}
@@ -237,8 +238,51 @@ def receptive_field_ref(p, data):
 
 
 # =============================================================================
-# IV. ALiBi
+# IV. ALiBi, and additive against dot-product alignment on a toy reversal
 # =============================================================================
+ALIGN_SCORES = (("additive", "additive, v\u1d40 tanh(W s + U h) (Bahdanau)"),
+                ("general", "dot-product, s\u1d40 W\u2090 h (Luong, general)"))
+
+
+def alignment_data(**overrides):
+    """Alignments of the zoo's two reversal models on four sources, at five training steps."""
+    from fmref.zoo import SEQ2SEQ_REVERSAL_SETTINGS, seq2seq_reversal
+
+    s = {**SEQ2SEQ_REVERSAL_SETTINGS, **overrides}
+    runs = seq2seq_reversal(**overrides)
+    snaps = {k: runs[k][1]["snapshots"] for k, _ in ALIGN_SCORES}
+    return {
+        "scores": [list(k) for k in ALIGN_SCORES],
+        "examples": s["examples"],
+        "steps": [snap["step"] for snap in snaps["additive"]],
+        "runs": {k: [{"accuracy": snap["accuracy"], "tokens": snap["tokens"],
+                      "alignment": [[[_sig(a, 7) for a in row] for row in ex]
+                                    for ex in snap["alignment"]]} for snap in snaps[k]]
+                 for k, _ in ALIGN_SCORES},
+    }  # fmt: skip
+
+
+def alignment_test_data():
+    """The same data from a 5-step run (about 0.1 s) for the node grid."""
+    return alignment_data(steps=5, eval_every=1)
+
+
+def alignment_ref(p, data):
+    """The readouts of one (scoring, example, snapshot), from the alignment fmref recorded."""
+    import torch
+
+    snap = data["runs"][p["score"]][int(p["step"])]
+    e = int(p["example"])
+    a = torch.tensor(snap["alignment"][e], dtype=torch.float64)  # (T, S)
+    src, out = data["examples"][e], snap["tokens"][e]
+    S = len(src)
+    entropy = torch.special.entr(a).sum(-1).mean().item()  # -sum a log a, 0 log 0 = 0
+    return {"step": data["steps"][int(p["step"])], "output": " ".join(map(str, out)),
+            "correct": sum(o == t for o, t in zip(out, reversed(src))),
+            "diag": a[torch.arange(S), torch.arange(S - 1, -1, -1)].mean().item(),
+            "entropy": entropy, "accuracy": snap["accuracy"]}
+
+
 def alibi_ref(p, data):
     from fmref.nn.position import alibi_bias, alibi_slopes
 
@@ -1077,6 +1121,24 @@ MORE: dict[str, Widget] = {
                   "series": ("head", [1.0, 4.0, 8.0]), "xlabel": "distance",
                   "ylabel": "bias added to the score"},
     ),
+    "alignment": Widget(
+        page=CH + "04-early-transformer-variants", data=alignment_data,
+        test_data=alignment_test_data,
+        caption="What an RNN encoder-decoder attends to while it reverses a sequence: the "
+                "alignment of additive (Bahdanau) and dot-product (Luong) scores, by training "
+                "step.",
+        api=("fmref.models.seq2seq.AdditiveAttention",
+             "fmref.models.seq2seq.MultiplicativeAttention", "fmref.zoo.seq2seq_reversal"),
+        defaults={"score": "general", "example": "0", "step": 4.0}, rel=1e-9,
+        reference=alignment_ref,
+        grid=[{"score": k, "example": str(e), "step": float(t)} for k, _ in ALIGN_SCORES
+              for e in range(4) for t in (0, 2, 4)],
+        browser=[{"score": "additive"}, {"example": "2"}, {"step": 1.0}],
+        fallback={"x": "step", "values": [0.0, 1.0, 2.0, 3.0, 4.0], "y": ["diag"],
+                  "series": ("score", ["additive", "general"]),
+                  "xlabel": "snapshot (every 40 steps)",
+                  "ylabel": "mean weight on the anti-diagonal"},
+    ),
     "kv-heads": Widget(
         page=CH + "05-self-attention-and-transformers", data=kv_heads_data,
         caption="Multi-head, grouped-query and multi-query attention: fewer key/value heads, "
@@ -1108,6 +1170,7 @@ MORE: dict[str, Widget] = {
     ),
     "rope-scaling": Widget(
         page=CH + "09-large-language-models", data=rope_data,
+        also=(CH + "06-efficient-transformers",),  # where the scalings are derived
         caption="RoPE's wavelengths under context extension: position interpolation, dynamic "
                 "NTK, YaRN and Llama 3's scaling stretch different frequencies.",
         api=("fmref.nn.position.rope_inv_freq",),

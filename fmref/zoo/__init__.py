@@ -76,6 +76,8 @@ __all__ = [
     "SELECTIVE_COPY_SETTINGS",
     "selective_copy",
     "deepseek_mtp",
+    "SEQ2SEQ_REVERSAL_SETTINGS",
+    "seq2seq_reversal",
 ]
 
 
@@ -231,6 +233,11 @@ _RECIPES = {
             "byte Llama trained at 64 tokens, run longer with scaled RoPE (VI)",
         ),
         (
+            "seq2seq-reversal",
+            "fmref.zoo:seq2seq_reversal",
+            "RNN encoder-decoders, additive and Luong attention, reversing sequences (IV)",
+        ),
+        (
             "selective-copy",
             "fmref.zoo:selective_copy",
             "Mamba and attention of one size on selective copying (gallery, VI)",
@@ -258,7 +265,7 @@ def list() -> builtins.list[Recipe]:  # noqa: A001 - the registry's verb, as in 
     >>> [r.name for r in fmref.zoo.list()][:4]
     ['attention-copy-gpt', 'deepseek-mtp', 'digits-clip', 'digits-cnn']
     >>> len(fmref.zoo.list())
-    29
+    30
     """
     return [_RECIPES[name] for name in sorted(_RECIPES)]
 
@@ -594,3 +601,88 @@ def deepseek_mtp() -> tuple[dict, dict]:
         models[name].load_state_dict(state)
         models[name].eval()
     return models, stored["results"]
+
+
+# ---------------------------------------------------------------------------
+# Chapter IV's alignment figure: additive against multiplicative scores.
+# ---------------------------------------------------------------------------
+
+#: Settings of :func:`seq2seq_reversal`: the task, the two models' shape, the training.
+SEQ2SEQ_REVERSAL_SETTINGS: dict[str, Any] = {
+    "vocab": 8,  # BOS and the symbols 1..7
+    "seq_len": 5,  # every source has 5 symbols
+    "emb_dim": 16,  # token embedding width
+    "hidden_size": 16,  # GRU width per direction (annotations of 32)
+    "attn_dim": 16,  # the additive score's hidden width
+    "steps": 200,  # AdamW steps each, batches of 32
+    "lr": 2e-2,  # constant learning rate
+    "eval_every": 40,  # steps between alignment snapshots
+    "examples": [[1, 2, 3, 4, 5], [6, 2, 7, 4, 1], [3, 3, 5, 5, 2], [7, 1, 1, 6, 6]],
+    "seed": 0,  # weights and batches
+}
+
+
+def seq2seq_reversal(**overrides: Any) -> dict[str, tuple[torch.nn.Module, dict]]:
+    """Two RNN encoder-decoders taught to reverse sequences, additive and Luong scores; cached.
+
+    Both are :class:`~fmref.models.seq2seq.Seq2Seq` models of the same sizes
+    and initial seed, one scoring with
+    :class:`~fmref.models.seq2seq.AdditiveAttention`, one with Luong's
+    "general" :class:`~fmref.models.seq2seq.MultiplicativeAttention`, each
+    trained by :func:`fmref.models.seq2seq.train_reversal` on one thread; the
+    histories hold the alignments of the ``examples`` every ``eval_every``
+    steps (Chapter IV's widget).
+
+    Parameters
+    ----------
+    **overrides
+        Settings to change from :data:`SEQ2SEQ_REVERSAL_SETTINGS`.
+
+    Returns
+    -------
+    dict
+        ``{"additive": (model, history), "general": (model, history)}``, models
+        in eval mode; a history as :func:`~fmref.models.seq2seq.train_reversal`
+        returns it.
+
+    Raises
+    ------
+    ValueError
+        If an override names an unknown setting.
+
+    Examples
+    --------
+    >>> from fmref.zoo import seq2seq_reversal
+    >>> runs = seq2seq_reversal(steps=2, eval_every=1)
+    >>> sorted(runs), [s["step"] for s in runs["general"][1]["snapshots"]]
+    (['additive', 'general'], [1, 2])
+    """
+    from fmref.models.seq2seq import Seq2Seq, Seq2SeqConfig, train_reversal
+
+    s = check_overrides("overrides", overrides, SEQ2SEQ_REVERSAL_SETTINGS)
+    configs = {
+        score: Seq2SeqConfig(s["vocab"], s["vocab"], s["emb_dim"], s["hidden_size"],
+                             s["attn_dim"], score=score)
+        for score in ("additive", "general")
+    }  # fmt: skip
+
+    @one_thread()
+    @torch.enable_grad()
+    def run():
+        out = {}
+        for score, config in configs.items():
+            torch.manual_seed(s["seed"])
+            model = Seq2Seq(config)
+            history = train_reversal(model, steps=s["steps"], lr=s["lr"], seq_len=s["seq_len"],
+                                     examples=torch.tensor(s["examples"]),
+                                     eval_every=s["eval_every"], seed=s["seed"])  # fmt: skip
+            out[score] = {"state_dict": model.state_dict(), "history": history}
+        return out
+
+    result = cached("seq2seq-reversal", s, run)
+    runs = {}
+    for score, config in configs.items():
+        model = Seq2Seq(config)
+        model.load_state_dict(result[score]["state_dict"])
+        runs[score] = (model.eval(), result[score]["history"])
+    return runs

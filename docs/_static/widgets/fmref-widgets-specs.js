@@ -195,6 +195,50 @@
     }
   };
 
+  // IV. Additive vs dot-product alignment of an RNN encoder-decoder reversing a sequence
+  SPECS["alignment"] = {
+    controls: function (data) {
+      return [
+        { key: "score", label: "Score", type: "select", options: data.scores, value: "general" },
+        { key: "example", label: "Source", type: "select",
+          options: data.examples.map(function (x, i) { return [String(i), x.join(" ")]; }),
+          value: "0" },
+        { key: "step", label: "Training step", type: "range", min: 0,
+          max: data.steps.length - 1, step: 1, value: data.steps.length - 1,
+          format: function (v) { return String(data.steps[v]); } }
+      ];
+    },
+    compute: function (p, data) {
+      var snap = data.runs[p.score][p.step], e = +p.example;
+      var a = snap.alignment[e], src = data.examples[e], out = snap.tokens[e], S = src.length;
+      var correct = 0, diag = 0, entropy = 0;
+      out.forEach(function (t, i) { if (t === src[S - 1 - i]) correct += 1; });
+      a.forEach(function (row, i) {
+        diag += row[S - 1 - i] / S;
+        entropy -= row.reduce(function (acc, w) { return acc + (w > 0 ? w * Math.log(w) : 0); },
+                              0) / S;
+      });
+      return {
+        out: [
+          ["step", "Training step", data.steps[p.step], String(data.steps[p.step])],
+          ["output", "Greedy output (target: the source reversed)", out.join(" "), out.join(" ")],
+          ["correct", "Tokens right", correct, correct + " of " + S],
+          ["diag", "Mean weight on the anti-diagonal", diag, fix(diag, 3)],
+          ["entropy", "Mean entropy of a row (nats; uniform: " + fix(Math.log(S), 2) + ")",
+           entropy, fix(entropy, 3)],
+          ["accuracy", "Held-out token accuracy", snap.accuracy, pct(snap.accuracy)]
+        ],
+        plots: [{ type: "heatmap", rows: a, vmin: 0, vmax: 1,
+                  rowLabels: out.map(function (t, i) { return "y" + (i + 1) + "=" + t; }),
+                  colLabels: src.map(String), labelWidth: 40,
+                  text: function (v) { return v.toFixed(2); },
+                  title: "alignment \u03b1 (rows: output steps, columns: source tokens)" }],
+        note: "Reversal puts the mass on the anti-diagonal: output step i reads source " +
+          "position " + (S + 1) + " \u2212 i."
+      };
+    }
+  };
+
   // V. MHA / GQA / MQA: key-value heads and the cache ----------------------------------
   SPECS["kv-heads"] = {
     controls: function (data) {
