@@ -194,17 +194,18 @@ def long_context_llama(**overrides):
 
     Examples
     --------
+    ``long_context_llama()`` is the recipe whose table Chapter VI prints (300
+    steps); two steps and 256 scored bytes show the shapes (another cache entry):
+
     >>> from fmref.eval.long_context import long_context_llama
-    >>> model, history = long_context_llama()
+    >>> model, history = long_context_llama(steps=2, warmup=1, eval_interval=2, eval_tokens=256)
     >>> model.config.max_seq_len, model.config.head_dim, model.num_parameters()
     (64, 16, 131904)
-    >>> history["val_loss"][-1] < history["val_loss"][0]
-    True
     >>> table = history["extension"]
-    >>> table["lengths"]
-    [64, 128, 256, 512]
-    >>> {method: round(table[method][-1], 2) for method in ("none", "pi", "ntk", "yarn")}  # at 8x
-    {'none': 12.8, 'pi': 22.62, 'ntk': 9.36, 'yarn': 9.58}
+    >>> table["lengths"], sorted(k for k in table if k != "lengths")
+    ([64, 128, 256, 512], ['none', 'ntk', 'pi', 'yarn'])
+    >>> len({round(table[method][0], 9) for method in ("none", "pi", "ntk", "yarn")})  # at 1x
+    1
     """
     from fmref.models.llama import Llama, LlamaConfig
     from fmref.train.loop import TrainConfig, train
@@ -279,7 +280,7 @@ def context_extension_perplexity(model, tokens=None, multiples=(1, 2, 4, 8),
     Examples
     --------
     >>> from fmref.eval.long_context import context_extension_perplexity, long_context_llama
-    >>> model, _ = long_context_llama()
+    >>> model, _ = long_context_llama(steps=2, warmup=1, eval_interval=2, eval_tokens=256)
     >>> table = context_extension_perplexity(model, multiples=(1, 4), methods=("none", "yarn"))
     >>> table["lengths"]
     [64, 256]

@@ -1046,11 +1046,13 @@ def train_mtp_pair(**overrides):
 
     Examples
     --------
+    :func:`fmref.zoo.deepseek_mtp` caches the run of :data:`MTP_SETTINGS` (120
+    steps) that Chapter IX reports; two steps show what it returns:
+
     >>> from fmref.models.deepseek import train_mtp_pair
-    >>> from fmref.zoo import deepseek_mtp  # this function's result, trained once and cached
-    >>> models, results = deepseek_mtp()
-    >>> sorted(models), train_mtp_pair.__name__
-    (['mtp', 'plain'], 'train_mtp_pair')
+    >>> run = train_mtp_pair(steps=2, warmup=1, eval_windows=4, prompts=2, n_new=4)
+    >>> sorted(run["state_dicts"]), len(run["results"]["mtp"]["loss"])
+    (['mtp', 'plain'], 2)
     """
     from fmref._validate import check_overrides
     from fmref.text.corpus import python_docs

@@ -586,10 +586,13 @@ def deepseek_mtp() -> tuple[dict, dict]:
 
     Examples
     --------
-    >>> from fmref.zoo import deepseek_mtp
-    >>> models, results = deepseek_mtp()
-    >>> models["mtp"].config.num_nextn_predict_layers, len(results["mtp"]["loss"])
-    (1, 120)
+    Chapter IX loads the pair and prints what MTP buys (``models, results =
+    deepseek_mtp()``); the recipe is one entry of the zoo:
+
+    >>> from fmref.models.deepseek import MTP_SETTINGS
+    >>> from fmref.zoo import get
+    >>> get("deepseek-mtp").function, MTP_SETTINGS["steps"], MTP_SETTINGS["mtp_weight"]
+    ('fmref.zoo:deepseek_mtp', 120, 0.3)
     """
     from fmref.models.deepseek import MTP_SETTINGS, DeepSeekV3, DeepSeekV3Config, train_mtp_pair
 
