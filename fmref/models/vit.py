@@ -736,11 +736,13 @@ def train_digits_cnn() -> dict:
 
     Examples
     --------
-    >>> from fmref.models.vit import DIGITS_VIT_TRAINING, train_digits_cnn
-    >>> from fmref.zoo import digits_cnn  # this function's result, trained once and cached
-    >>> cnn, history = digits_cnn()
-    >>> len(history["test_accuracy"]) == DIGITS_VIT_TRAINING["epochs"], train_digits_cnn.__name__
-    (True, 'train_digits_cnn')
+    :func:`fmref.zoo.digits_cnn` runs it once and caches it (Chapter XVI plots
+    the two learning curves); the settings are the ViT's:
+
+    >>> from fmref.models.vit import DIGITS_VIT_TRAINING
+    >>> from fmref.zoo import get
+    >>> get("digits-cnn").function, DIGITS_VIT_TRAINING["epochs"], DIGITS_VIT_TRAINING["lr"]
+    ('fmref.zoo:digits_cnn', 30, 0.003)
     """
     from fmref.nn.conv import CNNConfig, SmallCNN
 
