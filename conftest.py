@@ -29,38 +29,59 @@ def pytest_addoption(parser):
 
 
 
-# Tests that share an expensive cached model run on one worker: each group below is one unit
-# of pytest-xdist's scheduling, and the groups (largest first) are handed out before the
-# single tests. So two workers never wait on each other's training of the same model (measured
-# cold: one worker waited 34 s for the other's MiniLM pass over the corpus) and no long training
-# is left for the end of the run. (xdist's own --dist loadgroup marks tests by rewriting their
-# node ids, which pytest 9 no longer allows: a scheduler is the supported hook.)
+
+# Scheduling on pytest-xdist's two workers. A unit of work is one test module (so its
+# module-scoped fixtures run once, not once per worker) or one of the groups below: tests in
+# several modules that share an expensive cached model, so that the two workers never wait on
+# each other's training of it (measured cold: one worker waited 34 s for the other's MiniLM pass
+# over the corpus). The heaviest units go first, largest first (measured seconds, cold, with
+# coverage), so no long training is left for the end of the run. (xdist's own --dist loadgroup
+# marks tests by rewriting their node ids, which pytest 9 no longer allows; a scheduler is the
+# supported hook.)
 _GROUPS = {
-    "minilm": ("fmref/rag/", "tests/test_rag_"),
-    "sums": (
+    "filtering": ("tests/test_data_quality.py", "fmref/data/quality.py"),  # ~105 s
+    "minilm": ("fmref/rag/", "tests/test_rag_"),  # ~49 s
+    "sums": (  # ~39 s
         "tests/test_align_reasoning.py",
         "fmref/align/prm.py",
         "fmref/align/rlvr.py",
         "fmref/align/verifiable.py",
         "fmref/eval/testtime.py",
     ),
-    "filtering": ("tests/test_data_quality.py", "fmref/data/quality.py"),
-    "react": ("tests/test_agents_policy.py", "fmref/agents/policy.py"),
+    "react": ("tests/test_agents_policy.py", "fmref/agents/policy.py"),  # ~32 s
 }
+_HEAVY = (  # 10-20 s each
+    "tests/test_widgets_registry.py",
+    "tests/test_parallel.py",
+    "tests/test_multimodal_digits.py",
+    "tests/test_widgets_data.py",
+    "tests/test_zoo.py",
+)
+_ORDER = [*_GROUPS, *_HEAVY]
 
 
 def _scheduling_unit(nodeid):
-    """The scheduling unit of a test: its group in ``_GROUPS``, else the test alone."""
+    """The unit a test is scheduled with: its group in ``_GROUPS``, else its module."""
     path = nodeid.split("::", 1)[0]
-    return next((g for g, prefixes in _GROUPS.items() if path.startswith(prefixes)), nodeid)
+    return next((g for g, prefixes in _GROUPS.items() if path.startswith(prefixes)), path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Heaviest units first (a stable sort: every worker collects the same order)."""
+    rank = {unit: i for i, unit in enumerate(_ORDER)}
+    items.sort(key=lambda item: rank.get(_scheduling_unit(item.nodeid), len(rank)))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
-    class GroupScheduling(LoadScopeScheduling):
+    class UnitScheduling(LoadScopeScheduling):
+        def __init__(self, config, log):
+            super().__init__(config, log)
+            config.option.loadscopereorder = False  # keep the order sorted above
+
         def _split_scope(self, nodeid):
             return _scheduling_unit(nodeid)
 
-    return GroupScheduling(config, log)
+    return UnitScheduling(config, log)
