@@ -3,7 +3,6 @@ wrapper, the zero start, merging, and the parameter count of the LoRA paper."""
 
 import copy
 
-import peft
 import pytest
 import torch
 import transformers
@@ -28,6 +27,7 @@ def small_gpt():
 # ------------------------------------------------------------ equivalence with peft
 @pytest.mark.parametrize("bias", [True, False])
 def test_lora_linear_matches_peft_outputs_and_merged_weight(bias):
+    import peft  # here, not at the top: collecting this module then costs no peft import
     base = torch.nn.Linear(12, 7, bias=bias)
     ours = LoRALinear(copy.deepcopy(base), r=3, alpha=5)
     # peft's layer on the same base weights: lora_A is Linear(in, r), lora_B Linear(r, out)
@@ -65,6 +65,7 @@ def test_lora_init_matches_peft_distribution():
     "targets", [("q_proj", "v_proj"), ("q_proj", "k_proj", "v_proj", "o_proj"), ("w2",)]
 )
 def test_apply_lora_on_llama_counts_like_peft_get_peft_model(targets):
+    import peft  # here, not at the top: collecting this module then costs no peft import
     cfg = LlamaConfig(vocab_size=128, dim=64, n_layers=3, n_heads=4, n_kv_heads=2,
                       hidden_dim=160, max_seq_len=32)  # fmt: skip
     hf_cfg = transformers.LlamaConfig(

@@ -545,3 +545,45 @@ def test_a_recipe_key_covers_the_code_its_module_runs(tmp_path, monkeypatch, fre
     assert [e["current"] for e in zoo.entries()] == [True]
     edit("sub/helper.py", "def g():\n    return 6\n")
     assert [e["current"] for e in zoo.entries()] == [False]
+
+
+def test_cli_trains_recipes_here_or_in_processes(fresh_cache, monkeypatch, capsys):
+    calls = []
+
+    class Recipe:  # a registered recipe whose function is cheap
+        def __init__(self, name):
+            self.name = name
+
+        def resolve(self):
+            return lambda: calls.append(zoo.cached(self.name, SETTINGS, _tiny([])))
+
+    names = ["tiny-recipe", "other-recipe"]
+    monkeypatch.setattr(zoo, "list", lambda: [Recipe(n) for n in names])
+    monkeypatch.setattr(zoo, "get", Recipe)
+    assert main(["train", *names]) == 0
+    assert len(calls) == 2 and len(list(fresh_cache.glob("*-recipe-*.pt"))) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == names and out[0].endswith(" s")
+
+    launched = []
+
+    class Process:  # subprocess.Popen's stand-in: each ends one poll later; other-recipe fails
+        def __init__(self, cmd):
+            self.name, self.returncode, self.polls = cmd[-1], None, len(launched)
+            launched.append(cmd[-1])
+
+        def poll(self):
+            self.polls -= 1
+            if self.polls < 0:
+                self.returncode = int(self.name == "other-recipe")
+            return self.returncode
+
+    monkeypatch.setattr("subprocess.Popen", Process)
+    assert main(["train", *names, "tiny-recipe", "--jobs", "2"]) == 1
+    assert launched == [*names, "tiny-recipe"]
+    assert capsys.readouterr().err == "failed: other-recipe\n"
+    for argv, message in ((["train", "no-such"], "unknown recipe 'no-such'"),
+                          (["train", "tiny-recipe", "--jobs", "0"], "--jobs must be a positive")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert message in capsys.readouterr().err

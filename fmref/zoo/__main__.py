@@ -1,14 +1,18 @@
-"""``python -m fmref.zoo``: list the model cache, or clear it (all, or by name).
+"""``python -m fmref.zoo``: list the model cache, clear it (all, or by name), or fill it.
 
 Examples: ``python -m fmref.zoo`` (list), ``python -m fmref.zoo recipes``,
 ``python -m fmref.zoo clear tiny-gpt digits-vit``, ``python -m fmref.zoo clear --stale``
-(entries of older fmref code, bad files), ``python -m fmref.zoo clear --all``.
+(entries of older fmref code, bad files), ``python -m fmref.zoo clear --all``,
+``python -m fmref.zoo train tiny-gpt-medusa deepseek-mtp --jobs 2`` (train what is missing,
+two recipes at a time, each in a process of its own, before a build that needs them).
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import time
 
 from fmref import zoo
 
@@ -33,7 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     clear.add_argument(
         "--stale", action="store_true", help="delete entries of older code and bad files"
     )
+    train = sub.add_parser("train", help="train (or load) recipes whose function needs no argument")
+    train.add_argument("names", nargs="+", help="recipe names, e.g. tiny-gpt")
+    train.add_argument("--jobs", type=int, default=1, help="recipes trained at once (default 1)")
     args = parser.parse_args(argv)
+
+    if args.command == "train":
+        for name in args.names:
+            if name not in {recipe.name for recipe in zoo.list()}:
+                parser.error(f"unknown recipe {name!r}: see python -m fmref.zoo recipes")
+        if args.jobs < 1:
+            parser.error(f"--jobs must be a positive int, got {args.jobs}")
+        return _train(args.names, args.jobs)
 
     if args.command == "recipes":
         for recipe in zoo.list():
@@ -66,6 +81,32 @@ def main(argv: list[str] | None = None) -> int:
         created = row["created"] or ""
         print(f"{name:<20} {key:<16} {_size(row['bytes']):>10}  {created:<20} {status}")
     return 0
+
+
+def _train(names: list[str], jobs: int) -> int:
+    """Train ``names`` here (one job) or in up to ``jobs`` processes at once."""
+    if jobs == 1:
+        for name in names:
+            start = time.perf_counter()
+            zoo.get(name).resolve()()  # a cache hit only loads
+            print(f"{name}: ready in {time.perf_counter() - start:.1f} s", flush=True)
+        return 0
+    waiting, running, failed = list(names), [], []
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            name = waiting.pop(0)  # the zoo's per-key lock keeps two trainings of one key apart
+            cmd = [sys.executable, "-m", "fmref.zoo", "train", name]
+            running.append((name, subprocess.Popen(cmd)))
+        done = [(name, p) for name, p in running if p.poll() is not None]
+        if not done:
+            time.sleep(0.2)
+        for name, process in done:
+            running.remove((name, process))
+            if process.returncode != 0:
+                failed.append(name)
+    if failed:
+        print(f"failed: {' '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through main()
