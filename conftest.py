@@ -28,8 +28,6 @@ def pytest_addoption(parser):
     )
 
 
-
-
 # Scheduling on pytest-xdist's two workers. A unit of work is one test module (so its
 # module-scoped fixtures run once, not once per worker) or one of the groups below: tests in
 # several modules that share an expensive cached model, so that the two workers never wait on

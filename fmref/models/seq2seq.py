@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fmref._validate import check_in, check_instance, check_positive, check_positive_int
+from fmref._validate import check_in, check_instance, check_int, check_positive, check_positive_int
 from fmref.nn.recurrent import GRU, GRUCell
 
 __all__ = [
@@ -348,9 +348,7 @@ def reversal_batch(batch, seq_len, vocab, generator=None):
     """
     check_positive_int("batch", batch)
     check_positive_int("seq_len", seq_len)
-    check_positive_int("vocab", vocab)
-    if vocab < 3:
-        raise ValueError(f"vocab must be >= 3 (BOS and two symbols), got {vocab}")
+    check_int("vocab", vocab, low=3)  # BOS and at least two symbols
     src = torch.randint(1, vocab, (batch, seq_len), generator=generator)  # (B, S)
     return src, src.flip(1)
 
@@ -423,8 +421,7 @@ def train_reversal(model, steps=150, batch=32, lr=1e-2, seq_len=6, examples=None
                         ("eval_batch", eval_batch)):  # fmt: skip
         check_positive_int(name, value)
     check_positive("lr", lr)
-    if not isinstance(eval_every, int) or eval_every < 0:
-        raise ValueError(f"eval_every must be an int >= 0, got {eval_every!r}")
+    check_int("eval_every", eval_every, low=0)
     if examples is None:
         examples = torch.empty(0, seq_len, dtype=torch.long)
     if not isinstance(examples, torch.Tensor) or examples.shape[1:] != (seq_len,):

@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "train":
+        known = {recipe.name for recipe in zoo.list()}
         for name in args.names:
-            if name not in {recipe.name for recipe in zoo.list()}:
+            if name not in known:
                 parser.error(f"unknown recipe {name!r}: see python -m fmref.zoo recipes")
         if args.jobs < 1:
             parser.error(f"--jobs must be a positive int, got {args.jobs}")
